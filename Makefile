@@ -1,0 +1,31 @@
+# Everything lfkit needs installs from this file: `make audit` runs the main job, `make test` the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: install audit test browser bench lint
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0  # the CPU build on this disk; first, so nothing pulls CUDA
+	$(BIN)/python -m pip install -q -e ".[dev,dask]"
+	touch $@
+
+audit: install
+	$(BIN)/lfkit check rules/madewithml
+	$(BIN)/lfkit apply examples/madewithml/projects.json --rules rules/madewithml
+
+# Headless Chromium and its driver, for the HTML report's browser test (Debian packages).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)
+
+test: install browser
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check lfkit tests benchmarks
+	$(BIN)/ruff format --check lfkit tests benchmarks

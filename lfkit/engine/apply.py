@@ -1,0 +1,209 @@
+"""The fast engine: every pattern of every rule in one RE2 set per text field, one pass per row.
+
+Rules are not called row by row. For each text field, the distinct regexes of all rules that
+look at it are compiled into RE2 sets; one `Set.Match` per cell says which of them occur.
+Token patterns run through one spaCy Matcher, only on rows that contain a word the pattern
+requires. Sparse incidence matrices then turn pattern hits into rule votes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import re2
+from scipy import sparse
+
+from lfkit._types import ABSTAIN, IntArray, LabelMatrix
+from lfkit.engine.text import as_text
+from lfkit.errors import DataError
+from lfkit.rules.patterns import ascii_variant, compile_regex
+from lfkit.rules.ruleset import RuleSet
+from lfkit.rules.tokens import blank_nlp, build_matcher, match_keys, required_literals
+
+SET_SIZE = 1_000
+"""Regexes per RE2 set: small enough that a set's DFA stays within its memory budget."""
+_SET_OPTIONS = re2.Options()
+_SET_OPTIONS.max_mem = 256 << 20
+_SET_OPTIONS.log_errors = False
+
+
+@dataclass(frozen=True, eq=False)
+class Votes:
+    """The label matrix in sparse form: which rule fired on which row, and each rule's vote.
+
+    `to_dense()` gives the integer matrix Snorkel's appliers return: ABSTAIN where a rule did
+    not fire, else its vote.
+    """
+
+    fired: sparse.csr_array
+    values: IntArray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Return (n_rows, n_rules)."""
+        return (int(self.fired.shape[0]), int(self.fired.shape[1]))
+
+    def to_dense(self) -> LabelMatrix:
+        """Return the dense (n_rows, n_rules) int64 label matrix."""
+        matrix = np.full(self.shape, ABSTAIN, dtype=np.int64)
+        rows, cols = self.fired.nonzero()
+        matrix[rows, cols] = self.values[cols]
+        return matrix
+
+
+@dataclass(frozen=True, eq=False)
+class _FieldPlan:
+    """Everything matched in one text field: RE2 sets, a token matcher, incidence matrices."""
+
+    field: str
+    sets: list[Any]
+    set_offsets: list[int]
+    regexes: list[str]
+    token_patterns: list[Any]
+    token_literals: list[tuple[str, ...]]
+    positive: sparse.csr_array
+    unless: sparse.csr_array
+
+
+def apply_rules(ruleset: RuleSet, df: pd.DataFrame) -> Votes:
+    """Apply every rule to every row, with the votes of `PandasLFApplier(ruleset.to_snorkel())`.
+
+    Raises
+    ------
+    DataError
+        When a text column the rules need is not in the DataFrame.
+    """
+    missing = [field for field in _fields(ruleset) if field not in df.columns]
+    if missing:
+        raise DataError(
+            f"apply_rules: column '{missing[0]}' is not in the DataFrame; "
+            f"available: {', '.join(map(str, df.columns))}"
+        )
+    n_rows, n_rules = len(df), len(ruleset)
+    positive = sparse.csr_array((n_rows, n_rules), dtype=np.int32)
+    unless = sparse.csr_array((n_rows, n_rules), dtype=np.int32)
+    for plan in _plans(ruleset):
+        hits = _field_hits(plan, df[plan.field])
+        positive = positive + hits @ plan.positive
+        unless = unless + hits @ plan.unless
+    fired = sparse.csr_array((positive > 0).astype(np.int8) - (unless > 0).astype(np.int8) > 0)
+    fired.sort_indices()
+    return Votes(fired, np.array([rule.value for rule in ruleset.rules], dtype=np.int64))
+
+
+def _fields(ruleset: RuleSet) -> list[str]:
+    return list(dict.fromkeys(field for rule in ruleset.rules for field in rule.fields))
+
+
+@lru_cache(maxsize=8)
+def _plans(ruleset: RuleSet) -> list[_FieldPlan]:
+    """Compile the rule set once per field (cached: a rule set is immutable)."""
+    return [_plan_field(ruleset, field) for field in _fields(ruleset)]
+
+
+def _plan_field(ruleset: RuleSet, field: str) -> _FieldPlan:
+    regexes: dict[str, int] = {}
+    tokens: dict[str, int] = {}
+    token_patterns: list[Any] = []
+    edges: dict[bool, list[tuple[str, int, int]]] = {True: [], False: []}
+    for column, rule in enumerate(ruleset.rules):
+        if field not in rule.fields:
+            continue
+        for is_positive, rule_regexes, rule_tokens in (
+            (True, rule.regexes, rule.token_patterns),
+            (False, rule.unless_regexes, rule.unless_token_patterns),
+        ):
+            for regex in rule_regexes:
+                edges[is_positive].append(("re", regexes.setdefault(regex, len(regexes)), column))
+            for pattern in rule_tokens:
+                key = json.dumps(pattern, sort_keys=True)
+                if key not in tokens:
+                    tokens[key] = len(token_patterns)
+                    token_patterns.append(pattern)
+                edges[is_positive].append(("tok", tokens[key], column))
+    n_patterns = len(regexes) + len(token_patterns)
+
+    def incidence(is_positive: bool) -> sparse.csr_array:
+        pairs = [
+            (index if kind == "re" else len(regexes) + index, column)
+            for kind, index, column in edges[is_positive]
+        ]
+        rows, cols = zip(*pairs, strict=True) if pairs else ((), ())
+        data = np.ones(len(rows), dtype=np.int32)
+        matrix = sparse.csr_array((data, (rows, cols)), shape=(n_patterns, len(ruleset)))
+        matrix.sum_duplicates()
+        return matrix
+
+    ordered = list(regexes)
+    offsets = list(range(0, len(ordered), SET_SIZE))
+    sets = [_build_set(ordered[start : start + SET_SIZE]) for start in offsets]
+    literals = [required_literals(pattern) for pattern in token_patterns]
+    return _FieldPlan(
+        field, sets, offsets, ordered, token_patterns, literals, incidence(True), incidence(False)
+    )
+
+
+def _build_set(regexes: Sequence[str]) -> Any:
+    regex_set = re2.Set.SearchSet(_SET_OPTIONS)
+    for regex in regexes:
+        regex_set.Add(ascii_variant(regex))
+    regex_set.Compile()
+    return regex_set
+
+
+def _field_hits(plan: _FieldPlan, column: pd.Series) -> sparse.csr_array:
+    """Return a (n_rows, n_patterns) 0/1 matrix of which pattern occurs in which cell."""
+    texts = [as_text(value) for value in column.tolist()]
+    rows: list[int] = []
+    cols: list[int] = []
+    exact = _ExactRegexes(plan.regexes)
+    for regex_set, offset in zip(plan.sets, plan.set_offsets, strict=True):
+        match = regex_set.Match
+        for row, text in enumerate(texts):
+            found = match(text)
+            if found:
+                if not text.isascii():
+                    found = [index for index in found if exact.search(offset + index, text)]
+                rows.extend([row] * len(found))
+                cols.extend(offset + index for index in found)
+    if plan.token_patterns:
+        _token_hits(plan, texts, rows, cols)
+    n_patterns = plan.positive.shape[0]
+    data = np.ones(len(rows), dtype=np.int32)
+    return sparse.csr_array((data, (rows, cols)), shape=(len(texts), n_patterns))
+
+
+class _ExactRegexes:
+    """The original regexes, compiled on first use, to verify candidates in non-ASCII text."""
+
+    def __init__(self, regexes: list[str]) -> None:
+        self.regexes = regexes
+        self.compiled: dict[int, Any] = {}
+
+    def search(self, index: int, text: str) -> bool:
+        if index not in self.compiled:
+            self.compiled[index] = compile_regex(self.regexes[index])
+        return self.compiled[index].search(text) is not None
+
+
+def _token_hits(plan: _FieldPlan, texts: list[str], rows: list[int], cols: list[int]) -> None:
+    """Add hits of token patterns, tokenizing only rows that could match one of them."""
+    offset = plan.positive.shape[0] - len(plan.token_patterns)
+    matcher = build_matcher(plan.token_patterns)
+    nlp = blank_nlp()
+    unfiltered = any(not literals for literals in plan.token_literals)
+    needed = {literal for literals in plan.token_literals for literal in literals}
+    for row, text in enumerate(texts):
+        if not unfiltered:
+            folded = text.casefold()
+            if not any(literal in folded for literal in needed):
+                continue
+        for key in match_keys(matcher, nlp.make_doc(text)):
+            rows.append(row)
+            cols.append(offset + key)

@@ -1,0 +1,38 @@
+"""Errors lfkit raises on purpose: catch `LfkitError` to catch them all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class LfkitError(Exception):
+    """Base class for every error lfkit raises on purpose; catch this one."""
+
+
+class RuleError(LfkitError, ValueError):
+    """One problem in a rules file, pinned to a file, a line and (where known) a rule."""
+
+    def __init__(
+        self, path: Path, line: int, rule: str, problem: str, hint: str = "", *, what: str = "rule"
+    ) -> None:
+        self.path, self.line, self.rule, self.problem, self.hint = path, line, rule, problem, hint
+        where = f"{path}:{line}" if line else f"{path}"
+        where += f": {what} '{rule}'" if rule else ""
+        text = f"{where}: {problem}"
+        super().__init__(f"{text}\n  hint: {hint}" if hint else text)
+
+
+class RuleFileError(LfkitError, ValueError):
+    """Every problem found while loading rules, reported together."""
+
+    def __init__(self, errors: list[RuleError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(err) for err in errors))
+
+
+class DataError(LfkitError, ValueError):
+    """A problem with a data file or a DataFrame: a missing column, a bad value, a bad file."""
+
+
+class OutputError(LfkitError):
+    """An output that cannot or must not be written (it would overwrite an input, say)."""

@@ -1,0 +1,84 @@
+"""Write outputs atomically and never over a user's input."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from lfkit.errors import OutputError
+
+
+def check_output(path: Path, *, inputs: Sequence[Path] = (), force: bool = False) -> None:
+    """Refuse an output path that is an input, sits in a missing folder, or exists unforced.
+
+    Raises
+    ------
+    OutputError
+        Saying which of these it is and how to proceed.
+    """
+    resolved = path.resolve()
+    for source in inputs:
+        if source.exists() and resolved == source.resolve():
+            raise OutputError(
+                f"--out {path} is an input file; lfkit never overwrites its "
+                "inputs; hint: choose another output path"
+            )
+    if not path.parent.is_dir():
+        raise OutputError(
+            f"--out {path}: folder '{path.parent}' does not exist; hint: create it first"
+        )
+    if path.is_dir():
+        raise OutputError(f"--out {path} is a folder; hint: give a file name")
+    if path.exists() and not force:
+        raise OutputError(f"--out {path} already exists; hint: pass --force to replace it")
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success rename it onto `path`, else delete it.
+
+    A run that is interrupted leaves either the previous file or the complete new one.
+    """
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    temp_path = Path(temp)
+    try:
+        yield temp_path
+        with open(temp_path, "rb+") as written:
+            os.fsync(written.fileno())
+        os.replace(temp_path, path)
+    finally:
+        temp_path.unlink(missing_ok=True)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a text file atomically (UTF-8)."""
+    with atomic_path(path) as temp:
+        temp.write_text(text, encoding="utf-8")
+
+
+def write_frame(df: pd.DataFrame, path: Path) -> None:
+    """Write a DataFrame atomically as Parquet, CSV or JSON Lines, chosen by the suffix.
+
+    Raises
+    ------
+    OutputError
+        For a suffix other than .parquet, .csv or .jsonl.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv", ".jsonl"):
+        raise OutputError(
+            f"--out {path}: unknown output type '{suffix}'; use .parquet, .csv or .jsonl"
+        )
+    with atomic_path(path) as temp:
+        if suffix == ".parquet":
+            df.to_parquet(temp, index=False)
+        elif suffix == ".csv":
+            df.to_csv(temp, index=False)
+        else:
+            df.to_json(temp, orient="records", lines=True, force_ascii=False)

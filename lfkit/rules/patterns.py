@@ -1,0 +1,97 @@
+"""Turn what a rule says (keywords, regexes) into RE2 regexes, the one form the engine runs.
+
+Both the Snorkel labeling functions and the fast engine search with these strings through RE2,
+so they agree by construction. RE2 runs in time linear in the text: no rule can hang a run.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import re2
+
+_WORD_CHAR = r"[\p{L}\p{N}_]"
+_BEFORE = r"(?:^|[^\p{L}\p{N}_])"
+_AFTER = r"(?:[^\p{L}\p{N}_]|$)"
+_ASCII_BEFORE = r"(?:^|[^A-Za-z0-9_])"
+_ASCII_AFTER = r"(?:[^A-Za-z0-9_]|$)"
+_SEPARATOR = r"[\s_-]*"
+_SPLIT = re.compile(r"[\s_-]+")
+_OPTIONS = re2.Options()
+_OPTIONS.max_mem = 64 << 20
+_OPTIONS.log_errors = False
+
+
+def _is_word_char(char: str) -> bool:
+    return char == "_" or unicodedata.category(char)[0] in "LN"
+
+
+def keyword_words(keyword: str) -> list[str]:
+    """Split a keyword into the words that spaces, hyphens and underscores separate."""
+    return [word for word in _SPLIT.split(keyword.strip()) if word]
+
+
+def keyword_regex(keyword: str, *, case_sensitive: bool = False) -> str:
+    """Return the RE2 regex of a whole-word keyword with space/hyphen/underscore folding.
+
+    Examples
+    --------
+    >>> import re2
+    >>> pattern = keyword_regex("question-answering")
+    >>> bool(re2.search(pattern, "Question Answering over tables"))
+    True
+    >>> bool(re2.search(keyword_regex("tf"), "tfidf vectors"))
+    False
+    """
+    words = keyword_words(keyword)
+    if not words:
+        raise ValueError("a keyword must contain a word, not only spaces, hyphens or underscores")
+    body = _SEPARATOR.join(re2.escape(word) for word in words)
+    before = _BEFORE if _is_word_char(words[0][0]) else ""
+    after = _AFTER if _is_word_char(words[-1][-1]) else ""
+    flags = "" if case_sensitive else "(?i)"
+    return f"{flags}{before}({body}){after}"
+
+
+def ascii_variant(regex: str) -> str:
+    """Return a regex that matches exactly like `regex` on ASCII text, and wherever it does.
+
+    Whole-word boundaries become ASCII classes, which RE2 compiles and runs far faster than
+    Unicode ones. On ASCII text the two agree; on other text the variant matches wherever the
+    original does (a non-letter is never an ASCII letter), so its hits are candidates to verify.
+    """
+    return regex.replace(_BEFORE, _ASCII_BEFORE).replace(_AFTER, _ASCII_AFTER)
+
+
+def user_regex(pattern: str, *, case_sensitive: bool = False) -> str:
+    """Return a user's regex in the form the engine runs (case-insensitive unless asked)."""
+    return pattern if case_sensitive else f"(?i){pattern}"
+
+
+def regex_problem(pattern: str) -> str:
+    """Return why RE2 cannot compile a regex, or '' when it can."""
+    try:
+        re2.compile(pattern, _OPTIONS)
+    except re2.error as err:
+        reason = err.args[0].decode() if err.args and isinstance(err.args[0], bytes) else err
+        return f"regex {pattern!r} does not compile with RE2 ({reason})"
+    except (TypeError, ValueError) as err:
+        return f"regex {pattern!r} is not valid ({err})"
+    return ""
+
+
+def compile_regex(pattern: str) -> re2._Regexp:
+    """Compile one regex with lfkit's RE2 options."""
+    return re2.compile(pattern, _OPTIONS)
+
+
+def match_spans(pattern: str, text: str) -> list[tuple[int, int]]:
+    """Return the (start, end) character spans where a compiled rule regex matches."""
+    regex = compile_regex(pattern)
+    spans = []
+    for match in regex.finditer(text):
+        group = 1 if regex.groups else 0
+        start, end = match.span(group)
+        spans.append((start, end) if start >= 0 else match.span())
+    return spans

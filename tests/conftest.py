@@ -1,0 +1,52 @@
+"""Shared fixtures: the bundled MadeWithML data and the curated rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import lfkit
+from lfkit.rules.ruleset import RuleSet
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "madewithml"
+TAG_RULES = ROOT / "rules" / "madewithml"
+CLASS_RULES = ROOT / "rules" / "madewithml-4class"
+BAD_RULES = Path(__file__).parent / "bad_rules"
+
+
+@pytest.fixture(scope="session")
+def projects() -> pd.DataFrame:
+    """All 2,032 bundled projects, tags as lists."""
+    return pd.DataFrame(json.loads((EXAMPLES / "projects.json").read_text("utf-8")))
+
+
+@pytest.fixture(scope="session")
+def classes() -> pd.DataFrame:
+    """The 764 projects of the 4-class task."""
+    return pd.read_csv(EXAMPLES / "dataset.csv")
+
+
+@pytest.fixture(scope="session")
+def tag_rules() -> RuleSet:
+    """The curated multilabel rules for the projects."""
+    return lfkit.load_rules(TAG_RULES)
+
+
+@pytest.fixture(scope="session")
+def class_rules() -> RuleSet:
+    """The curated multiclass rules for dataset.csv."""
+    return lfkit.load_rules(CLASS_RULES)
+
+
+def write_rules(tmp_path: Path, body: str, *, task: str = "") -> Path:
+    """Write a rules file with a default multilabel task over title and description."""
+    task = (
+        task or "task: {kind: multilabel, text_columns: [title, description], label_column: tags}"
+    )
+    path = tmp_path / "rules.yaml"
+    path.write_text(f"{task}\n{body}", encoding="utf-8")
+    return path

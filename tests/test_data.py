@@ -1,0 +1,114 @@
+"""Reading data files: every format, and clear errors for bad ones."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import EXAMPLES
+
+from lfkit import DataError
+from lfkit.data import read_data
+from lfkit.rules.schema import Task
+
+TAGS = Task(kind="multilabel", text_columns=("title", "description"), label_column="tags")
+CLASSES = Task(kind="multiclass", text_columns=("title", "description"), label_column="tag")
+
+
+def test_read_data_bundled_files() -> None:
+    """The bundled JSON and CSV (with quoted newlines) read completely."""
+    projects = read_data(EXAMPLES / "projects.json", TAGS)
+    assert len(projects) == 2032 and projects["tags"][0] == [
+        "article",
+        "google-colab",
+        "colab",
+        "file-system",
+    ]
+    classes = read_data(EXAMPLES / "dataset.csv", CLASSES)
+    assert len(classes) == 764 and set(classes["tag"]) == {
+        "computer-vision",
+        "natural-language-processing",
+        "mlops",
+        "other",
+    }
+    assert classes["description"].str.contains("\n").sum() >= 30
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".parquet", ".json"])
+def test_read_data_formats_agree(tmp_path: Path, suffix: str) -> None:
+    """CSV (delimited tags), TSV, JSON Lines, Parquet and JSON give the same rows and tags."""
+    df = pd.DataFrame(
+        {
+            "id": [1, 2],
+            "title": ["a, b", "c"],
+            "description": ["x\ny", None],
+            "tags": [["nlp", "qa"], []],
+        }
+    )
+    path = tmp_path / f"data{suffix}"
+    if suffix in (".csv", ".tsv"):
+        flat = df.assign(tags=df["tags"].map(",".join))
+        flat.to_csv(path, index=False, sep="\t" if suffix == ".tsv" else ",")
+    elif suffix == ".jsonl":
+        df.to_json(path, orient="records", lines=True)
+    elif suffix == ".json":
+        path.write_text(json.dumps(df.to_dict(orient="records")))
+    else:
+        df.to_parquet(path)
+    read = read_data(path, TAGS)
+    assert read["tags"].tolist() == [["nlp", "qa"], []]
+    assert read["title"].tolist() == ["a, b", "c"]
+
+
+BAD_DATA = [
+    ("missing.json", None, "cannot read the file"),
+    ("data.xlsx", b"x", "unknown data file type '.xlsx'"),
+    ("latin1.csv", "id,title,description,tags\n1,caf\xe9,x,y\n".encode("latin-1"), ":2: byte 0xe9"),
+    ("truncated.json", b'[{"id": 1, "title": "a"', "not valid JSON"),
+    ("object.json", b'{"id": 1}', "as a JSON array"),
+    (
+        "bad_line.jsonl",
+        b'{"id": 1, "title": "a", "description": "", "tags": []}\n{"id": 2,\n',
+        ":2: not valid JSON",
+    ),
+    (
+        "no_desc.json",
+        b'[{"id": 1, "title": "a", "tags": []}]',
+        "column 'description' is not in the data",
+    ),
+    ("empty.json", b"[]", "the data has no rows"),
+    (
+        "dup.json",
+        b'[{"id": 1, "title": "a", "description": "", "tags": []},'
+        b'{"id": 1, "title": "b", "description": "", "tags": []}]',
+        "id 1 in column 'id' appears more than once",
+    ),
+    (
+        "badtags.json",
+        b'[{"id": 7, "title": "a", "description": "", "tags": [1, 2]}]',
+        "row 1 (id 7), column 'tags'",
+    ),
+    ("badjsontags.csv", b'id,title,description,tags\n3,a,b,"[nlp"\n', "looks like a JSON list"),
+    ("broken.parquet", b"PAR1 not really", "not a readable Parquet file"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "phrase"), BAD_DATA)
+def test_read_data_bad_files(tmp_path: Path, name: str, content: bytes | None, phrase: str) -> None:
+    """Each bad data file gives a DataError naming the file and the problem."""
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(DataError) as info:
+        read_data(path, TAGS)
+    assert phrase in str(info.value) and name in str(info.value)
+
+
+def test_read_data_multiclass_needs_a_class(tmp_path: Path) -> None:
+    """An empty class cell is reported with its row and id."""
+    path = tmp_path / "c.csv"
+    path.write_text("id,title,description,tag\n1,a,b,mlops\n2,c,d,\n")
+    with pytest.raises(DataError, match=r"row 2 \(id '2'\).*expected one class name"):
+        read_data(path, CLASSES)

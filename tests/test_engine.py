@@ -1,0 +1,213 @@
+"""The engine: each rule feature on crafted texts, and equality with Snorkel's applier."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import write_rules
+from snorkel.labeling import PandasLFApplier
+
+import lfkit
+from lfkit import ABSTAIN
+from lfkit.rules.ruleset import RuleSet
+
+
+def snorkel_matrix(ruleset: RuleSet, df: pd.DataFrame) -> np.ndarray:
+    """Return the label matrix of Snorkel's own row-by-row applier."""
+    return PandasLFApplier(ruleset.to_snorkel()).apply(df, progress_bar=False)
+
+
+def votes_on(tmp_path: Path, body: str, titles: list[str], **columns: list[str]) -> np.ndarray:
+    """Apply a one-file rule set to crafted titles; check it equals Snorkel; return L."""
+    ruleset = lfkit.load_rules(write_rules(tmp_path, body))
+    df = pd.DataFrame(
+        {"title": titles, "description": columns.get("description", [""] * len(titles))}
+    )
+    matrix = lfkit.apply_rules(ruleset, df).to_dense()
+    np.testing.assert_array_equal(matrix, snorkel_matrix(ruleset, df))
+    return matrix
+
+
+def test_keywords_match_whole_words_only(tmp_path: Path) -> None:
+    """'tf' matches 'TF 2.0' and '(tf)' but not 'tfidf' or 'pytf'."""
+    L = votes_on(
+        tmp_path,
+        "labels: {tensorflow: {match_name: false, aliases: [tf]}}",
+        ["TF 2.0 models", "tfidf features", "pytf", "models (tf)", "tf"],
+    )
+    assert L[:, 0].tolist() == [1, ABSTAIN, ABSTAIN, 1, 1]
+
+
+def test_keywords_fold_hyphens_spaces_underscores(tmp_path: Path) -> None:
+    """'question-answering' matches its space, underscore and joined variants, any case."""
+    L = votes_on(
+        tmp_path,
+        "labels: {question-answering: {}}",
+        ["Question Answering", "question_answering", "QuestionAnswering", "questions"],
+    )
+    assert L[:, 0].tolist() == [1, 1, 1, ABSTAIN]
+
+
+def test_keywords_word_boundaries_are_unicode(tmp_path: Path) -> None:
+    """A letter such as 'é' next to a keyword is part of the word, so no match."""
+    L = votes_on(
+        tmp_path,
+        "labels: {cafe: {match_name: false, aliases: [caf, café]}}",
+        ["café au lait", "CAFÉ", "cafébar", "caf"],
+    )
+    assert L[:, 0].tolist() == [1, 1, ABSTAIN, 1]
+
+
+def test_keywords_with_symbols(tmp_path: Path) -> None:
+    """'c++' and 'c#' match as written, and 'c' alone does not match them."""
+    L = votes_on(
+        tmp_path,
+        "labels: {cpp: {match_name: false, aliases: [c++]}, "
+        "csharp: {match_name: false, aliases: ['c#']}}",
+        ["written in C++", "c# and .NET", "c programming"],
+    )
+    assert L.tolist() == [[1, ABSTAIN], [ABSTAIN, 1], [ABSTAIN, ABSTAIN]]
+
+
+def test_case_sensitive_rule(tmp_path: Path) -> None:
+    """A case-sensitive rule matches 'QA' but not 'qa'."""
+    L = votes_on(
+        tmp_path,
+        """labels: {question-answering: {match_name: false}}
+rules:
+  - {name: qa, label: question-answering, keywords: [QA], case_sensitive: true}
+""",
+        ["QA over documents", "a qa tool"],
+    )
+    assert L[:, 0].tolist() == [1, ABSTAIN]
+
+
+def test_negative_vote_and_unless(tmp_path: Path) -> None:
+    """A negative rule votes 0; 'unless' makes a rule abstain."""
+    L = votes_on(
+        tmp_path,
+        """labels: {vision-transformers: {match_name: false}}
+rules:
+  - name: vit
+    label: vision-transformers
+    keywords: [vision transformer, vit]
+    unless: {keywords: [vitamin]}
+  - name: not-vit
+    label: vision-transformers
+    vote: negative
+    keywords: [computer vision]
+    unless: {regex: ['vi(sion)?\\s*transformer']}
+""",
+        [
+            "ViT for images",
+            "ViT and vitamin D",
+            "classic computer vision",
+            "computer vision transformer",
+        ],
+    )
+    assert L.tolist() == [[1, ABSTAIN], [ABSTAIN, ABSTAIN], [ABSTAIN, 0], [1, ABSTAIN]]
+
+
+def test_fields_limit_where_a_rule_looks(tmp_path: Path) -> None:
+    """A rule with fields: [title] ignores the description."""
+    L = votes_on(
+        tmp_path,
+        """labels: {gan: {match_name: false}}
+rules:
+  - {name: gan-title, label: gan, keywords: [gan], fields: [title]}
+  - {name: gan-any, label: gan, keywords: [gan]}
+""",
+        ["GAN art", "art"],
+        description=["", "a GAN"],
+    )
+    assert L.tolist() == [[1, 1], [ABSTAIN, 1]]
+
+
+def test_token_patterns(tmp_path: Path) -> None:
+    """spaCy token patterns match on token attributes, with operators."""
+    L = votes_on(
+        tmp_path,
+        """labels: {object-detection: {match_name: false}}
+rules:
+  - name: detect-objects
+    label: object-detection
+    patterns:
+      - [{LOWER: {IN: [detect, detecting]}}, {IS_ALPHA: true, OP: "?"}, {LOWER: objects}]
+      - [{LIKE_NUM: true}, {LOWER: boxes}]
+""",
+        ["Detecting small objects", "detect objects", "objects detected", "draw 3 boxes"],
+    )
+    assert L[:, 0].tolist() == [1, 1, ABSTAIN, 1]
+
+
+def test_regex_rules(tmp_path: Path) -> None:
+    """Regexes are case-insensitive by default and use RE2 syntax."""
+    L = votes_on(
+        tmp_path,
+        """labels: {bert: {match_name: false}}
+rules:
+  - {name: bert-family, label: bert, regex: ['\\b(ro|distil|al)?bert(a)?\\b']}
+""",
+        ["RoBERTa fine-tuning", "DistilBERT", "Bertrand Russell"],
+    )
+    assert L[:, 0].tolist() == [1, 1, ABSTAIN]
+
+
+def test_missing_and_odd_cells_are_empty_text(tmp_path: Path) -> None:
+    """NaN, None and numbers in text cells never crash and match as text."""
+    ruleset = lfkit.load_rules(write_rules(tmp_path, "labels: {pi: {aliases: ['3']}}"))
+    df = pd.DataFrame({"title": [None, np.nan, 3, "pi is 3"], "description": ["", None, "", 4]})
+    matrix = lfkit.apply_rules(ruleset, df).to_dense()
+    np.testing.assert_array_equal(matrix, snorkel_matrix(ruleset, df))
+    assert matrix[:, 0].tolist() == [ABSTAIN, ABSTAIN, 1, 1]
+
+
+def test_apply_rules_missing_column(tmp_path: Path) -> None:
+    """A missing text column is a DataError naming the column and what is there."""
+    ruleset = lfkit.load_rules(write_rules(tmp_path, "labels: {gan: {}}"))
+    with pytest.raises(lfkit.DataError, match="column 'description' is not in the DataFrame"):
+        lfkit.apply_rules(ruleset, pd.DataFrame({"title": ["x"]}))
+
+
+def test_labeling_functions_pickle_and_vote(tag_rules: RuleSet) -> None:
+    """The LabelingFunctions survive pickling (for parallel appliers) and vote the same."""
+    lfs = pickle.loads(pickle.dumps(tag_rules.to_snorkel()))
+    assert [lf.name for lf in lfs] == tag_rules.rule_names
+    assert len(set(tag_rules.rule_names)) == len(tag_rules)
+    row = pd.Series({"title": "YOLO object detection in PyTorch", "description": ""})
+    named = {lf.name: lf(row) for lf in lfs}
+    assert named["pytorch:alias"] == 1 and named["object-detection:alias"] == 1
+    assert named["tensorflow:alias"] == ABSTAIN
+
+
+@pytest.mark.slow
+def test_apply_rules_equals_snorkel_on_all_projects(
+    tag_rules: RuleSet, projects: pd.DataFrame
+) -> None:
+    """Every cell of the curated rules on all 2,032 projects equals PandasLFApplier's."""
+    votes = lfkit.apply_rules(tag_rules, projects)
+    expected = snorkel_matrix(tag_rules, projects)
+    assert votes.shape == expected.shape == (2032, len(tag_rules))
+    np.testing.assert_array_equal(votes.to_dense(), expected)
+    assert votes.fired.nnz > 2000
+
+
+def test_apply_rules_equals_snorkel_multiclass(class_rules: RuleSet, classes: pd.DataFrame) -> None:
+    """The 4-class rules vote class indices exactly as Snorkel does on dataset.csv."""
+    matrix = lfkit.apply_rules(class_rules, classes).to_dense()
+    np.testing.assert_array_equal(matrix, snorkel_matrix(class_rules, classes))
+    assert set(np.unique(matrix)) <= {ABSTAIN, 0, 1, 2, 3}
+    assert (matrix != ABSTAIN).any(axis=0).sum() > len(class_rules) // 2
+
+
+def test_apply_rules_is_deterministic(tag_rules: RuleSet, projects: pd.DataFrame) -> None:
+    """Applying the rules twice, or to a shuffled copy, gives the same votes per row."""
+    first = lfkit.apply_rules(tag_rules, projects).to_dense()
+    order = np.random.default_rng(0).permutation(len(projects))
+    shuffled = lfkit.apply_rules(tag_rules, projects.iloc[order]).to_dense()
+    np.testing.assert_array_equal(first, lfkit.apply_rules(tag_rules, projects).to_dense())
+    np.testing.assert_array_equal(first[order], shuffled)
