@@ -79,3 +79,12 @@ def match_keys(matcher: Any, doc: Any) -> set[int]:
     """Return the positions of the patterns that match in a tokenized text."""
     strings = doc.vocab.strings
     return {int(strings[match_id]) for match_id, _, _ in matcher(doc)}
+
+
+def token_spans(patterns: list[Any], text: str) -> list[tuple[int, int]]:
+    """Return the (start, end) character spans where any of the token patterns matches."""
+    doc = blank_nlp().make_doc(text)
+    return [
+        (doc[start].idx, doc[end - 1].idx + len(doc[end - 1]))
+        for _, start, end in build_matcher(patterns)(doc)
+    ]

@@ -1,0 +1,126 @@
+"""Per-rule analysis: coverage, overlaps, conflicts, and agreement with the existing labels."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from lfkit.engine.apply import Votes
+from lfkit.model.targets import given_matrix
+from lfkit.rules.ruleset import RuleSet
+
+EXAMPLES = 3
+
+
+@dataclass(frozen=True)
+class RuleStats:
+    """How one rule behaves on a data set, measured against the existing labels."""
+
+    rule: str
+    label: str
+    vote: str
+    fired: int
+    coverage: float
+    overlaps: float
+    """Share of its rows where another rule voting the same way on the same label fired."""
+    conflicts: float
+    """Share of its rows where a rule voting otherwise on the same label (or, multiclass, for
+    another class) fired."""
+    precision: float | None
+    """Share of its votes that agree with the existing labels (None when it never fired)."""
+    recall: float | None
+    """Share of the rows its vote describes (label present, or absent for a negative rule)
+    on which it fired."""
+    disagreements: int
+    examples: tuple[Any, ...]
+    """Ids of rows where its vote disagrees with the existing labels."""
+
+
+def analyze_rules(
+    ruleset: RuleSet, votes: Votes, given: Sequence[Any], ids: Sequence[Any]
+) -> list[RuleStats]:
+    """Return statistics per rule, the rules that disagree with the labels most first."""
+    y = given_matrix(ruleset, given).toarray() > 0
+    fired = votes.fired.tocsc()
+    n_rows = votes.shape[0]
+    label_of = np.array([ruleset.labels.index(rule.label) for rule in ruleset.rules])
+    positive = np.array([rule.positive for rule in ruleset.rules])
+    counts = {}
+    for sign in (True, False):
+        assign = np.zeros((len(ruleset), len(ruleset.labels)))
+        chosen = positive == sign
+        assign[np.nonzero(chosen)[0], label_of[chosen]] = 1.0
+        counts[sign] = np.asarray(votes.fired.astype(np.float64) @ assign)
+    total = counts[True].sum(axis=1) + counts[False].sum(axis=1)
+    stats = []
+    for column, rule in enumerate(ruleset.rules):
+        rows = fired[:, [column]].indices
+        label = label_of[column]
+        has = y[rows, label]
+        agrees = has if rule.positive else ~has
+        same = counts[rule.positive][rows, label] - 1 > 0
+        if ruleset.multilabel:
+            other = counts[not rule.positive][rows, label] > 0
+            described = y[:, label] if rule.positive else ~y[:, label]
+        else:
+            other = total[rows] - counts[True][rows, label] > 0
+            described = y[:, label]
+        n = len(rows)
+        wrong = rows[~agrees]
+        stats.append(
+            RuleStats(
+                rule=rule.name,
+                label=rule.label,
+                vote="positive" if rule.positive else "negative",
+                fired=n,
+                coverage=n / max(n_rows, 1),
+                overlaps=float(same.mean()) if n else 0.0,
+                conflicts=float(other.mean()) if n else 0.0,
+                precision=float(agrees.mean()) if n else None,
+                recall=float(agrees.sum() / described.sum()) if described.sum() else None,
+                disagreements=int(len(wrong)),
+                examples=tuple(_plain(ids[row]) for row in wrong[:EXAMPLES]),
+            )
+        )
+    return sorted(stats, key=lambda s: (s.fired == 0, -s.disagreements, s.precision or 0.0))
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def render_analysis(stats: list[RuleStats], *, fmt: str) -> str:
+    """Render rule statistics as a table, JSON (a list of objects) or CSV."""
+    rows = [asdict(stat) for stat in stats]
+    if fmt == "json":
+        return json.dumps(rows, indent=1, ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(
+            out, fieldnames=list(rows[0]) if rows else ["rule"], lineterminator="\n"
+        )
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "examples": "; ".join(map(str, row["examples"]))})
+        return out.getvalue()
+    lines = [
+        f"{'rule':<36} {'label':<24} {'vote':<8} {'fired':>6} {'cover':>6} {'overlap':>7} "
+        f"{'conflict':>8} {'prec':>5} {'recall':>6} {'wrong':>5}  examples"
+    ]
+    for s in stats:
+
+        def pct(x: float | None) -> str:
+            return "-" if x is None else f"{x:.2f}"
+
+        lines.append(
+            f"{s.rule:<36.36} {s.label:<24.24} {s.vote:<8} {s.fired:>6} {s.coverage:>6.1%} "
+            f"{s.overlaps:>7.2f} {s.conflicts:>8.2f} {pct(s.precision):>5} {pct(s.recall):>6} "
+            f"{s.disagreements:>5}  {', '.join(map(str, s.examples))}"
+        )
+    return "\n".join(lines) + "\n"

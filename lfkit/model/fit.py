@@ -1,0 +1,132 @@
+"""Label models: turn rule votes (and the existing labels) into a probability per row and label.
+
+- `naive-bayes` (default): learns each rule's reliability per label from the existing labels,
+  with the taxonomy's children as evidence for their parents; leave-one-out on the rows it
+  was fitted on. Chosen by the label-error benchmark (docs/audit.md).
+- `majority`: positive minus negative votes per label (children count for parents).
+- `snorkel`: Snorkel's LabelModel, learned without labels; per label as a binary problem in a
+  multilabel task (labels with fewer than 3 voting rules fall back to majority).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from lfkit._types import ABSTAIN, FloatArray
+from lfkit.engine.apply import Votes
+from lfkit.errors import LfkitError
+from lfkit.model.naive_bayes import feature_mask, fit_naive_bayes, model_features
+from lfkit.model.targets import given_matrix
+from lfkit.rules.ruleset import RuleSet
+
+LABEL_MODELS = ("naive-bayes", "majority", "snorkel")
+
+
+@dataclass(frozen=True, eq=False)
+class RuleProbabilities:
+    """What a label model concluded from the rules alone, on the rows it was given."""
+
+    method: str
+    probs: FloatArray
+    """(n_rows, n_labels): P(label present) (multilabel) or P(class) with rows summing to 1."""
+
+
+def fit_label_model(
+    ruleset: RuleSet,
+    votes: Votes,
+    given: Sequence[Any],
+    *,
+    method: str = "naive-bayes",
+    seed: int = 0,
+) -> RuleProbabilities:
+    """Fit a label model on the votes and existing labels; return its probabilities per row.
+
+    Each row's probability is out-of-sample with respect to its own label (leave-one-out for
+    `naive-bayes`; `majority` and `snorkel` never look at the labels).
+
+    Raises
+    ------
+    LfkitError
+        For an unknown method.
+    """
+    if method not in LABEL_MODELS:
+        raise LfkitError(f"unknown label model '{method}'; choose one of {', '.join(LABEL_MODELS)}")
+    y = given_matrix(ruleset, given)
+    if method == "naive-bayes":
+        features = model_features(ruleset, votes.fired, y)
+        model = fit_naive_bayes(ruleset, features, y)
+        scores = model.predict_logits(features, y)
+        probs = _sigmoid(scores) if ruleset.multilabel else _softmax(scores)
+    elif method == "majority":
+        probs = _majority(ruleset, votes, y)
+    else:
+        probs = _snorkel(ruleset, votes, y, seed=seed)
+    return RuleProbabilities(method, probs)
+
+
+def _sigmoid(z: FloatArray) -> FloatArray:
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * z)))
+
+
+def _softmax(scores: FloatArray) -> FloatArray:
+    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return np.asarray(shifted / shifted.sum(axis=1, keepdims=True))
+
+
+def _base_rates(y: sparse.csr_array) -> FloatArray:
+    return (np.asarray(y.sum(axis=0), dtype=np.float64).ravel() + 1.0) / (y.shape[0] + 2.0)
+
+
+def _signed_votes(ruleset: RuleSet, votes: Votes) -> tuple[FloatArray, FloatArray]:
+    """Return per row and label the number of positive and of negative votes (children count)."""
+    mask = feature_mask(ruleset)[:, : len(ruleset)]
+    positive = np.array([rule.positive for rule in ruleset.rules], dtype=np.float64)
+    fired = votes.fired.astype(np.float64)
+    if not ruleset.multilabel:
+        one_hot = np.zeros((len(ruleset.labels), len(ruleset)))
+        one_hot[[rule.value for rule in ruleset.rules], np.arange(len(ruleset))] = 1.0
+        return np.asarray(fired @ one_hot.T), np.zeros((votes.shape[0], len(ruleset.labels)))
+    own = np.zeros_like(mask)
+    for column, rule in enumerate(ruleset.rules):
+        own[ruleset.labels.index(rule.label), column] = 1.0
+    pos = fired @ (mask * positive).T
+    neg = fired @ (own * (1.0 - positive)).T
+    return np.asarray(pos), np.asarray(neg)
+
+
+def _majority(ruleset: RuleSet, votes: Votes, y: sparse.csr_array) -> FloatArray:
+    pos, neg = _signed_votes(ruleset, votes)
+    base = _base_rates(y)
+    if ruleset.multilabel:
+        return np.asarray((pos + base) / (pos + neg + 1.0))
+    probs = pos + base
+    return np.asarray(probs / probs.sum(axis=1, keepdims=True))
+
+
+def _snorkel(ruleset: RuleSet, votes: Votes, y: sparse.csr_array, *, seed: int) -> FloatArray:
+    from snorkel.labeling.model import LabelModel
+
+    matrix = votes.to_dense()
+    if not ruleset.multilabel:
+        model = LabelModel(cardinality=len(ruleset.labels), verbose=False)
+        model.fit(matrix, n_epochs=500, seed=seed, progress_bar=False)
+        return np.asarray(model.predict_proba(matrix))
+    probs = _majority(ruleset, votes, y)
+    mask = feature_mask(ruleset)[:, : len(ruleset)]
+    for label_index in range(len(ruleset.labels)):
+        columns = np.nonzero(mask[label_index])[0]
+        columns = columns[(matrix[:, columns] != ABSTAIN).any(axis=0)]
+        if len(columns) < 3:
+            continue
+        sub = matrix[:, columns].copy()
+        sub[sub > 0] = 1  # a descendant's positive vote is a positive vote for this label
+        model = LabelModel(cardinality=2, verbose=False)
+        model.fit(sub, n_epochs=200, seed=seed, progress_bar=False)
+        covered = (sub != ABSTAIN).any(axis=1)
+        probs[covered, label_index] = model.predict_proba(sub[covered])[:, 1]
+    return probs

@@ -1,0 +1,140 @@
+"""A naive-Bayes label model that learns each rule's reliability from the existing labels.
+
+Snorkel's LabelModel learns rule accuracies without labels; here the existing labels, noisy
+but mostly right, are the better teacher. Per label, every rule that speaks about it (its own
+rules, positive rules of its descendants, and the descendant tags a row already has) is a
+binary feature whose rate among rows with and without the label is counted, smoothed toward
+its overall rate. Scoring a row of the training data is leave-one-out: the row's own label is
+taken out of every count it contributed to, so a label never vouches for itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from lfkit._types import FloatArray
+from lfkit.rules.ruleset import RuleSet
+
+SMOOTHING = 2.0
+"""Pseudo-rows that pull each rate toward the feature's overall rate."""
+_EPS = 1e-9
+
+
+@dataclass(frozen=True, eq=False)
+class _ClassTerms:
+    """For each class: a constant and per-feature weights, so that score = const + F @ D.T."""
+
+    const: FloatArray
+    weights: FloatArray
+
+
+def _class_terms(
+    counts: FloatArray, totals: FloatArray, rates: FloatArray, mask: FloatArray, *, loo: bool
+) -> _ClassTerms:
+    """Log-likelihood terms of a Bernoulli naive Bayes per class, optionally leave-one-out.
+
+    `counts[c, f]` rows of class c where feature f fired, `totals[c]` rows of class c,
+    `rates[f]` the overall rate of f, `mask[c, f]` whether f speaks about c. With `loo`, the
+    terms are for a row of class c, whose own contribution is taken out of the counts.
+    """
+    shift = 1.0 if loo else 0.0
+    denominator = (totals - shift)[:, None] + SMOOTHING
+    fired = np.clip((counts - shift + SMOOTHING * rates) / denominator, _EPS, 1 - _EPS)
+    silent = np.clip((counts + SMOOTHING * rates) / denominator, _EPS, 1 - _EPS)
+    const = (mask * np.log1p(-silent)).sum(axis=1)
+    weights = mask * (np.log(fired) - np.log1p(-silent))
+    return _ClassTerms(const, weights)
+
+
+@dataclass(frozen=True, eq=False)
+class NaiveBayesLabelModel:
+    """Fitted counts of a naive-Bayes label model; see `fit_naive_bayes`."""
+
+    ruleset: RuleSet
+    mask: FloatArray
+    n_rows: int
+    present: FloatArray
+    """Rows with each label, shape (n_labels,)."""
+    fired_present: FloatArray
+    """Rows with each label where each feature fired, shape (n_labels, n_features)."""
+    fired_total: FloatArray
+    """Rows where each feature fired, shape (n_features,)."""
+
+    def predict_logits(self, features: sparse.csr_array, given: sparse.csr_array) -> FloatArray:
+        """Return log-odds (multilabel) or log-scores (multiclass), leave-one-out w.r.t. `given`.
+
+        `given` must belong to the rows the model was fitted on for leave-one-out to hold.
+        """
+        n = float(self.n_rows)
+        rates = (self.fired_total + 1.0) / (n + 2.0)
+        y = given.toarray().astype(np.float64)
+        if self.ruleset.multilabel:
+            absent, fired_absent = n - self.present, self.fired_total - self.fired_present
+            scores = {}
+            for name, counts, totals in (
+                ("on", self.fired_present, self.present),
+                ("off", fired_absent, absent),
+            ):
+                for loo in (False, True):
+                    terms = _class_terms(counts, totals, rates, self.mask, loo=loo)
+                    scores[name, loo] = features @ terms.weights.T + terms.const
+            prior_on = np.log(self.present - y + 1.0)
+            prior_off = np.log(absent - (1.0 - y) + 1.0)
+            on = np.where(y > 0, scores["on", True], scores["on", False])
+            off = np.where(y > 0, scores["off", False], scores["off", True])
+            return np.asarray(prior_on - prior_off + on - off)
+        full = _class_terms(self.fired_present, self.present, rates, self.mask, loo=False)
+        loo = _class_terms(self.fired_present, self.present, rates, self.mask, loo=True)
+        scores_full = features @ full.weights.T + full.const + np.log(self.present + 1.0)
+        scores_loo = features @ loo.weights.T + loo.const + np.log(self.present)
+        return np.asarray(np.where(y > 0, scores_loo, scores_full))
+
+
+def feature_mask(ruleset: RuleSet) -> FloatArray:
+    """Return (n_labels, n_rules [+ n_labels]) 0/1: which features speak about which label.
+
+    Multilabel: a label's own rules, the positive rules of its descendants, and its descendant
+    tags as given. Multiclass: every rule speaks about every class.
+    """
+    n_labels, n_rules = len(ruleset.labels), len(ruleset)
+    if not ruleset.multilabel:
+        return np.ones((n_labels, n_rules))
+    index = {label: row for row, label in enumerate(ruleset.labels)}
+    mask = np.zeros((n_labels, n_rules + n_labels))
+    for column, rule in enumerate(ruleset.rules):
+        mask[index[rule.label], column] = 1.0
+        if rule.positive:
+            for ancestor in ruleset.ancestors(rule.label):
+                mask[index[ancestor], column] = 1.0
+    for label in ruleset.labels:
+        for ancestor in ruleset.ancestors(label):
+            mask[index[ancestor], n_rules + index[label]] = 1.0
+    return mask
+
+
+def model_features(
+    ruleset: RuleSet, fired: sparse.csr_array, given: sparse.csr_array
+) -> sparse.csr_array:
+    """Return the 0/1 feature matrix: rule firings, then (multilabel) the given tags."""
+    fired = fired.astype(np.float64)
+    if not ruleset.multilabel:
+        return sparse.csr_array(fired)
+    return sparse.csr_array(sparse.hstack([fired, given.astype(np.float64)], format="csr"))
+
+
+def fit_naive_bayes(
+    ruleset: RuleSet, features: sparse.csr_array, given: sparse.csr_array
+) -> NaiveBayesLabelModel:
+    """Count, per label, how often each feature fires on rows with and without the label."""
+    y = given.astype(np.float64)
+    return NaiveBayesLabelModel(
+        ruleset=ruleset,
+        mask=feature_mask(ruleset),
+        n_rows=features.shape[0],
+        present=np.asarray(y.sum(axis=0)).ravel(),
+        fired_present=np.asarray((y.T @ features).toarray()),
+        fired_total=np.asarray(features.sum(axis=0)).ravel(),
+    )

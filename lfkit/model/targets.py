@@ -1,0 +1,41 @@
+"""The existing labels as a sparse 0/1 matrix over the rule set's labels."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from lfkit.rules.ruleset import RuleSet
+
+
+def given_matrix(ruleset: RuleSet, given: Sequence[Any]) -> sparse.csr_array:
+    """Return (n_rows, n_labels) 0/1: which of the rule set's labels each row has.
+
+    `given` holds, per row, a list of tags (multilabel) or one class (multiclass); labels
+    outside the rule set are ignored.
+
+    Examples
+    --------
+    >>> from lfkit.rules.schema import Task
+    >>> task = Task(kind="multilabel", text_columns=("t",), label_column="tags")
+    >>> ruleset = RuleSet(task, ("nlp", "cv"), {}, ())
+    >>> given_matrix(ruleset, [["cv", "misc"], []]).toarray().tolist()
+    [[0, 1], [0, 0]]
+    """
+    index = {label: column for column, label in enumerate(ruleset.labels)}
+    rows: list[int] = []
+    cols: list[int] = []
+    for row, labels in enumerate(given):
+        for label in [labels] if isinstance(labels, str) else labels:
+            if label in index:
+                rows.append(row)
+                cols.append(index[label])
+    data = np.ones(len(rows), dtype=np.int8)
+    matrix = sparse.csr_array((data, (rows, cols)), shape=(len(given), len(ruleset.labels)))
+    matrix.data[:] = 1  # a tag listed twice counts once
+    matrix.sum_duplicates()
+    matrix.data[:] = 1
+    return matrix

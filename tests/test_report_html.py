@@ -1,0 +1,309 @@
+"""The HTML audit report: escaping in Python, and what a person sees in a real headless Chrome."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from conftest import EXAMPLES
+
+from lfkit.audit.evidence import RuleMatch
+from lfkit.audit.suspects import AuditReport, Flag, audit_labels
+from lfkit.data import read_data
+from lfkit.report.html import highlight, render_html
+from lfkit.rules.ruleset import RuleSet
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.remote.webelement import WebElement
+
+SCREENSHOT = Path("/tmp/lfkit-report.png")
+
+
+@pytest.fixture(scope="module")
+def report(tag_rules: RuleSet) -> AuditReport:
+    """A real multilabel audit of the bundled projects, top 60 flags."""
+    df = read_data(EXAMPLES / "projects.json", tag_rules.task)
+    return audit_labels(tag_rules, df, top=60)
+
+
+def _flag(**changes: object) -> Flag:
+    """Return a small hand-made flag, with `changes` applied."""
+    base = Flag(
+        id=7,
+        row=0,
+        label="nlp",
+        kind="missing",
+        score=0.9,
+        probability=0.95,
+        rule_probability=0.9,
+        neighbour_probability=None,
+        given=(),
+        rules_for=(),
+        rules_against=(),
+        children=(),
+        suggestion=None,
+        texts={"title": "bert"},
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def _report(*flags: Flag) -> AuditReport:
+    """Return a report holding these flags, counted per label and kind."""
+    counts: dict[str, dict[str, int]] = {}
+    for flag in flags:
+        kinds = counts.setdefault(flag.label, {"missing": 0, "spurious": 0, "missing-parent": 0})
+        kinds[flag.kind] += 1
+    return AuditReport(
+        "multilabel", 10, ("nlp",), "naive-bayes", False, (1.0, 0.0, 0.0), 0.5, flags, counts
+    )
+
+
+class _Text(HTMLParser):
+    """Collect the text and check that every start tag is closed in order."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text, self.open = "", []
+
+    def handle_starttag(self, tag: str, attrs: object) -> None:
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.open.pop() == tag
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
+
+
+def test_html_escapes_script_in_text_ids_and_labels() -> None:
+    """Text, ids, labels and rule names with <script> and </script> come out escaped."""
+    evil = "<script>alert(1)</script> and </script><img src=x onerror=alert(2)>"
+    match = RuleMatch("<b>rule</b>", "</script>", 1, (("title", 0, 8),))
+    flag = _flag(
+        id="</script><script>alert(3)</script>",
+        label="</script>",
+        texts={"title": evil, "<desc>": evil},
+        rules_for=(match,),
+        given=("<i>",),
+    )
+    page = render_html(_report(flag), title="<script>alert(4)</script>")
+    assert page.count("<script>") == 1 and page.count("</script>") == 1
+    assert "<img" not in page and "<b>rule" not in page and "<i>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;/script&gt;&lt;script&gt;alert(3)" in page
+
+
+def test_html_highlights_overlapping_spans_with_well_nested_markup() -> None:
+    """Overlapping, adjacent and out-of-range spans keep the text intact and tags nested."""
+    text = "deep <learning> & vision"
+    out = highlight(
+        text,
+        [(0, 4, "a"), (2, 10, "b"), (10, 15, "c"), (20, 99, "d")],
+        [(5, 12, "e"), (12, 12, "empty"), (-3, 1, "f")],
+    )
+    parser = _Text()
+    parser.feed(out)
+    assert parser.text == text and parser.open == []
+    assert '<mark class="both" title="for: a; against: f">d</mark>' in out
+    assert 'title="for: b, c; against: e">&lt;learni</mark>' in out and "<learn" not in out
+
+
+def test_html_empty_report_says_no_flags() -> None:
+    """A report without flags renders and says so."""
+    page = render_html(_report())
+    assert "No flags at this score." in page and "0 of 0 flags shown" in page
+
+
+# ---------------------------------------------------------------- in a real browser
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    """A headless Chromium with a fresh profile; fails (never skips) when it is missing."""
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not shutil.which(p)]
+    if missing:
+        pytest.fail(
+            f"{' and '.join(missing)} not found: run `make browser` to install "
+            "Debian's chromium and chromium-driver for the HTML report tests",
+            pytrace=False,
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,1600",
+        f"--user-data-dir={tmp_path_factory.mktemp('chrome-profile')}",
+    ):
+        options.add_argument(arg)
+    chrome = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield chrome
+    chrome.quit()
+
+
+@pytest.fixture(scope="module")
+def page(report: AuditReport, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The file:// URL of the rendered report."""
+    path = tmp_path_factory.mktemp("html") / "audit.html"
+    path.write_text(render_html(report), encoding="utf-8")
+    return path.as_uri()
+
+
+@pytest.fixture
+def browser(driver: WebDriver, page: str) -> WebDriver:
+    """The driver, with the report freshly loaded."""
+    driver.get(page)
+    return driver
+
+
+def _visible(browser: WebDriver) -> list[WebElement]:
+    return [f for f in browser.find_elements("css selector", ".flag") if f.is_displayed()]
+
+
+def _shown(browser: WebDriver) -> tuple[int, int]:
+    text = browser.find_element("id", "shown").text
+    found = re.fullmatch(r"(\d+) of (\d+) flags shown", text)
+    assert found, text
+    return int(found[1]), int(found[2])
+
+
+def test_html_summary_lists_label_counts(browser: WebDriver, report: AuditReport) -> None:
+    """The summary table shows each label's missing/spurious/missing-parent counts and total."""
+    SCREENSHOT.unlink(missing_ok=True)
+    browser.save_screenshot(str(SCREENSHOT))
+    rows = browser.find_elements("css selector", "#summary tbody tr")
+    seen = {}
+    for row in rows:
+        label, *numbers = (
+            cell.get_attribute("textContent") for cell in row.find_elements("tag name", "td")
+        )
+        seen[label] = [int(n) for n in numbers]
+    expected = {
+        label: [c["missing"], c["spurious"], c["missing-parent"], sum(c.values())]
+        for label, c in report.counts.items()
+    }
+    assert seen == expected
+    totals = [numbers[-1] for numbers in seen.values()]
+    assert totals == sorted(totals, reverse=True)
+    assert rows[0].is_displayed()
+
+
+def test_html_first_flag_shows_label_kind_and_id(browser: WebDriver, report: AuditReport) -> None:
+    """The top flag shows its rank, label, kind badge, id and score, and the N of M count."""
+    first, flag = browser.find_element("css selector", ".flag"), report.flags[0]
+    head = first.find_element("class name", "head").text
+    assert "#1" in head and flag.label in head and flag.kind in head
+    assert f"id {flag.id}" in head and f"{flag.score:.3f}" in head
+    assert _shown(browser) == (len(report.flags), len(report.flags))
+
+
+def test_html_highlights_rule_matches(browser: WebDriver, report: AuditReport) -> None:
+    """A rule's matched text appears inside a highlighted <mark> in its flag."""
+    rank, flag, (field, start, end) = next(
+        (rank, flag, span)
+        for rank, flag in enumerate(report.flags)
+        for span in (flag.rules_for[0].spans if flag.rules_for else ())
+        if not any(
+            f == span[0] and s < span[2] and span[1] < e
+            for m in flag.rules_against
+            for f, s, e in m.spans
+        )
+    )
+    matched = flag.texts[field][start:end]
+    card = browser.find_elements("css selector", ".flag")[rank]
+    marks = card.find_elements("css selector", "mark.for")
+    assert any(matched in mark.text for mark in marks if mark.is_displayed()), matched
+    assert flag.rules_for[0].rule in card.find_element("class name", "evidence").text
+
+
+def test_html_label_filter_hides_other_labels(browser: WebDriver, report: AuditReport) -> None:
+    """Choosing a label (select or summary click) shows only its flags and updates N of M."""
+    from selenium.webdriver.support.ui import Select
+
+    label = report.flags[0].label
+    want = sum(flag.label == label for flag in report.flags)
+    Select(browser.find_element("id", "label")).select_by_value(label)
+    visible = _visible(browser)
+    assert len(visible) == want < len(report.flags)
+    assert {f.get_attribute("data-label") for f in visible} == {label}
+    assert _shown(browser) == (want, len(report.flags))
+    Select(browser.find_element("id", "label")).select_by_value("")
+    browser.find_element("css selector", f'#summary button[data-label="{label}"]').click()
+    assert _shown(browser) == (want, len(report.flags))
+
+
+def test_html_unticking_a_kind_hides_it(browser: WebDriver, report: AuditReport) -> None:
+    """Unticking the 'missing' checkbox hides every missing flag."""
+    want = sum(flag.kind != "missing" for flag in report.flags)
+    browser.find_element("css selector", '.kind[value="missing"]').click()
+    kinds = {f.get_attribute("data-kind") for f in _visible(browser)}
+    assert "missing" not in kinds and len(_visible(browser)) == want
+    assert _shown(browser) == (want, len(report.flags))
+
+
+def test_html_min_score_slider_hides_lower_scores(browser: WebDriver, report: AuditReport) -> None:
+    """Raising the min-score slider hides flags that score lower; at 1 it says so."""
+    slider = browser.find_element("id", "min-score")
+    set_value = (
+        "arguments[0].value = arguments[1];"
+        "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));"
+    )
+    cut = sorted(flag.score for flag in report.flags)[len(report.flags) // 2]
+    browser.execute_script(set_value, slider, f"{int(cut * 100) / 100:.2f}")
+    floor = float(slider.get_attribute("value"))
+    want = sum(flag.score >= floor - 1e-9 for flag in report.flags)
+    assert 0 < want < len(report.flags)
+    assert all(float(f.get_attribute("data-score")) >= floor for f in _visible(browser))
+    assert _shown(browser) == (want, len(report.flags))
+    assert not browser.find_element("id", "empty").is_displayed()
+    browser.execute_script(set_value, slider, "1")
+    assert _shown(browser)[0] == 0
+    assert browser.find_element("id", "empty").is_displayed()
+
+
+def test_html_search_filters_by_text(browser: WebDriver, report: AuditReport) -> None:
+    """Typing an id into the search box keeps the flags that mention it."""
+    flag = report.flags[-1]
+    browser.find_element("id", "search").send_keys(str(flag.id))
+    visible = _visible(browser)
+    assert 0 < len(visible) < len(report.flags)
+    assert all(str(flag.id) in f.text for f in visible)
+
+
+def test_html_makes_no_network_requests(browser: WebDriver) -> None:
+    """The page loads no resources and links no external scripts, styles or fonts."""
+    assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0
+    external = browser.execute_script(
+        "return Array.from(document.querySelectorAll('[src], link[href]'))"
+        ".map(e => e.getAttribute('src') || e.getAttribute('href'))"
+    )
+    assert external == []
+    assert "http" not in browser.page_source.split("<style>")[1].split("</style>")[0]
+
+
+def test_html_empty_report_in_browser(driver: WebDriver, tmp_path: Path) -> None:
+    """With no flags the page shows 'No flags at this score.' and '0 of 0 flags shown'."""
+    path = tmp_path / "empty.html"
+    path.write_text(render_html(_report()), encoding="utf-8")
+    driver.get(path.as_uri())
+    assert driver.find_element("id", "empty").is_displayed()
+    assert _shown(driver) == (0, 0)
+    assert "No flags at this score." in driver.find_element("tag name", "body").text
