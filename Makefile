@@ -16,7 +16,8 @@ $(VENV)/.installed: pyproject.toml
 
 audit: install
 	$(BIN)/lfkit check rules/madewithml
-	$(BIN)/lfkit apply examples/madewithml/projects.json --rules rules/madewithml
+	@mkdir -p out
+	$(BIN)/lfkit audit examples/madewithml/projects.json --rules rules/madewithml --top 20 --html out/audit.html --force
 
 # Headless Chromium and its driver, for the HTML report's browser test (Debian packages).
 browser:
