@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -91,3 +92,79 @@ def test_import_taxonomy_round_trips(tmp_path: Path) -> None:
     code, _, err = run("check", tmp_path)
     # tags.json names parents that are not tags (e.g. 'testing'): check must say so.
     assert code == 1 and "parent 'testing' is not a defined label" in err
+
+
+CLASS_RULES = TAG_RULES.parent / "madewithml-4class"
+
+
+def test_audit_prints_ranked_table() -> None:
+    """audit prints a header and the top flags with their evidence."""
+    code, out, _ = run("audit", EXAMPLES / "dataset.csv", "--rules", CLASS_RULES, "--top", "4")
+    assert code == 0
+    assert "flags at score >= 0.5 among 764 rows" in out and "showing the top 4" in out
+    assert out.count("why: ") == 4
+
+
+def test_audit_writes_jsonl_csv_and_html(tmp_path: Path) -> None:
+    """--out writes the chosen format and --html the report, both complete."""
+    out, html = tmp_path / "flags.jsonl", tmp_path / "report.html"
+    code, stdout, err = run(
+        "audit",
+        EXAMPLES / "dataset.csv",
+        "--rules",
+        CLASS_RULES,
+        "-f",
+        "jsonl",
+        "--out",
+        out,
+        "--html",
+        html,
+        "--min-score",
+        "0.8",
+    )
+    assert code == 0 and stdout == "" and "flags written to" in err
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert records and all(r["score"] >= 0.8 for r in records)
+    assert {"id", "label", "kind", "score", "evidence"} <= set(records[0])
+    assert html.read_text().startswith("<!DOCTYPE html>")
+    csv_out = tmp_path / "flags.csv"
+    assert (
+        run(
+            "audit", EXAMPLES / "dataset.csv", "--rules", CLASS_RULES, "-f", "csv", "--out", csv_out
+        )[0]
+        == 0
+    )
+    assert pd.read_csv(csv_out)["score"].is_monotonic_decreasing
+
+
+def test_audit_fail_on_gates_a_pipeline() -> None:
+    """--fail-on exits 3 when a flag reaches the threshold, 0 when none does."""
+    args = ["audit", EXAMPLES / "dataset.csv", "--rules", CLASS_RULES, "--no-neighbours"]
+    code, _, err = run(*args, "--fail-on", "0.5")
+    assert code == 3 and "fail: a flag scores" in err
+    assert run(*args, "--fail-on", "1.0", "--min-score", "0.99")[0] == 0
+
+
+def test_audit_bad_options_are_usage_errors() -> None:
+    """Out-of-range scores and unknown models or formats exit 2."""
+    base = ["audit", EXAMPLES / "dataset.csv", "--rules", CLASS_RULES]
+    assert run(*base, "--min-score", "1.5")[0] == 2
+    assert run(*base, "--label-model", "magic")[0] == 2
+    assert run(*base, "--format", "pdf")[0] == 2
+    assert run(*base, "--top", "0")[0] == 2
+
+
+def test_audit_needs_the_label_column(tmp_path: Path) -> None:
+    """Data without the task's label column is a one-line error naming it."""
+    data = tmp_path / "d.json"
+    data.write_text('[{"id": 1, "title": "x", "description": "y"}]')
+    code, _, err = run("audit", data, "--rules", TAG_RULES)
+    assert code == 1 and "column 'tags' is not in the data" in err
+
+
+def test_analyze_json() -> None:
+    """analyze --format json lists every rule with its statistics."""
+    code, out, _ = run("analyze", EXAMPLES / "dataset.csv", "--rules", CLASS_RULES, "-f", "json")
+    stats = json.loads(out)
+    assert code == 0 and len(stats) == 19
+    assert {"rule", "coverage", "overlaps", "conflicts", "precision", "recall"} <= set(stats[0])

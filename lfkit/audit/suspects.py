@@ -283,13 +283,12 @@ def _multiclass_candidates(
     wrong = scores[rows, given]
     suggested = np.where(y, -1.0, scores).argmax(axis=1)
     candidates: list[Candidate] = []
-    for row in np.lexsort((rows, -wrong)):
-        if wrong[row] < min_score:
-            break
+    for row in np.nonzero(wrong >= min_score)[0]:
         label, other = int(given[row]), int(suggested[row])
         candidates.append((int(row), label, "spurious", float(wrong[row]), other))
-        candidates.append((int(row), other, "missing", float(scores[row, other]), label))
-    return candidates
+        if scores[row, other] >= min_score:
+            candidates.append((int(row), other, "missing", float(scores[row, other]), label))
+    return sorted(candidates, key=lambda candidate: (-candidate[3], candidate[0], candidate[1]))
 
 
 def _descendant_matrix(ruleset: RuleSet) -> np.ndarray:
