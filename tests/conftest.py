@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, settings
 
 import lfkit
 from lfkit.rules.ruleset import RuleSet
@@ -50,3 +52,16 @@ def write_rules(tmp_path: Path, body: str, *, task: str = "") -> Path:
     path = tmp_path / "rules.yaml"
     path.write_text(f"{task}\n{body}", encoding="utf-8")
     return path
+
+
+settings.register_profile(
+    "ci",
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "long", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -12,6 +12,9 @@ from lfkit.errors import RuleError
 
 MAX_FILE_BYTES = 64 << 20
 MAX_DEPTH = 64
+_PLAIN_TAGS = {
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map")
+}
 
 
 @dataclass
@@ -50,6 +53,17 @@ class _Converter:
 
     def convert(self, node: yaml.Node, depth: int = 0) -> Located:
         line = node.start_mark.line + 1
+        if node.tag == "tag:yaml.org,2002:timestamp" and isinstance(node, yaml.ScalarNode):
+            return Located(node.value, line)  # a date is text to a rule, not a datetime
+        if node.tag not in _PLAIN_TAGS:
+            raise RuleError(
+                self.path,
+                line,
+                "",
+                f"YAML tag {node.tag.replace('tag:yaml.org,2002:', '!!')} "
+                "is not allowed in rules files",
+                "rules files hold plain data only",
+            )
         if depth > MAX_DEPTH:
             raise RuleError(self.path, line, "", f"YAML nested deeper than {MAX_DEPTH} levels")
         if isinstance(node, yaml.MappingNode):

@@ -1,0 +1,185 @@
+"""Property-based fuzzing: random rule files, texts and labels.
+
+Quick profile in CI (40 examples per property); the long one by hand:
+HYPOTHESIS_PROFILE=long .venv/bin/python -m pytest tests/test_fuzz.py
+"""
+
+from __future__ import annotations
+
+import string
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from snorkel.labeling import PandasLFApplier
+
+import lfkit
+from lfkit import LfkitError
+from lfkit.audit.suspects import audit_labels
+
+TASK = {"kind": "multilabel", "text_columns": ["title", "description"], "label_column": "tags"}
+LABELS = ["vision", "nlp", "audio"]
+ALPHABET = string.ascii_letters + string.digits + " -_.,!?+#()" + "éßİıſKΣσςü中文😀\u00a0\t\n"
+
+VOCABULARY = [
+    "foo",
+    "Foo-bar",
+    "foo bar",
+    "ima_ge",
+    "image",
+    "straße",
+    "STRASSE",
+    "ſtraße",
+    "İstanbul",
+    "istanbul",
+    "c++",
+    "c#",
+    ".net",
+    "K",
+    "\u212a",
+    "ς",
+    "σ",
+    "Σ",
+    "中文",
+    "😀",
+    "a1",
+    "bb",
+    "aaa",
+    "x",
+    "Ünïcode",
+    "naïve",
+    "10",
+    "2x",
+]
+SEPARATORS = [" ", "  ", "-", "_", "é", ".", "", "\n", "\u00a0", "ß", "1", "(", "😀"]
+texts = (
+    st.text(alphabet=ALPHABET, max_size=60)
+    | st.sampled_from(["", " ", "a" * 500])
+    | st.lists(st.tuples(st.sampled_from(VOCABULARY), st.sampled_from(SEPARATORS)), max_size=8).map(
+        lambda parts: "".join(word + sep for word, sep in parts)
+    )
+)
+words = st.sampled_from(VOCABULARY) | st.text(
+    alphabet=string.ascii_letters + "éü中-_ +#.", min_size=1, max_size=12
+)
+regexes = st.sampled_from(
+    [
+        r"\bfoo\b",
+        r"(?i)b[a-z]+",
+        r"\d{2,}",
+        r"^\s*$",
+        r"(a|b)+c",
+        r"[\p{L}]{3}",
+        r"(?i)straße",
+        r"x*",
+        r"\.net",
+        r"😀",
+    ]
+)
+token_patterns = st.sampled_from(
+    [
+        [{"LOWER": "foo"}],
+        [{"IS_DIGIT": True}, {"LOWER": {"IN": ["x", "é"]}}],
+        [{"LENGTH": {">=": 5}}],
+        [{"LOWER": "a", "OP": "+"}, {"IS_PUNCT": True}],
+    ]
+)
+
+
+@st.composite
+def rule_dicts(draw: Any) -> dict[str, Any]:
+    rule: dict[str, Any] = {
+        "name": draw(st.text(string.ascii_lowercase, min_size=1, max_size=8)),
+        "label": draw(st.sampled_from(LABELS)),
+    }
+    for key, strategy in (("keywords", words), ("regex", regexes), ("patterns", token_patterns)):
+        if draw(st.booleans()):
+            rule[key] = draw(st.lists(strategy, min_size=1, max_size=3))
+    if draw(st.booleans()):
+        rule["vote"] = draw(st.sampled_from(["positive", "negative"]))
+    if draw(st.booleans()):
+        rule["unless"] = {"keywords": draw(st.lists(words, min_size=1, max_size=2))}
+    if draw(st.booleans()):
+        rule["fields"] = draw(st.sampled_from([["title"], ["description"]]))
+    if draw(st.booleans()):
+        rule["case_sensitive"] = True
+    return rule
+
+
+def load(document: Any) -> lfkit.RuleSet:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "rules.yaml"
+        path.write_text(document if isinstance(document, str) else yaml.safe_dump(document))
+        return lfkit.load_rules(path)
+
+
+junk = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(
+    st.dictionaries(st.sampled_from(["task", "labels", "rules", "other"]), junk, max_size=4)
+    | st.text(max_size=200)
+)
+def test_loader_loads_or_raises_its_own_error(document: Any) -> None:
+    """Any document either loads or raises an LfkitError, never anything else."""
+    try:
+        load(document)
+    except LfkitError:
+        pass
+
+
+@given(
+    st.lists(rule_dicts(), min_size=1, max_size=4),
+    st.lists(st.tuples(texts, texts), min_size=1, max_size=6),
+)
+def test_engine_equals_snorkel_on_random_rules(
+    rules: list[dict[str, Any]], rows: list[tuple[str, str]]
+) -> None:
+    """The fast engine equals Snorkel's applier on random rules and Unicode texts."""
+    names = [rule["name"] for rule in rules]
+    assume(len(set(names)) == len(names))
+    try:
+        ruleset = load({"task": TASK, "labels": {label: {} for label in LABELS}, "rules": rules})
+    except LfkitError:
+        assume(False)
+    df = pd.DataFrame(rows, columns=["title", "description"])
+    expected = PandasLFApplier(ruleset.to_snorkel()).apply(df, progress_bar=False)
+    np.testing.assert_array_equal(lfkit.apply_rules(ruleset, df).to_dense(), expected)
+
+
+@given(
+    st.lists(
+        st.tuples(texts, st.lists(st.sampled_from(LABELS + ["other"]), max_size=3)),
+        min_size=2,
+        max_size=25,
+    ),
+    st.booleans(),
+)
+def test_audit_never_raises_on_valid_input(
+    rows: list[tuple[str, list[str]]], neighbours: bool
+) -> None:
+    """Any valid data audits to flags with scores in [0, 1]."""
+    ruleset = load(
+        {"task": TASK, "labels": {"vision": {"aliases": ["image"]}, "nlp": {"parents": ["vision"]}}}
+    )
+    df = pd.DataFrame(
+        {
+            "id": range(len(rows)),
+            "title": [t for t, _ in rows],
+            "description": "",
+            "tags": [tags for _, tags in rows],
+        }
+    )
+    report = audit_labels(ruleset, df, min_score=0.0, neighbours=neighbours)
+    assert all(0.0 <= flag.score <= 1.0 for flag in report.flags)
