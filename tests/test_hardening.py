@@ -79,7 +79,10 @@ def test_broken_symlink_is_a_read_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize("pattern", ["(a+)+$", "(x+x+)+y", "(a|aa)+$", "(.*a){20}"])
 def test_catastrophic_patterns_finish(tmp_path: Path, pattern: str) -> None:
     """Patterns that make backtracking engines explode run in linear time on 100 KB."""
-    body = f"labels: {{bad: {{match_name: false}}}}\nrules:\n  - {{name: evil, label: bad, regex: ['{pattern}']}}\n"
+    body = (
+        f"labels: {{bad: {{match_name: false}}}}\n"
+        f"rules:\n  - {{name: evil, label: bad, regex: ['{pattern}']}}\n"
+    )
     ruleset = lfkit.load_rules(write_rules(tmp_path, body))
     df = pd.DataFrame({"title": ["a" * 100_000 + "!", "x" * 100_000], "description": ["", ""]})
     with ThreadPoolExecutor(1) as pool:

@@ -1,7 +1,10 @@
-"""The fast engine: every pattern of every rule in one RE2 set per text field, one pass per row.
+"""The fast engine: every pattern of every rule in one RE2 filter per text field, one pass per row.
 
 Rules are not called row by row. For each text field, the distinct regexes of all rules that
-look at it are compiled into RE2 sets; one `Set.Match` per cell says which of them occur.
+look at it go into an RE2 `Filter` (RE2's FilteredRE2): one pass of an RE2 set of the literal
+strings the regexes require finds the candidates, and only those run, each as its own RE2
+regex, so one `Filter.Match` per cell says exactly which regexes occur. (A plain RE2 set of
+thousands of regexes builds its DFA lazily and slowly: seconds to minutes on the first rows.)
 Token patterns run through one spaCy Matcher, only on rows that contain a word the pattern
 requires. Sparse incidence matrices then turn pattern hits into rule votes.
 """
@@ -26,11 +29,11 @@ from lfkit.rules.patterns import ascii_variant, compile_regex
 from lfkit.rules.ruleset import RuleSet
 from lfkit.rules.tokens import blank_nlp, build_matcher, match_keys, required_literals
 
-SET_SIZE = 1_000
-"""Regexes per RE2 set: small enough that a set's DFA stays within its memory budget."""
-_SET_OPTIONS = re2.Options()
-_SET_OPTIONS.max_mem = 256 << 20
-_SET_OPTIONS.log_errors = False
+FILTER_SIZE = 20_000
+"""Regexes per RE2 filter: bounds the set of required literals each filter scans for."""
+_REGEX_OPTIONS = re2.Options()
+_REGEX_OPTIONS.max_mem = 64 << 20
+_REGEX_OPTIONS.log_errors = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,12 +62,15 @@ class Votes:
 
 @dataclass(frozen=True, eq=False)
 class _FieldPlan:
-    """Everything matched in one text field: RE2 sets, a token matcher, incidence matrices."""
+    """Everything matched in one text field: RE2 filters, a token matcher, incidence matrices."""
 
     field: str
-    sets: list[Any]
-    set_offsets: list[int]
+    filters: list[Any]
+    offsets: list[int]
     regexes: list[str]
+    inexact: frozenset[int]
+    """Regexes whose ASCII-boundary variant in the filters can over-match on non-ASCII text."""
+    exact: _ExactRegexes
     token_patterns: list[Any]
     token_literals: list[tuple[str, ...]]
     positive: sparse.csr_array
@@ -141,20 +147,30 @@ def _plan_field(ruleset: RuleSet, field: str) -> _FieldPlan:
         return matrix
 
     ordered = list(regexes)
-    offsets = list(range(0, len(ordered), SET_SIZE))
-    sets = [_build_set(ordered[start : start + SET_SIZE]) for start in offsets]
+    offsets = list(range(0, len(ordered), FILTER_SIZE))
+    filters = [_build_filter(ordered[start : start + FILTER_SIZE]) for start in offsets]
     literals = [required_literals(pattern) for pattern in token_patterns]
+    inexact = frozenset(i for i, regex in enumerate(ordered) if ascii_variant(regex) != regex)
     return _FieldPlan(
-        field, sets, offsets, ordered, token_patterns, literals, incidence(True), incidence(False)
+        field,
+        filters,
+        offsets,
+        ordered,
+        inexact,
+        _ExactRegexes(ordered),
+        token_patterns,
+        literals,
+        incidence(True),
+        incidence(False),
     )
 
 
-def _build_set(regexes: Sequence[str]) -> Any:
-    regex_set = re2.Set.SearchSet(_SET_OPTIONS)
+def _build_filter(regexes: Sequence[str]) -> Any:
+    regex_filter = re2.Filter()
     for regex in regexes:
-        regex_set.Add(ascii_variant(regex))
-    regex_set.Compile()
-    return regex_set
+        regex_filter.Add(ascii_variant(regex), _REGEX_OPTIONS)
+    regex_filter.Compile()
+    return regex_filter
 
 
 def _field_hits(plan: _FieldPlan, column: pd.Series) -> sparse.csr_array:
@@ -162,14 +178,20 @@ def _field_hits(plan: _FieldPlan, column: pd.Series) -> sparse.csr_array:
     texts = [as_text(value) for value in column.tolist()]
     rows: list[int] = []
     cols: list[int] = []
-    exact = _ExactRegexes(plan.regexes)
-    for regex_set, offset in zip(plan.sets, plan.set_offsets, strict=True):
-        match = regex_set.Match
-        for row, text in enumerate(texts):
-            found = match(text)
+    unsure = {row for row, text in enumerate(texts) if _has_non_ascii_word_char(text)}
+    inexact, exact = plan.inexact, plan.exact
+    encoded = [text.encode() for text in texts]  # once, not once per filter
+    for regex_filter, offset in zip(plan.filters, plan.offsets, strict=True):
+        match = regex_filter.Match
+        for row, (text, data) in enumerate(zip(texts, encoded, strict=True)):
+            found = match(data)
             if found:
-                if not text.isascii():
-                    found = [index for index in found if exact.search(offset + index, text)]
+                if row in unsure:
+                    found = [
+                        index
+                        for index in found
+                        if offset + index not in inexact or exact.search(offset + index, text)
+                    ]
                 rows.extend([row] * len(found))
                 cols.extend(offset + index for index in found)
     if plan.token_patterns:
@@ -179,8 +201,24 @@ def _field_hits(plan: _FieldPlan, column: pd.Series) -> sparse.csr_array:
     return sparse.csr_array((data, (rows, cols)), shape=(len(texts), n_patterns))
 
 
+_DROP_ASCII = dict.fromkeys(range(128))
+_WORD_CHAR_FOLDED = re2.compile(r"(?i)[\p{L}\p{N}_]")
+
+
+def _has_non_ascii_word_char(text: str) -> bool:
+    """Say whether ASCII and Unicode word boundaries may disagree somewhere in this text.
+
+    A keyword regex and its ASCII variant differ only in their boundary classes, and these
+    classify every ASCII character alike, and every non-ASCII one that is no letter, digit or
+    case variant of one (a curly quote, a dash, an emoji) as a boundary. In a text without
+    other non-ASCII characters the variant's matches are therefore exact.
+    """
+    return not text.isascii() and _WORD_CHAR_FOLDED.search(text.translate(_DROP_ASCII)) is not None
+
+
 class _ExactRegexes:
-    """The original regexes, compiled on first use, to verify candidates in non-ASCII text."""
+    """The original regexes, compiled on first use (kept with the plan), to verify candidates
+    in text with non-ASCII letters or digits."""
 
     def __init__(self, regexes: list[str]) -> None:
         self.regexes = regexes
