@@ -8,7 +8,7 @@ from lfkit.audit.suspects import AuditReport, Flag, LabelScores, audit_labels, s
 from lfkit.data import read_data
 from lfkit.engine.apply import Votes, apply_rules
 from lfkit.errors import DataError, LfkitError, OutputError, RuleError, RuleFileError
-from lfkit.model.fit import RuleProbabilities, fit_label_model
+from lfkit.model.fit import LabelModel, fit_label_model
 from lfkit.report.render import render_report
 from lfkit.rules.loader import load_rules
 from lfkit.rules.ruleset import CompiledRule, RuleSet
@@ -19,12 +19,12 @@ __all__ = [
     "CompiledRule",
     "DataError",
     "Flag",
+    "LabelModel",
     "LabelScores",
     "LfkitError",
     "OutputError",
     "RuleError",
     "RuleFileError",
-    "RuleProbabilities",
     "RuleSet",
     "RuleStats",
     "Votes",

@@ -9,7 +9,7 @@ import pytest
 import lfkit
 from lfkit import LfkitError
 from lfkit.model.fit import LABEL_MODELS, fit_label_model
-from lfkit.model.neighbours import neighbour_probabilities, text_vectors
+from lfkit.model.neighbours import build_neighbours
 from lfkit.model.targets import given_matrix
 from lfkit.rules.ruleset import RuleSet
 
@@ -20,7 +20,9 @@ def test_probabilities_are_valid_multiclass(
 ) -> None:
     """Every method gives (rows, classes) probabilities that sum to 1 per row."""
     votes = lfkit.apply_rules(class_rules, classes)
-    probs = fit_label_model(class_rules, votes, classes["tag"].tolist(), method=method).probs
+    probs = fit_label_model(
+        class_rules, votes, classes["tag"].tolist(), method=method
+    ).predict_proba()
     assert probs.shape == (len(classes), 4)
     assert ((probs >= 0) & (probs <= 1)).all()
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
@@ -32,7 +34,9 @@ def test_probabilities_are_valid_multilabel(
 ) -> None:
     """Multilabel probabilities lie in [0, 1], one column per label."""
     votes = lfkit.apply_rules(tag_rules, projects)
-    probs = fit_label_model(tag_rules, votes, projects["tags"].tolist(), method=method).probs
+    probs = fit_label_model(
+        tag_rules, votes, projects["tags"].tolist(), method=method
+    ).predict_proba()
     assert probs.shape == (len(projects), len(tag_rules.labels))
     assert ((probs >= 0) & (probs <= 1)).all()
 
@@ -42,10 +46,10 @@ def test_naive_bayes_is_leave_one_out(tag_rules: RuleSet, projects: pd.DataFrame
     votes = lfkit.apply_rules(tag_rules, projects)
     tags = projects["tags"].tolist()
     row = next(i for i, t in enumerate(tags) if "computer-vision" in t and "pytorch" in t)
-    before = fit_label_model(tag_rules, votes, tags).probs
+    before = fit_label_model(tag_rules, votes, tags).predict_proba()
     changed = list(tags)
     changed[row] = [t for t in tags[row] if t != "pytorch"] + ["tensorflow"]
-    after = fit_label_model(tag_rules, votes, changed).probs
+    after = fit_label_model(tag_rules, votes, changed).predict_proba()
     labels = list(tag_rules.labels)
     for label in ("pytorch", "tensorflow"):
         column = labels.index(label)
@@ -57,7 +61,7 @@ def test_naive_bayes_is_leave_one_out(tag_rules: RuleSet, projects: pd.DataFrame
 def test_naive_bayes_learns_rule_reliability(tag_rules: RuleSet, projects: pd.DataFrame) -> None:
     """Rows where a precise rule fires get a far higher probability than rows where none does."""
     votes = lfkit.apply_rules(tag_rules, projects)
-    probs = fit_label_model(tag_rules, votes, projects["tags"].tolist()).probs
+    probs = fit_label_model(tag_rules, votes, projects["tags"].tolist()).predict_proba()
     column = tag_rules.rule_names.index("pytorch:alias")
     fired = votes.fired.toarray()[:, column]
     pytorch = probs[:, list(tag_rules.labels).index("pytorch")]
@@ -75,11 +79,10 @@ def test_neighbours_never_count_a_row_itself(class_rules: RuleSet, classes: pd.D
     """A duplicated text finds its twin, and a row's own label does not change its estimate."""
     texts = classes["title"] + " " + classes["description"]
     y = given_matrix(class_rules, classes["tag"].tolist())
-    probs = neighbour_probabilities(text_vectors(texts), y, exclusive=True, seed=0)
+    probs = build_neighbours(texts, y, exclusive=True, seed=0).predict_proba(np.arange(len(texts)))
     flipped = classes["tag"].tolist()
     flipped[0] = next(c for c in class_rules.labels if c != flipped[0])
-    again = neighbour_probabilities(
-        text_vectors(texts), given_matrix(class_rules, flipped), exclusive=True, seed=0
-    )
+    index = build_neighbours(texts, given_matrix(class_rules, flipped), exclusive=True, seed=0)
+    again = index.predict_proba(np.arange(len(texts)))
     np.testing.assert_allclose(probs[0], again[0])
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)

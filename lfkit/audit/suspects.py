@@ -4,26 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
-from lfkit._types import FloatArray
+from lfkit._types import FloatArray, IntArray
 from lfkit.audit.evidence import RuleMatch, rule_matches
 from lfkit.data import check_frame
 from lfkit.engine.apply import Votes, apply_rules
 from lfkit.engine.text import as_text
-from lfkit.model.fit import fit_label_model
-from lfkit.model.fuse import fuse_multiclass, fuse_multilabel
+from lfkit.model.fit import LabelModel, fit_label_model
+from lfkit.model.fuse import Fusion, fit_fusion
 from lfkit.model.naive_bayes import feature_mask
-from lfkit.model.neighbours import neighbour_probabilities, text_vectors
+from lfkit.model.neighbours import NeighbourIndex, build_neighbours
 from lfkit.model.targets import given_matrix
 from lfkit.rules.ruleset import RuleSet
 
 KINDS = ("missing", "spurious", "missing-parent")
-Candidate = tuple[int, int, str, float, int | None]
-"""(row, label index, kind, score, suggested label index) of a flag before its evidence."""
+CHUNK_ROWS = 10_000
+"""Rows scored at a time: memory stays bounded whatever the size of the data."""
+FIT_ROWS = 20_000
+"""At most this many rows (a seeded sample) teach the fusion its weights."""
 NOISE = 0.1
 """Prior share of existing labels that are wrong (multilabel: of given tags, and of true tags
 that are missing), before any evidence; see docs/audit.md."""
@@ -111,6 +114,8 @@ def audit_labels(
 ) -> AuditReport:
     """Apply the rules, fit the label model, fuse neighbour evidence and rank suspect labels.
 
+    Rows are scored in chunks of CHUNK_ROWS, so memory stays bounded on large data.
+
     Raises
     ------
     DataError
@@ -124,35 +129,48 @@ def audit_labels(
     if votes is None:
         say("applying rules")
         votes = apply_rules(ruleset, df)
-    scores = score_labels(
+    scorer = fit_scorer(
         ruleset, df, votes, label_model=label_model, neighbours=neighbours, seed=seed, progress=say
     )
-    say("ranking flags")
-    candidates = (_multilabel_candidates if ruleset.multilabel else _multiclass_candidates)(
-        ruleset, scores, min_score
+    say("scoring and ranking")
+    find = _multilabel_candidates if ruleset.multilabel else _multiclass_candidates
+    counts = np.zeros((len(ruleset.labels), len(KINDS)), dtype=np.int64)
+    kept: list[Candidate] = []
+    for start in range(0, len(df), CHUNK_ROWS):
+        rows = np.arange(start, min(start + CHUNK_ROWS, len(df)))
+        found = find(ruleset, scorer.score(rows), min_score, rows)
+        for candidate in found:
+            counts[candidate.label, KINDS.index(candidate.kind)] += 1
+        kept = sorted(kept + found)[:top] if top is not None else kept + found
+    kept.sort()
+    per_label = {
+        label: dict(zip(KINDS, map(int, counts[i]), strict=True))
+        for i, label in enumerate(ruleset.labels)
+        if counts[i].any()
+    }
+    flags = tuple(_flag(ruleset, df, votes, scorer.y, candidate) for candidate in kept)
+    fusion = scorer.fusion
+    weights = (
+        (1.0, 0.0, 0.0)
+        if fusion is None
+        else (fusion.rule_weight, fusion.neighbour_weight, fusion.bias)
     )
-    counts: dict[str, dict[str, int]] = {}
-    for _, label_index, kind, _, _ in candidates:
-        label_counts = counts.setdefault(ruleset.labels[label_index], dict.fromkeys(KINDS, 0))
-        label_counts[kind] += 1
-    shown = candidates[:top] if top is not None else candidates
-    flags = tuple(_flag(ruleset, df, votes, scores, c) for c in shown)
     return AuditReport(
         task.kind,
         len(df),
         ruleset.labels,
         label_model,
         neighbours,
-        scores.fusion,
+        weights,
         min_score,
         flags,
-        counts,
+        per_label,
     )
 
 
 @dataclass(frozen=True, eq=False)
 class LabelScores:
-    """Every (row, label) pair's probabilities, before ranking; see `score_labels`."""
+    """Probabilities of some rows' (row, label) pairs, before ranking; see `Scorer.score`."""
 
     given: np.ndarray
     """(n_rows, n_labels) bool: the existing labels."""
@@ -160,12 +178,79 @@ class LabelScores:
     """(n_rows, n_labels): P(label present), all evidence fused."""
     rule_probs: FloatArray
     neighbour_probs: FloatArray | None
-    fusion: tuple[float, float, float]
+    base: FloatArray
+    """Each label's base rate over the whole data."""
     multilabel: bool
 
     def error_scores(self) -> FloatArray:
         """Return, per pair, P(the existing label is wrong); see `error_scores`."""
-        return error_scores(self.probs, self.given, multilabel=self.multilabel)
+        return error_scores(self.probs, self.given, multilabel=self.multilabel, base=self.base)
+
+
+@dataclass(frozen=True, eq=False)
+class Scorer:
+    """Everything fitted on the whole data that scoring a chunk of rows needs."""
+
+    ruleset: RuleSet
+    y: sparse.csr_array
+    model: LabelModel
+    neighbours: NeighbourIndex | None
+    fusion: Fusion | None
+
+    def score(self, rows: IntArray) -> LabelScores:
+        """Return the fused probabilities of these rows, each out-of-sample for its row."""
+        rule_probs = self.model.predict_proba(rows)
+        probs, neighbour_probs = rule_probs, None
+        if self.neighbours is not None and self.fusion is not None:
+            neighbour_probs = self.neighbours.predict_proba(rows)
+            probs = self.fusion.apply(rule_probs, neighbour_probs)
+        base = (np.asarray(self.y.sum(axis=0)).ravel() + 1.0) / (self.y.shape[0] + 2.0)
+        return LabelScores(
+            self.y[rows].toarray() > 0,
+            probs,
+            rule_probs,
+            neighbour_probs,
+            base,
+            self.ruleset.multilabel,
+        )
+
+
+def fit_scorer(
+    ruleset: RuleSet,
+    df: pd.DataFrame,
+    votes: Votes,
+    *,
+    label_model: str = "naive-bayes",
+    neighbours: bool = True,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> Scorer:
+    """Fit the label model, the neighbour index and the fusion weights on the whole data.
+
+    `df` must hold parsed labels (as `read_data` or `check_frame` return them).
+    """
+    task = ruleset.task
+    say = progress or (lambda _: None)
+    given = df[task.label_column].tolist()
+    y = given_matrix(ruleset, given)
+    say(f"fitting the {label_model} label model")
+    model = fit_label_model(ruleset, votes, given, method=label_model, seed=seed)
+    if not neighbours:
+        return Scorer(ruleset, y, model, None, None)
+    say("indexing similar rows")
+    texts = df[list(task.text_columns)].map(as_text).agg(" ".join, axis=1)
+    index = build_neighbours(texts, y, exclusive=not ruleset.multilabel, seed=seed)
+    sample = np.arange(len(df))
+    if len(sample) > FIT_ROWS:
+        sample = np.sort(np.random.default_rng(seed).choice(len(df), FIT_ROWS, replace=False))
+    fusion = fit_fusion(
+        model.predict_proba(sample),
+        index.predict_proba(sample),
+        y[sample].toarray(),
+        multilabel=ruleset.multilabel,
+        seed=seed,
+    )
+    return Scorer(ruleset, y, model, index, fusion)
 
 
 def score_labels(
@@ -176,44 +261,29 @@ def score_labels(
     label_model: str = "naive-bayes",
     neighbours: bool = True,
     seed: int = 0,
-    progress: Callable[[str], None] | None = None,
 ) -> LabelScores:
-    """Return the fused probability of every (row, label) pair, each out-of-sample for its row.
-
-    `df` must hold parsed labels (as `read_data` or `check_frame` return them).
-    """
-    task = ruleset.task
-    say = progress or (lambda _: None)
-    given = df[task.label_column].tolist()
-    y = given_matrix(ruleset, given)
-    say(f"fitting the {label_model} label model")
-    rule_probs = fit_label_model(ruleset, votes, given, method=label_model, seed=seed).probs
-    probs, neighbour_probs, fusion = rule_probs, None, (1.0, 0.0, 0.0)
-    if neighbours:
-        say("finding similar rows")
-        texts = df[list(task.text_columns)].map(as_text).agg(" ".join, axis=1)
-        neighbour_probs = neighbour_probabilities(
-            text_vectors(texts), y, exclusive=not ruleset.multilabel, seed=seed
-        )
-        if ruleset.multilabel:
-            probs, fusion = fuse_multilabel(rule_probs, neighbour_probs, y, seed=seed)
-        else:
-            probs, fusion = fuse_multiclass(rule_probs, neighbour_probs, y)
-    return LabelScores(
-        y.toarray() > 0, probs, rule_probs, neighbour_probs, fusion, ruleset.multilabel
+    """Return the fused probabilities of every (row, label) pair (dense: for moderate data)."""
+    scorer = fit_scorer(
+        ruleset, df, votes, label_model=label_model, neighbours=neighbours, seed=seed
     )
+    return scorer.score(np.arange(len(df)))
 
 
 def error_scores(
-    probs: FloatArray, y: np.ndarray, *, multilabel: bool, noise: float = NOISE
+    probs: FloatArray,
+    y: np.ndarray,
+    *,
+    multilabel: bool,
+    base: FloatArray | None = None,
+    noise: float = NOISE,
 ) -> FloatArray:
     """Return, per (row, label), P(the existing label is wrong) under a simple noise model.
 
     Multilabel: a true tag is left out with probability `noise`, and a false tag t is added
-    with rate noise * b_t / (1 - b_t) for base rate b_t (so a tenth of given tags are wrong).
-    Bayes' rule with the evidence P(present) = `probs` gives the score: for a given tag, that
-    it is spurious; for an absent one, that it is missing. A rare tag with no evidence either
-    way is thus not suspect merely for being rare.
+    with rate noise * b_t / (1 - b_t) for base rate b_t (default: from `y`), so a tenth of
+    given tags are wrong. Bayes' rule with the evidence P(present) = `probs` gives the score:
+    for a given tag, that it is spurious; for an absent one, that it is missing. A rare tag
+    with no evidence either way is thus not suspect merely for being rare.
     Multiclass: the given class is wrong with probability `noise`, toward any other class
     alike; the given class's column holds P(wrong) and each other column P(it is the class).
 
@@ -232,11 +302,26 @@ def error_scores(
         posterior = p * np.where(y, 1 - noise, flips)
         posterior /= posterior.sum(axis=1, keepdims=True)
         return np.asarray(np.where(y, 1 - posterior, posterior))
-    base = np.clip((y.sum(axis=0) + 1.0) / (len(y) + 2.0), 1e-9, 0.5)
+    if base is None:
+        base = (y.sum(axis=0) + 1.0) / (len(y) + 2.0)
+    base = np.clip(base, 1e-9, 0.5)
     false_rate = np.clip(noise * base / (1.0 - base), 1e-9, 0.5)
     wrong_if_given = (1 - p) * false_rate / ((1 - p) * false_rate + p * (1 - noise))
     wrong_if_absent = p * noise / (p * noise + (1 - p) * (1 - false_rate))
     return np.asarray(np.where(y, wrong_if_given, wrong_if_absent))
+
+
+class Candidate(NamedTuple):
+    """A flag before its evidence; sorts best first (by -score, then row, then label)."""
+
+    neg_score: float
+    row: int
+    label: int
+    kind: str
+    suggested: int | None
+    probability: float
+    rule_probability: float
+    neighbour_probability: float | None
 
 
 def suspicion(ruleset: RuleSet, scores: LabelScores) -> tuple[FloatArray, np.ndarray]:
@@ -259,36 +344,56 @@ def suspicion(ruleset: RuleSet, scores: LabelScores) -> tuple[FloatArray, np.nda
     return np.where(gap, np.maximum(suspect, parent_needed), suspect), gap
 
 
+def _candidate(
+    scores: LabelScores,
+    rows: IntArray,
+    i: int,
+    label: int,
+    kind: str,
+    score: float,
+    suggested: int | None,
+) -> Candidate:
+    neighbour = None if scores.neighbour_probs is None else float(scores.neighbour_probs[i, label])
+    return Candidate(
+        -score,
+        int(rows[i]),
+        int(label),
+        kind,
+        suggested,
+        float(scores.probs[i, label]),
+        float(scores.rule_probs[i, label]),
+        neighbour,
+    )
+
+
 def _multilabel_candidates(
-    ruleset: RuleSet, scores: LabelScores, min_score: float
+    ruleset: RuleSet, scores: LabelScores, min_score: float, rows: IntArray
 ) -> list[Candidate]:
     suspect, gap = suspicion(ruleset, scores)
     y = scores.given
-    rows, labels = np.nonzero(suspect >= min_score)
-    order = np.lexsort((labels, rows, -suspect[rows, labels]))
-    candidates = []
-    for row, label in zip(rows[order], labels[order], strict=True):
-        kind = "spurious" if y[row, label] else ("missing-parent" if gap[row, label] else "missing")
-        candidates.append((int(row), int(label), kind, float(suspect[row, label]), None))
-    return candidates
+    found = []
+    for i, label in zip(*np.nonzero(suspect >= min_score), strict=True):
+        kind = "spurious" if y[i, label] else ("missing-parent" if gap[i, label] else "missing")
+        found.append(_candidate(scores, rows, i, label, kind, float(suspect[i, label]), None))
+    return found
 
 
 def _multiclass_candidates(
-    ruleset: RuleSet, label_scores: LabelScores, min_score: float
+    ruleset: RuleSet, scores: LabelScores, min_score: float, rows: IntArray
 ) -> list[Candidate]:
-    y = label_scores.given
-    scores = label_scores.error_scores()
-    given = y.argmax(axis=1)
-    rows = np.arange(len(given))
-    wrong = scores[rows, given]
-    suggested = np.where(y, -1.0, scores).argmax(axis=1)
-    candidates: list[Candidate] = []
-    for row in np.nonzero(wrong >= min_score)[0]:
-        label, other = int(given[row]), int(suggested[row])
-        candidates.append((int(row), label, "spurious", float(wrong[row]), other))
-        if scores[row, other] >= min_score:
-            candidates.append((int(row), other, "missing", float(scores[row, other]), label))
-    return sorted(candidates, key=lambda candidate: (-candidate[3], candidate[0], candidate[1]))
+    suspect = scores.error_scores()
+    given = scores.given.argmax(axis=1)
+    wrong = suspect[np.arange(len(given)), given]
+    suggested = np.where(scores.given, -1.0, suspect).argmax(axis=1)
+    found = []
+    for i in np.nonzero(wrong >= min_score)[0]:
+        label, other = int(given[i]), int(suggested[i])
+        found.append(_candidate(scores, rows, i, label, "spurious", float(wrong[i]), other))
+        if suspect[i, other] >= min_score:
+            found.append(
+                _candidate(scores, rows, i, other, "missing", float(suspect[i, other]), label)
+            )
+    return found
 
 
 def _descendant_matrix(ruleset: RuleSet) -> np.ndarray:
@@ -302,11 +407,11 @@ def _descendant_matrix(ruleset: RuleSet) -> np.ndarray:
 
 
 def _flag(
-    ruleset: RuleSet, df: pd.DataFrame, votes: Votes, scores: LabelScores, candidate: Candidate
+    ruleset: RuleSet, df: pd.DataFrame, votes: Votes, y: sparse.csr_array, candidate: Candidate
 ) -> Flag:
-    row, label_index, kind, score, suggested = candidate
-    y, probs, neighbour_probs = scores.given, scores.probs, scores.neighbour_probs
+    row, label_index = candidate.row, candidate.label
     task, label = ruleset.task, ruleset.labels[label_index]
+    given = y[[row]].toarray()[0] > 0
     record = {column: df.at[row, column] for column in task.text_columns}
     fired = [ruleset.rules[column] for column in votes.fired[[row]].indices]
     if ruleset.multilabel:
@@ -316,7 +421,7 @@ def _flag(
         supporting = [rule for rule in relevant if rule.positive]
         opposing = [rule for rule in relevant if not rule.positive]
         descendants = _descendant_matrix(ruleset)[label_index]
-        children = tuple(ruleset.labels[c] for c in np.nonzero(descendants * y[row])[0])
+        children = tuple(ruleset.labels[c] for c in np.nonzero(descendants * given)[0])
     else:
         supporting = [rule for rule in fired if rule.value == label_index]
         opposing = [rule for rule in fired if rule.value != label_index]
@@ -325,17 +430,15 @@ def _flag(
         id=df.at[row, task.id_column],
         row=row,
         label=label,
-        kind=kind,
-        score=score,
-        probability=float(probs[row, label_index]),
-        rule_probability=float(scores.rule_probs[row, label_index]),
-        neighbour_probability=None
-        if neighbour_probs is None
-        else float(neighbour_probs[row, label_index]),
-        given=tuple(ruleset.labels[c] for c in np.nonzero(y[row])[0]),
+        kind=candidate.kind,
+        score=-candidate.neg_score,
+        probability=candidate.probability,
+        rule_probability=candidate.rule_probability,
+        neighbour_probability=candidate.neighbour_probability,
+        given=tuple(ruleset.labels[c] for c in np.nonzero(given)[0]),
         rules_for=rule_matches(supporting, record),
         rules_against=rule_matches(opposing, record),
         children=children,
-        suggestion=None if suggested is None else ruleset.labels[suggested],
+        suggestion=None if candidate.suggested is None else ruleset.labels[candidate.suggested],
         texts={column: as_text(value) for column, value in record.items()},
     )

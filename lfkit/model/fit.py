@@ -11,13 +11,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy import sparse
 
-from lfkit._types import ABSTAIN, FloatArray
+from lfkit._types import ABSTAIN, FloatArray, IntArray
 from lfkit.engine.apply import Votes
 from lfkit.errors import LfkitError
 from lfkit.model.naive_bayes import feature_mask, fit_naive_bayes, model_features
@@ -27,13 +26,36 @@ from lfkit.rules.ruleset import RuleSet
 LABEL_MODELS = ("naive-bayes", "majority", "snorkel")
 
 
-@dataclass(frozen=True, eq=False)
-class RuleProbabilities:
-    """What a label model concluded from the rules alone, on the rows it was given."""
+class LabelModel:
+    """A fitted label model: `predict_proba(rows)` for any rows of the data it was fitted on.
 
-    method: str
-    probs: FloatArray
-    """(n_rows, n_labels): P(label present) (multilabel) or P(class) with rows summing to 1."""
+    Probabilities are (n_rows, n_labels): P(label present) in a multilabel task, P(class)
+    with rows summing to 1 in a multiclass one. Each row's probability is out-of-sample with
+    respect to its own label (leave-one-out for `naive-bayes`; `majority` and `snorkel` never
+    look at the labels). Predicting rows in chunks keeps memory bounded on large data.
+    """
+
+    def __init__(
+        self, ruleset: RuleSet, votes: Votes, y: sparse.csr_array, *, method: str, seed: int
+    ) -> None:
+        self.ruleset, self.method, self.votes, self.y = ruleset, method, votes, y
+        self._naive_bayes = None
+        self._snorkel: FloatArray | None = None
+        if method == "naive-bayes":
+            self._features = model_features(ruleset, votes.fired, y)
+            self._naive_bayes = fit_naive_bayes(ruleset, self._features, y)
+        elif method == "snorkel":
+            self._snorkel = _snorkel(ruleset, votes, y, seed=seed)
+
+    def predict_proba(self, rows: slice | IntArray = slice(None)) -> FloatArray:
+        """Return the probabilities of these rows (default: all)."""
+        if self._naive_bayes is not None:
+            scores = self._naive_bayes.predict_logits(self._features[rows], self.y[rows])
+            return _sigmoid(scores) if self.ruleset.multilabel else _softmax(scores)
+        if self._snorkel is not None:
+            return self._snorkel[rows]
+        votes = Votes(self.votes.fired[rows], self.votes.values)
+        return _majority(self.ruleset, votes, _base_rates(self.y))
 
 
 def fit_label_model(
@@ -43,11 +65,8 @@ def fit_label_model(
     *,
     method: str = "naive-bayes",
     seed: int = 0,
-) -> RuleProbabilities:
-    """Fit a label model on the votes and existing labels; return its probabilities per row.
-
-    Each row's probability is out-of-sample with respect to its own label (leave-one-out for
-    `naive-bayes`; `majority` and `snorkel` never look at the labels).
+) -> LabelModel:
+    """Fit a label model on the rules' votes and the existing labels.
 
     Raises
     ------
@@ -56,17 +75,7 @@ def fit_label_model(
     """
     if method not in LABEL_MODELS:
         raise LfkitError(f"unknown label model '{method}'; choose one of {', '.join(LABEL_MODELS)}")
-    y = given_matrix(ruleset, given)
-    if method == "naive-bayes":
-        features = model_features(ruleset, votes.fired, y)
-        model = fit_naive_bayes(ruleset, features, y)
-        scores = model.predict_logits(features, y)
-        probs = _sigmoid(scores) if ruleset.multilabel else _softmax(scores)
-    elif method == "majority":
-        probs = _majority(ruleset, votes, y)
-    else:
-        probs = _snorkel(ruleset, votes, y, seed=seed)
-    return RuleProbabilities(method, probs)
+    return LabelModel(ruleset, votes, given_matrix(ruleset, given), method=method, seed=seed)
 
 
 def _sigmoid(z: FloatArray) -> FloatArray:
@@ -99,9 +108,8 @@ def _signed_votes(ruleset: RuleSet, votes: Votes) -> tuple[FloatArray, FloatArra
     return np.asarray(pos), np.asarray(neg)
 
 
-def _majority(ruleset: RuleSet, votes: Votes, y: sparse.csr_array) -> FloatArray:
+def _majority(ruleset: RuleSet, votes: Votes, base: FloatArray) -> FloatArray:
     pos, neg = _signed_votes(ruleset, votes)
-    base = _base_rates(y)
     if ruleset.multilabel:
         return np.asarray((pos + base) / (pos + neg + 1.0))
     probs = pos + base
@@ -116,7 +124,7 @@ def _snorkel(ruleset: RuleSet, votes: Votes, y: sparse.csr_array, *, seed: int) 
         model = LabelModel(cardinality=len(ruleset.labels), verbose=False)
         model.fit(matrix, n_epochs=500, seed=seed, progress_bar=False)
         return np.asarray(model.predict_proba(matrix))
-    probs = _majority(ruleset, votes, y)
+    probs = _majority(ruleset, votes, _base_rates(y))
     mask = feature_mask(ruleset)[:, : len(ruleset)]
     for label_index in range(len(ruleset.labels)):
         columns = np.nonzero(mask[label_index])[0]

@@ -1,15 +1,16 @@
 """Fuse rule probabilities with neighbour probabilities into one probability per row and label.
 
 The weights are learned on the data itself: a two-feature logistic regression (multilabel)
-or a one-parameter grid search (multiclass) that best predicts the existing labels from the
-two out-of-sample estimates. Neither estimate has seen a row's own label, so neither has the
-weights.
+or a grid search over two weights (multiclass) that best predicts the existing labels from
+the two out-of-sample estimates, on a seeded sample of rows. Neither estimate has seen a
+row's own label, so neither has the weights.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from scipy import sparse
 
 from lfkit._types import FloatArray
 
@@ -23,45 +24,62 @@ def _logit(p: FloatArray) -> FloatArray:
     return np.asarray(np.log(p) - np.log1p(-p))
 
 
-def fuse_multilabel(
-    rules: FloatArray, neighbours: FloatArray, given: sparse.csr_array, *, seed: int
-) -> tuple[FloatArray, tuple[float, float, float]]:
-    """Return fused P(label present) and the learned (rule weight, neighbour weight, bias)."""
+def _log(p: FloatArray) -> FloatArray:
+    return np.asarray(np.log(np.clip(p, _CLIP, 1)))
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """Learned weights: fused = sigmoid(a logit(rules) + b logit(neighbours) + c) (multilabel)
+    or softmax(a log(rules) + b log(neighbours)) (multiclass)."""
+
+    rule_weight: float
+    neighbour_weight: float
+    bias: float
+    multilabel: bool
+
+    def apply(self, rules: FloatArray, neighbours: FloatArray) -> FloatArray:
+        """Return the fused probabilities of these rows."""
+        if self.multilabel:
+            z = self.rule_weight * _logit(rules) + self.neighbour_weight * _logit(neighbours)
+            return np.asarray(0.5 * (1.0 + np.tanh(0.5 * (z + self.bias))))
+        scores = self.rule_weight * _log(rules) + self.neighbour_weight * _log(neighbours)
+        scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return np.asarray(scores / scores.sum(axis=1, keepdims=True))
+
+
+def fit_fusion(
+    rules: FloatArray, neighbours: FloatArray, given: np.ndarray, *, multilabel: bool, seed: int
+) -> Fusion:
+    """Learn the fusion weights from rows' two estimates and their existing labels."""
+    if not multilabel:
+        return _fit_multiclass(rules, neighbours, given)
     from sklearn.linear_model import LogisticRegression
 
     features = np.stack([_logit(rules).ravel(), _logit(neighbours).ravel()], axis=1)
-    target = given.toarray().ravel() > 0
+    target = given.ravel() > 0
     sample = np.arange(len(target))
     if len(sample) > _MAX_PAIRS:
         sample = np.random.default_rng(seed).choice(len(target), _MAX_PAIRS, replace=False)
     if target[sample].all() or not target[sample].any():
-        return rules, (1.0, 0.0, 0.0)
+        return Fusion(1.0, 0.0, 0.0, multilabel=True)
     model = LogisticRegression(C=1.0, max_iter=500).fit(features[sample], target[sample])
-    probs = model.predict_proba(features)[:, 1].reshape(rules.shape)
-    weights = (float(model.coef_[0, 0]), float(model.coef_[0, 1]), float(model.intercept_[0]))
-    return probs, weights
-
-
-def fuse_multiclass(
-    rules: FloatArray, neighbours: FloatArray, given: sparse.csr_array
-) -> tuple[FloatArray, tuple[float, float, float]]:
-    """Return fused class probabilities softmax(a log rules + b log neighbours), (a, b) chosen by
-    the likelihood of the existing labels."""
-    classes = np.asarray(given.argmax(axis=1)).ravel()
-    rows = np.arange(len(classes))
-    log_rules, log_neighbours = (
-        np.log(np.clip(rules, _CLIP, 1)),
-        np.log(np.clip(neighbours, _CLIP, 1)),
+    return Fusion(
+        float(model.coef_[0, 0]),
+        float(model.coef_[0, 1]),
+        float(model.intercept_[0]),
+        multilabel=True,
     )
-    best, best_score = (1.0, 0.0), -np.inf
+
+
+def _fit_multiclass(rules: FloatArray, neighbours: FloatArray, given: np.ndarray) -> Fusion:
+    classes = given.argmax(axis=1)
+    rows = np.arange(len(classes))
+    best, best_likelihood = Fusion(1.0, 0.0, 0.0, multilabel=False), -np.inf
     for rule_weight in _WEIGHTS[1:]:
         for neighbour_weight in _WEIGHTS:
-            scores = rule_weight * log_rules + neighbour_weight * log_neighbours
-            scores -= scores.max(axis=1, keepdims=True)
-            log_probs = scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
-            likelihood = log_probs[rows, classes].sum()
-            if likelihood > best_score:
-                best, best_score = (float(rule_weight), float(neighbour_weight)), likelihood
-    scores = best[0] * log_rules + best[1] * log_neighbours
-    scores = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return np.asarray(scores / scores.sum(axis=1, keepdims=True)), (*best, 0.0)
+            fusion = Fusion(float(rule_weight), float(neighbour_weight), 0.0, multilabel=False)
+            likelihood = _log(fusion.apply(rules, neighbours))[rows, classes].sum()
+            if likelihood > best_likelihood:
+                best, best_likelihood = fusion, likelihood
+    return best
