@@ -60,8 +60,8 @@ def apply(
     """Apply the rules to every row; write the votes (one column per rule) to --out."""
     from lfkit.data import read_data
     from lfkit.engine.apply import apply_rules
-    from lfkit.engine.summary import summarize_votes, votes_frame
-    from lfkit.output import check_output, write_frame
+    from lfkit.engine.summary import summarize_votes, votes_frames
+    from lfkit.output import check_output, write_frames
     from lfkit.rules.loader import load_rules
 
     with exit_on_error():
@@ -73,7 +73,7 @@ def apply(
         votes = apply_rules(ruleset, df)
         seconds = time.perf_counter() - start
         if out is not None:
-            write_frame(votes_frame(ruleset, df, votes), out)
+            write_frames(votes_frames(ruleset, df, votes), out)
     typer.echo(summarize_votes(ruleset, votes, seconds=seconds))
     if out is not None:
         typer.echo(f"votes written to {out}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -62,8 +62,10 @@ def write_text(path: Path, text: str) -> None:
         temp.write_text(text, encoding="utf-8")
 
 
-def write_frame(df: pd.DataFrame, path: Path) -> None:
-    """Write a DataFrame atomically as Parquet, CSV or JSON Lines, chosen by the suffix.
+def write_frames(frames: Iterable[pd.DataFrame], path: Path) -> None:
+    """Write DataFrames (chunks of one table) atomically as Parquet, CSV or JSON Lines.
+
+    Chunks are written as they come, so a large table never has to be in memory at once.
 
     Raises
     ------
@@ -77,8 +79,20 @@ def write_frame(df: pd.DataFrame, path: Path) -> None:
         )
     with atomic_path(path) as temp:
         if suffix == ".parquet":
-            df.to_parquet(temp, index=False)
-        elif suffix == ".csv":
-            df.to_csv(temp, index=False)
-        else:
-            df.to_json(temp, orient="records", lines=True, force_ascii=False)
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            writer = None
+            for frame in frames:
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                writer = writer or pq.ParquetWriter(temp, table.schema)
+                writer.write_table(table)
+            if writer is not None:
+                writer.close()
+            return
+        with open(temp, "w", encoding="utf-8", newline="") as out:
+            for number, frame in enumerate(frames):
+                if suffix == ".csv":
+                    frame.to_csv(out, index=False, header=number == 0)
+                else:
+                    frame.to_json(out, orient="records", lines=True, force_ascii=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 
@@ -16,12 +18,20 @@ def rule_coverage(votes: Votes) -> FloatArray:
     return np.asarray(votes.fired.sum(axis=0), dtype=np.float64) / n_rows
 
 
-def votes_frame(ruleset: RuleSet, df: pd.DataFrame, votes: Votes) -> pd.DataFrame:
-    """Return the votes as a DataFrame: the id column, then one int16 column per rule."""
-    matrix = votes.to_dense().astype(np.int16)
-    frame = pd.DataFrame(matrix, columns=ruleset.rule_names)
-    frame.insert(0, ruleset.task.id_column, df[ruleset.task.id_column].to_numpy())
-    return frame
+def votes_frames(
+    ruleset: RuleSet, df: pd.DataFrame, votes: Votes, *, chunk_rows: int = 50_000
+) -> Iterator[pd.DataFrame]:
+    """Yield the votes as DataFrames of up to chunk_rows rows: the id, then a column per rule.
+
+    Votes are int16: ABSTAIN (-1), or the rule's vote.
+    """
+    ids = df[ruleset.task.id_column].to_numpy()
+    for start in range(0, votes.shape[0], chunk_rows):
+        rows = slice(start, start + chunk_rows)
+        matrix = Votes(votes.fired[rows], votes.values).to_dense().astype(np.int16)
+        frame = pd.DataFrame(matrix, columns=ruleset.rule_names)
+        frame.insert(0, ruleset.task.id_column, ids[rows])
+        yield frame
 
 
 def summarize_votes(ruleset: RuleSet, votes: Votes, *, seconds: float, top: int = 5) -> str:
