@@ -148,7 +148,11 @@ def audit_labels(
         for i, label in enumerate(ruleset.labels)
         if counts[i].any()
     }
-    flags = tuple(_flag(ruleset, df, votes, scorer.y, candidate) for candidate in kept)
+    speaks = feature_mask(ruleset)[:, : len(ruleset)] > 0
+    descendants = _descendant_matrix(ruleset)
+    flags = tuple(
+        _flag(ruleset, df, votes, scorer.y, speaks, descendants, candidate) for candidate in kept
+    )
     fusion = scorer.fusion
     weights = (
         (1.0, 0.0, 0.0)
@@ -407,21 +411,27 @@ def _descendant_matrix(ruleset: RuleSet) -> np.ndarray:
 
 
 def _flag(
-    ruleset: RuleSet, df: pd.DataFrame, votes: Votes, y: sparse.csr_array, candidate: Candidate
+    ruleset: RuleSet,
+    df: pd.DataFrame,
+    votes: Votes,
+    y: sparse.csr_array,
+    speaks: np.ndarray,
+    descendants: np.ndarray,
+    candidate: Candidate,
 ) -> Flag:
+    """Gather the evidence of one flag; `speaks` and `descendants` as in `feature_mask` and
+    `_descendant_matrix`."""
     row, label_index = candidate.row, candidate.label
     task, label = ruleset.task, ruleset.labels[label_index]
     given = y[[row]].toarray()[0] > 0
     record = {column: df.at[row, column] for column in task.text_columns}
-    fired = [ruleset.rules[column] for column in votes.fired[[row]].indices]
+    columns = votes.fired[[row]].indices
+    fired = [ruleset.rules[column] for column in columns]
     if ruleset.multilabel:
-        speaks = feature_mask(ruleset)[label_index, : len(ruleset)]
-        index = {rule.name: column for column, rule in enumerate(ruleset.rules)}
-        relevant = [rule for rule in fired if speaks[index[rule.name]]]
+        relevant = [ruleset.rules[c] for c in columns if speaks[label_index, c]]
         supporting = [rule for rule in relevant if rule.positive]
         opposing = [rule for rule in relevant if not rule.positive]
-        descendants = _descendant_matrix(ruleset)[label_index]
-        children = tuple(ruleset.labels[c] for c in np.nonzero(descendants * given)[0])
+        children = tuple(ruleset.labels[c] for c in np.nonzero(descendants[label_index] * given)[0])
     else:
         supporting = [rule for rule in fired if rule.value == label_index]
         opposing = [rule for rule in fired if rule.value != label_index]

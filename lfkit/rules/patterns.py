@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 import re2
 
@@ -81,8 +82,9 @@ def regex_problem(pattern: str) -> str:
     return ""
 
 
+@lru_cache(maxsize=8192)
 def compile_regex(pattern: str) -> re2._Regexp:
-    """Compile one regex with lfkit's RE2 options."""
+    """Compile one regex with lfkit's RE2 options (cached)."""
     return re2.compile(pattern, _OPTIONS)
 
 
