@@ -9,11 +9,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lfkit.errors import LfkitError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lfkit.engine.apply import Votes
+    from lfkit.rules.ruleset import RuleSet
 
 app = typer.Typer(
     add_completion=False,
@@ -26,6 +32,12 @@ RulesOption = Annotated[Path, typer.Option("--rules", "-r", help="A rules file o
 DataArgument = Annotated[Path, typer.Argument(help="CSV, TSV, JSON, JSON Lines or Parquet.")]
 OutOption = Annotated[Path | None, typer.Option("--out", "-o", help="Where to write.")]
 ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")]
+SchedulerOption = Annotated[
+    str | None, typer.Option(help="Match rules on this Dask scheduler (tcp://HOST:PORT).")
+]
+LocalClusterOption = Annotated[
+    int | None, typer.Option(min=1, help="Match rules on a local Dask cluster of N processes.")
+]
 
 
 @contextmanager
@@ -55,7 +67,12 @@ def check(rules: Annotated[Path, typer.Argument(help="A rules file or folder.")]
 
 @app.command()
 def apply(
-    data: DataArgument, rules: RulesOption, out: OutOption = None, force: ForceOption = False
+    data: DataArgument,
+    rules: RulesOption,
+    out: OutOption = None,
+    force: ForceOption = False,
+    scheduler: SchedulerOption = None,
+    local_cluster: LocalClusterOption = None,
 ) -> None:
     """Apply the rules to every row; write the votes (one column per rule) to --out."""
     from lfkit.data import read_data
@@ -68,9 +85,12 @@ def apply(
         ruleset = load_rules(rules)
         if out is not None:
             check_output(out, inputs=[data], force=force)
-        df = read_data(data, ruleset.task, labels=False)
         start = time.perf_counter()
-        votes = apply_rules(ruleset, df)
+        if scheduler is None and local_cluster is None:
+            df = read_data(data, ruleset.task, labels=False)
+            votes = apply_rules(ruleset, df)
+        else:
+            df, votes = _apply_on_dask(ruleset, data, scheduler, local_cluster)
         seconds = time.perf_counter() - start
         if out is not None:
             write_frames(votes_frames(ruleset, df, votes), out)
@@ -126,6 +146,8 @@ def audit(
         float | None, typer.Option(min=0.0, max=1.0, help="Exit 3 if a flag scores >= this.")
     ] = None,
     force: ForceOption = False,
+    scheduler: SchedulerOption = None,
+    local_cluster: LocalClusterOption = None,
 ) -> None:
     """Find the rows whose existing labels are probably wrong, ranked, with evidence."""
     from lfkit.audit.suspects import audit_labels
@@ -147,6 +169,10 @@ def audit(
         ruleset = load_rules(rules)
         say("reading data")
         df = read_data(data, ruleset.task)
+        votes = None
+        if scheduler is not None or local_cluster is not None:
+            say("applying rules on the Dask cluster")
+            _, votes = _apply_on_dask(ruleset, data, scheduler, local_cluster)
         report = audit_labels(
             ruleset,
             df,
@@ -155,6 +181,7 @@ def audit(
             min_score=min_score,
             top=top,
             seed=seed,
+            votes=votes,
             progress=say,
         )
         text = render_report(report, fmt=fmt.value)
@@ -207,6 +234,26 @@ def analyze(
         else:
             write_text(out, text)
             typer.echo(f"{len(stats):,} rules written to {out}", err=True)
+
+
+def _apply_on_dask(
+    ruleset: RuleSet, data: Path, scheduler: str | None, local_cluster: int | None
+) -> tuple[pd.DataFrame, Votes]:
+    """Read the data partition by partition and match the rules on a Dask cluster.
+
+    Only the votes (sparse) and the id column come back to this process.
+    """
+    try:
+        from lfkit.engine.distributed import apply_rules_dask, connect, read_data_dask
+    except ImportError:
+        raise LfkitError(
+            "the Dask engine needs the dask extra: pip install 'lfkit[dask]'"
+        ) from None
+    with connect(scheduler, local_cluster):
+        frame = read_data_dask(data, ruleset.task, labels=False)
+        votes = apply_rules_dask(ruleset, frame)
+        ids = frame[[ruleset.task.id_column]].compute().reset_index(drop=True)
+    return ids, votes
 
 
 def _progress() -> Callable[[str], None]:

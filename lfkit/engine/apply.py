@@ -80,11 +80,18 @@ class _FieldPlan:
 def apply_rules(ruleset: RuleSet, df: pd.DataFrame) -> Votes:
     """Apply every rule to every row, with the votes of `PandasLFApplier(ruleset.to_snorkel())`.
 
+    `df` may also be a `dask.dataframe.DataFrame`: its partitions are then matched on the
+    Dask cluster (see docs/dask.md) and the votes come back in the original row order.
+
     Raises
     ------
     DataError
         When a text column the rules need is not in the DataFrame.
     """
+    if hasattr(df, "__dask_graph__"):
+        from lfkit.engine.distributed import apply_rules_dask
+
+        return apply_rules_dask(ruleset, df)
     missing = [field for field in _fields(ruleset) if field not in df.columns]
     if missing:
         raise DataError(

@@ -1,0 +1,260 @@
+"""The Dask engine on a real two-process LocalCluster: equal to the local engine, row for row."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import dask  # noqa: E402  (the dask extra is part of the test install: never skipped)
+import dask.dataframe as dd  # noqa: E402
+import distributed  # noqa: E402
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import EXAMPLES
+
+import lfkit
+from lfkit.engine.apply import Votes
+from lfkit.engine.distributed import (  # noqa: E402
+    apply_rules_dask,
+    connect,
+    label_statistics_dask,
+    read_data_dask,
+)
+from lfkit.errors import DataError, LfkitError
+from lfkit.model.naive_bayes import NaiveBayesLabelModel, fit_naive_bayes, model_features
+from lfkit.model.targets import given_matrix
+from lfkit.rules.ruleset import RuleSet
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[distributed.LocalCluster]:
+    """A LocalCluster of 2 worker processes on 127.0.0.1, with a client as the default."""
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            processes=True,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address=":0",
+        ) as local,
+        distributed.Client(local),
+    ):
+        yield local
+
+
+def to_dask(df: pd.DataFrame, npartitions: int) -> dd.DataFrame:
+    """Split a pandas frame into partitions, keeping lists of tags as lists."""
+    with dask.config.set({"dataframe.convert-string": False}):
+        return dd.from_pandas(df, npartitions=npartitions, sort=False)
+
+
+def assert_same_votes(got: Votes, expected: Votes) -> None:
+    """Check two Votes hold the same firings, in the same rows, and the same values."""
+    assert got.shape == expected.shape
+    assert (got.fired != expected.fired).nnz == 0
+    np.testing.assert_array_equal(got.values, expected.values)
+    np.testing.assert_array_equal(got.to_dense(), expected.to_dense())
+
+
+def assert_same_model(got: NaiveBayesLabelModel, expected: NaiveBayesLabelModel) -> None:
+    """Check two naive-Bayes models hold the same counts."""
+    assert got.n_rows == expected.n_rows
+    for name in ("mask", "present", "fired_present", "fired_total"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(expected, name), err_msg=name)
+
+
+def local_model(ruleset: RuleSet, df: pd.DataFrame) -> NaiveBayesLabelModel:
+    """Fit the naive-Bayes counts in this process, on all rows."""
+    y = given_matrix(ruleset, df[ruleset.task.label_column].tolist())
+    features = model_features(ruleset, lfkit.apply_rules(ruleset, df).fired, y)
+    return fit_naive_bayes(ruleset, features, y)
+
+
+def test_projects_in_seven_partitions_equal_local_engine(
+    cluster: distributed.LocalCluster, projects: pd.DataFrame, tag_rules: RuleSet
+) -> None:
+    """All 2,032 shuffled projects in 7 partitions give the local votes, row for row."""
+    shuffled = projects.sample(frac=1.0, random_state=7).reset_index(drop=True)
+    ddf = to_dask(shuffled, 7)
+    assert ddf.npartitions == 7
+    votes = apply_rules_dask(tag_rules, ddf)
+    assert_same_votes(votes, lfkit.apply_rules(tag_rules, shuffled))
+    assert ddf["id"].compute().tolist() == shuffled["id"].tolist()
+    by_id = lfkit.apply_rules(tag_rules, projects).to_dense()
+    row_of = {project_id: row for row, project_id in enumerate(projects["id"])}
+    np.testing.assert_array_equal(votes.to_dense(), by_id[[row_of[i] for i in shuffled["id"]]])
+
+
+def test_csv_with_quoted_newlines_read_in_blocks(
+    cluster: distributed.LocalCluster, class_rules: RuleSet
+) -> None:
+    """dataset.csv read in ~9 blocks equals read_data, and its votes the local engine's."""
+    path = EXAMPLES / "dataset.csv"
+    ddf = read_data_dask(path, class_rules.task, blocksize=16_000)
+    assert ddf.npartitions >= 8
+    local = lfkit.read_data(path, class_rules.task)
+    got = ddf.compute()
+    pd.testing.assert_frame_equal(
+        got.reset_index(drop=True), local.astype({"tag": object}), check_index_type=False
+    )
+    assert_same_votes(apply_rules_dask(class_rules, ddf), lfkit.apply_rules(class_rules, local))
+
+
+def test_json_lines_read_in_blocks(
+    cluster: distributed.LocalCluster, tmp_path: Path, projects: pd.DataFrame, tag_rules: RuleSet
+) -> None:
+    """A JSON Lines file read in blocks gives the rows and votes of the local engine."""
+    path = tmp_path / "projects.jsonl"
+    projects.to_json(path, orient="records", lines=True, force_ascii=False)
+    ddf = read_data_dask(path, tag_rules.task, blocksize=100_000)
+    assert ddf.npartitions >= 5
+    local = lfkit.read_data(path, tag_rules.task)
+    pd.testing.assert_frame_equal(ddf.compute().reset_index(drop=True), local)
+    assert_same_votes(apply_rules_dask(tag_rules, ddf), lfkit.apply_rules(tag_rules, local))
+
+
+def test_parquet_folder_read_file_by_file(
+    cluster: distributed.LocalCluster, tmp_path: Path, projects: pd.DataFrame, tag_rules: RuleSet
+) -> None:
+    """A folder of 4 Parquet files reads as 4 partitions with the local engine's votes."""
+    folder = tmp_path / "projects"
+    folder.mkdir()
+    for number, start in enumerate(range(0, len(projects), 508)):
+        part = projects.iloc[start : start + 508]
+        part.to_parquet(folder / f"part-{number}.parquet", index=False)
+    ddf = read_data_dask(folder, tag_rules.task)
+    assert ddf.npartitions == 4
+    projects.to_parquet(tmp_path / "whole.parquet", index=False)
+    local = lfkit.read_data(tmp_path / "whole.parquet", tag_rules.task)
+    pd.testing.assert_frame_equal(ddf.compute().reset_index(drop=True), local)
+    assert_same_votes(apply_rules_dask(tag_rules, ddf), lfkit.apply_rules(tag_rules, projects))
+
+
+def test_label_statistics_equal_local_counts(
+    cluster: distributed.LocalCluster,
+    projects: pd.DataFrame,
+    tag_rules: RuleSet,
+    class_rules: RuleSet,
+) -> None:
+    """Counts summed over partitions equal fit_naive_bayes on all rows (both task kinds)."""
+    assert_same_model(
+        label_statistics_dask(tag_rules, to_dask(projects, 5)), local_model(tag_rules, projects)
+    )
+    path = EXAMPLES / "dataset.csv"
+    ddf = read_data_dask(path, class_rules.task, blocksize=40_000)
+    local = lfkit.read_data(path, class_rules.task)
+    assert_same_model(label_statistics_dask(class_rules, ddf), local_model(class_rules, local))
+
+
+def test_connect_to_a_running_scheduler(
+    cluster: distributed.LocalCluster, projects: pd.DataFrame, tag_rules: RuleSet
+) -> None:
+    """connect() with a scheduler address runs the engine on that cluster's workers."""
+    with connect(cluster.scheduler_address) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        votes = apply_rules_dask(tag_rules, to_dask(projects.head(300), 3))
+    assert_same_votes(votes, lfkit.apply_rules(tag_rules, projects.head(300)))
+
+
+def test_connect_rejects_bad_arguments() -> None:
+    """Both a scheduler and local workers, or an unreachable scheduler, raise LfkitError."""
+    with pytest.raises(LfkitError, match="not both"):
+        connect("tcp://127.0.0.1:8786", 2)
+    with pytest.raises(LfkitError, match="cannot reach the Dask scheduler"):
+        connect("tcp://127.0.0.1:9", timeout="1s")
+
+
+@pytest.mark.parametrize("blocksize", [1, 7, 20, 33, 64, 1000])
+def test_csv_blocks_end_outside_quotes(tmp_path: Path, blocksize: int) -> None:
+    """Quoted line breaks, doubled quotes and CRLF survive every block size."""
+    text = (
+        'id,title,description,tag\r\n1,"a, b","two\r\nlines",x\r\n2,"say ""hi""\n'
+        '",,y\n3,plain,"""quoted""\nstart",z\n4,"",last,w\n'
+    )
+    path = tmp_path / "tricky.csv"
+    path.write_text(text, encoding="utf-8")
+    task = lfkit.load_rules(EXAMPLES.parents[1] / "rules" / "madewithml-4class").task
+    expected = pd.read_csv(
+        io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""]
+    ).astype({"tag": object})
+    ddf = read_data_dask(path, task, blocksize=blocksize)
+    got = ddf.compute(scheduler="sync").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_csv_with_an_odd_number_of_quotes_is_one_partition(tmp_path: Path) -> None:
+    """A stray quote makes the quote parity useless, so the file is not split."""
+    path = tmp_path / "stray.csv"
+    path.write_text('id,title,tag\n1,5" screen,a\n2,ok,b\n3,fine,c\n', encoding="utf-8")
+    task = lfkit.load_rules(EXAMPLES.parents[1] / "rules" / "madewithml-4class").task
+    task = task.model_copy(update={"text_columns": ("title",)})
+    ddf = read_data_dask(path, task, blocksize=8)
+    assert ddf.npartitions == 1
+    assert ddf.compute(scheduler="sync")["title"].tolist() == ['5" screen', "ok", "fine"]
+
+
+def test_bad_input_raises_data_error(
+    cluster: distributed.LocalCluster, tmp_path: Path, projects: pd.DataFrame, tag_rules: RuleSet
+) -> None:
+    """Missing columns, unknown types, missing files and bad labels raise DataError."""
+    task = tag_rules.task
+    jsonl = tmp_path / "projects.jsonl"
+    projects.drop(columns="description").to_json(jsonl, orient="records", lines=True)
+    with pytest.raises(DataError, match=r"projects.jsonl: column 'description' is not in"):
+        read_data_dask(jsonl, task)
+    parquet = tmp_path / "projects.parquet"
+    projects.drop(columns="tags").to_parquet(parquet)
+    with pytest.raises(DataError, match="column 'tags' is not in the data"):
+        read_data_dask(parquet, task)
+    with pytest.raises(DataError, match="unknown data file type '.xlsx'"):
+        read_data_dask(tmp_path / "projects.xlsx", task)
+    with pytest.raises(DataError, match="cannot read the file"):
+        read_data_dask(tmp_path / "missing.csv", task)
+    with pytest.raises(DataError, match="cannot read the file"):
+        read_data_dask(tmp_path / "missing.parquet", task)
+    with pytest.raises(DataError, match="column 'title' is not in the Dask DataFrame"):
+        apply_rules_dask(tag_rules, to_dask(projects.drop(columns="title"), 2))
+    bad = projects.head(50).copy()
+    bad.loc[40, "tags"] = 5
+    bad.to_json(jsonl, orient="records", lines=True)
+    ddf = read_data_dask(jsonl, task, blocksize=2_000)
+    with pytest.raises(
+        DataError, match=r"projects.jsonl \(bytes \d+-\d+\): row \d+ \(id \d+\), column 'tags'"
+    ):
+        ddf.compute()
+
+
+def test_ruleset_round_trips_through_pickle(tag_rules: RuleSet) -> None:
+    """A rule set pickles (as it must to reach the workers) and votes the same afterwards."""
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(tag_rules))
+    df = pd.DataFrame({"title": ["PyTorch image segmentation"], "description": ["with BERT"]})
+    assert_same_votes(lfkit.apply_rules(copy, df), lfkit.apply_rules(tag_rules, df))
+    assert json.dumps(copy.rule_names) == json.dumps(tag_rules.rule_names)
+
+
+def test_cli_apply_and_audit_on_a_local_cluster(tmp_path: Path) -> None:
+    """`lfkit apply --local-cluster 2` writes the local engine's votes; audit runs on it too."""
+    from typer.testing import CliRunner
+
+    from lfkit.cli import app
+
+    rules = EXAMPLES.parents[1] / "rules" / "madewithml-4class"
+    data = EXAMPLES / "dataset.csv"
+    runner = CliRunner()
+    outputs = {}
+    for name, extra in (("local", []), ("dask", ["--local-cluster", "2"])):
+        outputs[name] = tmp_path / f"{name}.parquet"
+        result = runner.invoke(
+            app, ["apply", str(data), "--rules", str(rules), "--out", str(outputs[name]), *extra]
+        )
+        assert result.exit_code == 0, result.stderr
+    assert pd.read_parquet(outputs["dask"]).equals(pd.read_parquet(outputs["local"]))
+    result = runner.invoke(
+        app, ["audit", str(data), "--rules", str(rules), "--local-cluster", "2", "--top", "3"]
+    )
+    assert result.exit_code == 0 and "showing the top 3" in result.stdout
