@@ -27,8 +27,9 @@ LIMIT_GB = 4.0
 def run(args: list[str]) -> tuple[float, float]:
     """Run `python -m lfkit ARGS`; return (seconds, peak resident memory in GB)."""
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "lfkit", *args],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lfkit", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
@@ -41,13 +42,44 @@ def measure(folder: Path, n_rows: int) -> dict[str, tuple[float, float]]:
     data = folder / f"projects-{n_rows}.parquet"
     synthetic_projects(n_rows).to_parquet(data)
     return {
-        "apply": run(["apply", str(data), "--rules", str(RULES), "--out",
-                      str(folder / f"votes-{n_rows}.parquet"), "--force"]),
-        "audit (rules only)": run(["audit", str(data), "--rules", str(RULES), "--no-neighbours",
-                                   "-f", "jsonl", "--out", str(folder / f"a-{n_rows}.jsonl"),
-                                   "--force"]),
-        "audit": run(["audit", str(data), "--rules", str(RULES), "-f", "jsonl", "--out",
-                      str(folder / f"b-{n_rows}.jsonl"), "--force"]),
+        "apply": run(
+            [
+                "apply",
+                str(data),
+                "--rules",
+                str(RULES),
+                "--out",
+                str(folder / f"votes-{n_rows}.parquet"),
+                "--force",
+            ]
+        ),
+        "audit (rules only)": run(
+            [
+                "audit",
+                str(data),
+                "--rules",
+                str(RULES),
+                "--no-neighbours",
+                "-f",
+                "jsonl",
+                "--out",
+                str(folder / f"a-{n_rows}.jsonl"),
+                "--force",
+            ]
+        ),
+        "audit": run(
+            [
+                "audit",
+                str(data),
+                "--rules",
+                str(RULES),
+                "-f",
+                "jsonl",
+                "--out",
+                str(folder / f"b-{n_rows}.jsonl"),
+                "--force",
+            ]
+        ),
     }
 
 
@@ -66,8 +98,10 @@ def main() -> int:
     for name, (seconds, memory) in large.items():
         base_seconds, _ = baseline[name]
         ratio = (rows / seconds) / (20_000 / base_seconds)
-        print(f"| lfkit {name} | {rows:,} | {seconds:.1f} | {rows / seconds:,.0f} | "
-              f"{memory:.2f} GB | {ratio:.2f}x |")
+        print(
+            f"| lfkit {name} | {rows:,} | {seconds:.1f} | {rows / seconds:,.0f} | "
+            f"{memory:.2f} GB | {ratio:.2f}x |"
+        )
         ok &= memory < LIMIT_GB
     print(f"\npeak memory {'under' if ok else 'OVER'} {LIMIT_GB:g} GB")
     return 0 if ok else 1

@@ -26,9 +26,11 @@ def synthetic_projects(n_rows: int, *, seed: int = 0) -> pd.DataFrame:
         shuffled = list(words[pick])
         rng.shuffle(shuffled)
         descriptions.append(" ".join(shuffled))
-    return pd.DataFrame({
-        "id": np.arange(n_rows),
-        "title": base["title"].to_numpy()[picks],
-        "description": descriptions,
-        "tags": base["tags"].to_numpy()[picks],
-    })
+    return pd.DataFrame(
+        {
+            "id": np.arange(n_rows),
+            "title": base["title"].to_numpy()[picks],
+            "description": descriptions,
+            "tags": base["tags"].to_numpy()[picks],
+        }
+    )

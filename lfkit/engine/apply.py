@@ -70,7 +70,6 @@ class _FieldPlan:
     regexes: list[str]
     inexact: frozenset[int]
     """Regexes whose ASCII-boundary variant in the filters can over-match on non-ASCII text."""
-    exact: _ExactRegexes
     token_patterns: list[Any]
     token_literals: list[tuple[str, ...]]
     positive: sparse.csr_array
@@ -164,7 +163,6 @@ def _plan_field(ruleset: RuleSet, field: str) -> _FieldPlan:
         offsets,
         ordered,
         inexact,
-        _ExactRegexes(ordered),
         token_patterns,
         literals,
         incidence(True),
@@ -186,7 +184,7 @@ def _field_hits(plan: _FieldPlan, column: pd.Series) -> sparse.csr_array:
     rows: list[int] = []
     cols: list[int] = []
     unsure = {row for row, text in enumerate(texts) if _has_non_ascii_word_char(text)}
-    inexact, exact = plan.inexact, plan.exact
+    inexact = plan.inexact
     encoded = [text.encode() for text in texts]  # once, not once per filter
     for regex_filter, offset in zip(plan.filters, plan.offsets, strict=True):
         match = regex_filter.Match
@@ -197,7 +195,8 @@ def _field_hits(plan: _FieldPlan, column: pd.Series) -> sparse.csr_array:
                     found = [
                         index
                         for index in found
-                        if offset + index not in inexact or exact.search(offset + index, text)
+                        if offset + index not in inexact
+                        or compile_regex(plan.regexes[offset + index]).search(text)
                     ]
                 rows.extend([row] * len(found))
                 cols.extend(offset + index for index in found)
@@ -221,20 +220,6 @@ def _has_non_ascii_word_char(text: str) -> bool:
     other non-ASCII characters the variant's matches are therefore exact.
     """
     return not text.isascii() and _WORD_CHAR_FOLDED.search(text.translate(_DROP_ASCII)) is not None
-
-
-class _ExactRegexes:
-    """The original regexes, compiled on first use (kept with the plan), to verify candidates
-    in text with non-ASCII letters or digits."""
-
-    def __init__(self, regexes: list[str]) -> None:
-        self.regexes = regexes
-        self.compiled: dict[int, Any] = {}
-
-    def search(self, index: int, text: str) -> bool:
-        if index not in self.compiled:
-            self.compiled[index] = compile_regex(self.regexes[index])
-        return self.compiled[index].search(text) is not None
 
 
 def _token_hits(plan: _FieldPlan, texts: list[str], rows: list[int], cols: list[int]) -> None:
