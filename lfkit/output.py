@@ -47,8 +47,12 @@ def atomic_path(path: Path) -> Iterator[Path]:
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     temp_path = Path(temp)
+    umask = os.umask(0)
+    os.umask(umask)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~umask
     try:
         yield temp_path
+        temp_path.chmod(mode)  # mkstemp's 0600 would hide the output from other users
         with open(temp_path, "rb+") as written:
             os.fsync(written.fileno())
         os.replace(temp_path, path)

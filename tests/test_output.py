@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -38,3 +39,18 @@ def test_unknown_output_type_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="unknown output type '.xlsx'"):
         write_frames(iter([pd.DataFrame({"a": [1]})]), tmp_path / "v.xlsx")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_outputs_get_ordinary_permissions(tmp_path: Path) -> None:
+    """A new output is readable by others (umask), a replaced one keeps its mode."""
+    from lfkit.output import write_text
+
+    fresh, kept = tmp_path / "fresh.txt", tmp_path / "kept.txt"
+    kept.write_text("old")
+    kept.chmod(0o640)
+    write_text(fresh, "new")
+    write_text(kept, "new")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert kept.stat().st_mode & 0o777 == 0o640 and kept.read_text() == "new"
