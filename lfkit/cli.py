@@ -78,13 +78,13 @@ def apply(
     from lfkit.data import read_data
     from lfkit.engine.apply import apply_rules
     from lfkit.engine.summary import summarize_votes, votes_frames
-    from lfkit.output import check_output, write_frames
+    from lfkit.output import TABLE_SUFFIXES, check_output, write_frames
     from lfkit.rules.loader import load_rules
 
     with exit_on_error():
         ruleset = load_rules(rules)
         if out is not None:
-            check_output(out, inputs=[data], force=force)
+            check_output(out, inputs=[data], force=force, suffixes=TABLE_SUFFIXES)
         start = time.perf_counter()
         if scheduler is None and local_cluster is None:
             df = read_data(data, ruleset.task, labels=False)
@@ -141,7 +141,7 @@ def audit(
     neighbours: Annotated[
         bool, typer.Option("--neighbours/--no-neighbours", help="Use similar-row evidence.")
     ] = True,
-    seed: Annotated[int, typer.Option(help="Seed for sampling.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed for sampling.")] = 0,
     fail_on: Annotated[
         float | None, typer.Option(min=0.0, max=1.0, help="Exit 3 if a flag scores >= this.")
     ] = None,
@@ -160,9 +160,9 @@ def audit(
         top = 20
     say = _progress()
     with exit_on_error():
-        for path in (out, html):
+        for option, path in (("--out", out), ("--html", html)):
             if path is not None:
-                check_output(path, inputs=[data], force=force)
+                check_output(path, inputs=[data], force=force, option=option)
         if out is not None and out == html:
             raise LfkitError("--out and --html name the same file; give them different paths")
         say("loading rules")

@@ -12,9 +12,19 @@ import pandas as pd
 
 from lfkit.errors import OutputError
 
+TABLE_SUFFIXES = (".parquet", ".csv", ".jsonl")
 
-def check_output(path: Path, *, inputs: Sequence[Path] = (), force: bool = False) -> None:
-    """Refuse an output path that is an input, sits in a missing folder, or exists unforced.
+
+def check_output(
+    path: Path,
+    *,
+    inputs: Sequence[Path] = (),
+    force: bool = False,
+    option: str = "--out",
+    suffixes: Sequence[str] = (),
+) -> None:
+    """Refuse an output path that is an input, sits in a missing folder, exists unforced, or
+    (when `suffixes` are given) has another suffix; `option` names it in the message.
 
     Raises
     ------
@@ -25,17 +35,21 @@ def check_output(path: Path, *, inputs: Sequence[Path] = (), force: bool = False
     for source in inputs:
         if source.exists() and resolved == source.resolve():
             raise OutputError(
-                f"--out {path} is an input file; lfkit never overwrites its "
+                f"{option} {path} is an input file; lfkit never overwrites its "
                 "inputs; hint: choose another output path"
             )
     if not path.parent.is_dir():
         raise OutputError(
-            f"--out {path}: folder '{path.parent}' does not exist; hint: create it first"
+            f"{option} {path}: folder '{path.parent}' does not exist; hint: create it first"
         )
     if path.is_dir():
-        raise OutputError(f"--out {path} is a folder; hint: give a file name")
+        raise OutputError(f"{option} {path} is a folder; hint: give a file name")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise OutputError(
+            f"{option} {path}: unknown output type '{path.suffix}'; use {', '.join(suffixes)}"
+        )
     if path.exists() and not force:
-        raise OutputError(f"--out {path} already exists; hint: pass --force to replace it")
+        raise OutputError(f"{option} {path} already exists; hint: pass --force to replace it")
 
 
 @contextlib.contextmanager
@@ -76,11 +90,8 @@ def write_frames(frames: Iterable[pd.DataFrame], path: Path) -> None:
     OutputError
         For a suffix other than .parquet, .csv or .jsonl.
     """
+    check_output(path, force=True, suffixes=TABLE_SUFFIXES)
     suffix = path.suffix.lower()
-    if suffix not in (".parquet", ".csv", ".jsonl"):
-        raise OutputError(
-            f"--out {path}: unknown output type '{suffix}'; use .parquet, .csv or .jsonl"
-        )
     with atomic_path(path) as temp:
         if suffix == ".parquet":
             import pyarrow as pa

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lfkit import DataError
 from lfkit.audit.analysis import analyze_rules
 from lfkit.audit.suspects import audit_labels
 from lfkit.data import check_frame
@@ -129,3 +130,28 @@ def test_analyze_ranks_disagreeing_rules_first(tag_rules: RuleSet, projects: pd.
     assert all(0 <= s.precision <= 1 and 0 <= s.overlaps <= 1 for s in fired)
     worst = fired[0]
     assert len(worst.examples) == 3 and worst.disagreements > 10
+
+
+def test_unknown_class_is_a_data_error(class_rules: RuleSet, classes: pd.DataFrame) -> None:
+    """A multiclass row whose class is not a label of the rules is refused with its name."""
+    df = classes.head(20).copy()
+    df.loc[3, "tag"] = "robotics"
+    with pytest.raises(DataError, match="classes 'robotics' in the data are not labels"):
+        audit_labels(class_rules, df)
+
+
+def test_tiny_data_never_inverts_rule_evidence(tag_rules: RuleSet) -> None:
+    """On three rows, a tag named in its row's text is not flagged spurious."""
+    df = pd.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "title": ["Kubeflow pipelines for MLOps", "Object detection with YOLO", "A GAN"],
+            "description": ["", "", ""],
+            "tags": [["mlops"], ["object-detection", "computer-vision"], ["mlops"]],
+        }
+    )
+    report = audit_labels(tag_rules, df)
+    assert not [
+        f for f in report.flags if f.id == 1 and f.kind == "spurious" and f.label == "mlops"
+    ]
+    assert report.fusion[0] >= 0 and report.fusion[1] >= 0

@@ -33,6 +33,7 @@ BAD = [
     ("not_utf8.yaml", 2, "", "is not UTF-8"),
     ("empty_file.yaml", 1, "", "the file is empty"),
     ("top_level_list.yaml", 1, "", "must be a mapping"),
+    ("rule_named_id.yaml", 4, "id", "the rule name is the id column 'id'"),
 ]
 
 

@@ -86,3 +86,17 @@ def test_neighbours_never_count_a_row_itself(class_rules: RuleSet, classes: pd.D
     again = index.predict_proba(np.arange(len(texts)))
     np.testing.assert_allclose(probs[0], again[0])
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["naive-bayes", "majority"])
+def test_own_label_never_moves_own_probability(
+    method: str, class_rules: RuleSet, classes: pd.DataFrame
+) -> None:
+    """Flipping one row's class leaves that row's probabilities unchanged (leave-one-out)."""
+    votes = lfkit.apply_rules(class_rules, classes)
+    tags = classes["tag"].tolist()
+    flipped = list(tags)
+    flipped[5] = next(c for c in class_rules.labels if c != tags[5])
+    before = fit_label_model(class_rules, votes, tags, method=method).predict_proba()
+    after = fit_label_model(class_rules, votes, flipped, method=method).predict_proba()
+    np.testing.assert_allclose(after[5], before[5], rtol=1e-9)

@@ -15,7 +15,8 @@ from lfkit.audit.evidence import RuleMatch, rule_matches
 from lfkit.data import check_frame
 from lfkit.engine.apply import Votes, apply_rules
 from lfkit.engine.text import as_text
-from lfkit.model.fit import LabelModel, fit_label_model
+from lfkit.errors import LfkitError
+from lfkit.model.fit import LabelModel, base_rates, fit_label_model
 from lfkit.model.fuse import Fusion, fit_fusion
 from lfkit.model.naive_bayes import feature_mask
 from lfkit.model.neighbours import NeighbourIndex, build_neighbours
@@ -129,6 +130,11 @@ def audit_labels(
     if votes is None:
         say("applying rules")
         votes = apply_rules(ruleset, df)
+    elif votes.shape != (len(df), len(ruleset)):
+        raise LfkitError(
+            f"audit: votes have shape {votes.shape}, expected {(len(df), len(ruleset))}"
+            " (one row per data row, one column per rule)"
+        )
     scorer = fit_scorer(
         ruleset, df, votes, label_model=label_model, neighbours=neighbours, seed=seed, progress=say
     )
@@ -183,7 +189,7 @@ class LabelScores:
     rule_probs: FloatArray
     neighbour_probs: FloatArray | None
     base: FloatArray
-    """Each label's base rate over the whole data."""
+    """Each row's label base rates over the whole data, without the row's own labels."""
     multilabel: bool
 
     def error_scores(self) -> FloatArray:
@@ -208,7 +214,7 @@ class Scorer:
         if self.neighbours is not None and self.fusion is not None:
             neighbour_probs = self.neighbours.predict_proba(rows)
             probs = self.fusion.apply(rule_probs, neighbour_probs)
-        base = (np.asarray(self.y.sum(axis=0)).ravel() + 1.0) / (self.y.shape[0] + 2.0)
+        base = base_rates(self.y, rows)
         return LabelScores(
             self.y[rows].toarray() > 0,
             probs,

@@ -76,7 +76,7 @@ def connect(
     if scheduler:
         try:
             return Client(scheduler, timeout=timeout)
-        except (OSError, TimeoutError) as err:
+        except (OSError, TimeoutError, ValueError, TypeError) as err:
             raise LfkitError(
                 f"cannot reach the Dask scheduler at {scheduler} ({err}); hint: start one with "
                 "'dask scheduler' and give the address it prints (tcp://HOST:8786)"
@@ -335,7 +335,7 @@ def _require(source: str, available: list[str], columns: list[str]) -> None:
 
 @dataclass(frozen=True)
 class _Finish:
-    """Check one partition like `check_frame` and give it the columns of the first one."""
+    """Check one partition like `check_frame` (columns, ids, labels), naming where it is."""
 
     source: str
     task: Task
@@ -418,7 +418,8 @@ class _LineBlock:
 
     def head(self) -> pd.DataFrame:
         data = _read_range(self.path, self.start, min(self.end, self.start + 65536))
-        return self._parse(data[: data.rfind(_NEWLINE) + 1] if len(data) < self.end else data)
+        complete = self.start + len(data) >= self.end
+        return self._parse(data if complete else data[: data.rfind(_NEWLINE) + 1])
 
     def describe(self) -> str:
         return f"{self.path} (bytes {self.start}-{self.end})"

@@ -5,7 +5,7 @@
   was fitted on. Chosen by the label-error benchmark (docs/audit.md).
 - `majority`: positive minus negative votes per label (children count for parents).
 - `snorkel`: Snorkel's LabelModel, learned without labels; per label as a binary problem in a
-  multilabel task (labels with fewer than 3 voting rules fall back to majority).
+  multilabel task; majority vote where fewer than 3 rules vote (Snorkel's minimum).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from lfkit.model.targets import given_matrix
 from lfkit.rules.ruleset import RuleSet
 
 LABEL_MODELS = ("naive-bayes", "majority", "snorkel")
+SNORKEL_MIN_RULES = 3
+"""Snorkel's LabelModel needs at least 3 labeling functions; with fewer, majority vote."""
 
 
 class LabelModel:
@@ -31,8 +33,9 @@ class LabelModel:
 
     Probabilities are (n_rows, n_labels): P(label present) in a multilabel task, P(class)
     with rows summing to 1 in a multiclass one. Each row's probability is out-of-sample with
-    respect to its own label (leave-one-out for `naive-bayes`; `majority` and `snorkel` never
-    look at the labels). Predicting rows in chunks keeps memory bounded on large data.
+    respect to its own label (leave-one-out for `naive-bayes` and for the base rates `majority`
+    smooths with; `snorkel` never looks at the labels). Predicting rows in chunks keeps
+    memory bounded on large data.
     """
 
     def __init__(
@@ -55,7 +58,7 @@ class LabelModel:
         if self._snorkel is not None:
             return self._snorkel[rows]
         votes = Votes(self.votes.fired[rows], self.votes.values)
-        return _majority(self.ruleset, votes, _base_rates(self.y))
+        return _majority(self.ruleset, votes, base_rates(self.y, rows))
 
 
 def fit_label_model(
@@ -87,8 +90,17 @@ def _softmax(scores: FloatArray) -> FloatArray:
     return np.asarray(shifted / shifted.sum(axis=1, keepdims=True))
 
 
-def _base_rates(y: sparse.csr_array) -> FloatArray:
-    return (np.asarray(y.sum(axis=0), dtype=np.float64).ravel() + 1.0) / (y.shape[0] + 2.0)
+def base_rates(y: sparse.csr_array, rows: slice | IntArray) -> FloatArray:
+    """Return each label's base rate for these rows, leaving each row's own labels out.
+
+    Examples
+    --------
+    >>> y = sparse.csr_array(np.array([[1, 0], [1, 1], [0, 0]]))
+    >>> base_rates(y, slice(None)).round(2).tolist()
+    [[0.5, 0.5], [0.5, 0.25], [0.75, 0.5]]
+    """
+    counts = np.asarray(y.sum(axis=0), dtype=np.float64).ravel()
+    return np.asarray((counts - y[rows].toarray() + 1.0) / (y.shape[0] + 1.0))
 
 
 def _signed_votes(ruleset: RuleSet, votes: Votes) -> tuple[FloatArray, FloatArray]:
@@ -121,15 +133,17 @@ def _snorkel(ruleset: RuleSet, votes: Votes, y: sparse.csr_array, *, seed: int) 
 
     matrix = votes.to_dense()
     if not ruleset.multilabel:
+        if len(ruleset) < SNORKEL_MIN_RULES:
+            return _majority(ruleset, votes, base_rates(y, slice(None)))
         model = LabelModel(cardinality=len(ruleset.labels), verbose=False)
         model.fit(matrix, n_epochs=500, seed=seed, progress_bar=False)
         return np.asarray(model.predict_proba(matrix))
-    probs = _majority(ruleset, votes, _base_rates(y))
+    probs = _majority(ruleset, votes, base_rates(y, slice(None)))
     mask = feature_mask(ruleset)[:, : len(ruleset)]
     for label_index in range(len(ruleset.labels)):
         columns = np.nonzero(mask[label_index])[0]
         columns = columns[(matrix[:, columns] != ABSTAIN).any(axis=0)]
-        if len(columns) < 3:
+        if len(columns) < SNORKEL_MIN_RULES:
             continue
         sub = matrix[:, columns].copy()
         sub[sub > 0] = 1  # a descendant's positive vote is a positive vote for this label

@@ -16,6 +16,8 @@ from lfkit._types import FloatArray
 
 _CLIP = 1e-6
 _MAX_PAIRS = 400_000
+MIN_PAIRS = 10
+"""With fewer labelled (or unlabelled) pairs than this, keep the rules' probabilities."""
 _WEIGHTS = np.linspace(0.0, 2.0, 21)
 
 
@@ -61,15 +63,23 @@ def fit_fusion(
     sample = np.arange(len(target))
     if len(sample) > _MAX_PAIRS:
         sample = np.random.default_rng(seed).choice(len(target), _MAX_PAIRS, replace=False)
-    if target[sample].all() or not target[sample].any():
+    positives = int(target[sample].sum())
+    if min(positives, len(sample) - positives) < MIN_PAIRS:
         return Fusion(1.0, 0.0, 0.0, multilabel=True)
-    model = LogisticRegression(C=1.0, max_iter=500).fit(features[sample], target[sample])
-    return Fusion(
-        float(model.coef_[0, 0]),
-        float(model.coef_[0, 1]),
-        float(model.intercept_[0]),
-        multilabel=True,
-    )
+    kept = [0, 1]
+    while kept:  # evidence may be ignored (weight 0), never inverted (weight < 0)
+        model = LogisticRegression(C=1.0, max_iter=500)
+        model.fit(features[sample][:, kept], target[sample])
+        weights = dict(zip(kept, model.coef_[0], strict=True))
+        if min(weights.values()) >= 0:
+            return Fusion(
+                float(weights.get(0, 0.0)),
+                float(weights.get(1, 0.0)),
+                float(model.intercept_[0]),
+                multilabel=True,
+            )
+        kept.remove(min(weights, key=weights.__getitem__))
+    return Fusion(1.0, 0.0, 0.0, multilabel=True)
 
 
 def _fit_multiclass(rules: FloatArray, neighbours: FloatArray, given: np.ndarray) -> Fusion:

@@ -89,7 +89,7 @@ class NaiveBayesLabelModel:
         full = _class_terms(self.fired_present, self.present, rates, self.mask, loo=False)
         loo = _class_terms(self.fired_present, self.present, rates, self.mask, loo=True)
         scores_full = features @ full.weights.T + full.const + np.log(self.present + 1.0)
-        scores_loo = features @ loo.weights.T + loo.const + np.log(self.present)
+        scores_loo = features @ loo.weights.T + loo.const + np.log(np.maximum(self.present, 1.0))
         return np.asarray(np.where(y > 0, scores_loo, scores_full))
 
 

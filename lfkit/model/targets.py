@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from lfkit.errors import DataError
 from lfkit.rules.ruleset import RuleSet
 
 
@@ -15,7 +16,12 @@ def given_matrix(ruleset: RuleSet, given: Sequence[Any]) -> sparse.csr_array:
     """Return (n_rows, n_labels) 0/1: which of the rule set's labels each row has.
 
     `given` holds, per row, a list of tags (multilabel) or one class (multiclass); labels
-    outside the rule set are ignored.
+    outside the rule set are ignored; in a multiclass task every class must be a label.
+
+    Raises
+    ------
+    DataError
+        For a multiclass row whose class is not one of the rule set's labels.
 
     Examples
     --------
@@ -26,6 +32,14 @@ def given_matrix(ruleset: RuleSet, given: Sequence[Any]) -> sparse.csr_array:
     [[0, 1], [0, 0]]
     """
     index = {label: column for column, label in enumerate(ruleset.labels)}
+    if not ruleset.multilabel:
+        unknown = sorted({str(label) for label in given if label not in index})
+        if unknown:
+            raise DataError(
+                f"classes {', '.join(map(repr, unknown[:5]))} in the data are not labels of the "
+                f"rule set ({', '.join(ruleset.labels)}); hint: add them under 'labels:' (with "
+                "match_name: false if the name is not a good keyword)"
+            )
     rows: list[int] = []
     cols: list[int] = []
     for row, labels in enumerate(given):

@@ -430,6 +430,11 @@ def _rule_problem(rule: Rule, task: Task, labels: list[str]) -> tuple[str, str]:
             )
     if rule.is_empty():
         return "the rule has nothing to match", "add keywords, regex or patterns"
+    if rule.name == task.id_column:
+        return (
+            f"the rule name is the id column '{task.id_column}'",
+            "rename the rule: the votes table has a column per rule beside the ids",
+        )
     if rule.unless is not None and rule.unless.is_empty():
         return "'unless' has nothing to match", "add keywords, regex or patterns, or remove it"
     if rule.vote == "negative" and task.kind == "multiclass":
