@@ -1,17 +1,50 @@
-"""lfkit: declarative labeling rules, Snorkel labeling functions, a fast engine, label audits."""
+"""lfkit: declarative labeling rules, Snorkel labeling functions, a fast engine, label audits.
+
+Names are imported on first use, so `lfkit check` and `--help` start without loading pandas,
+scipy or scikit-learn.
+"""
 
 from __future__ import annotations
 
-from lfkit._types import ABSTAIN
-from lfkit.audit.analysis import RuleStats, analyze_rules
-from lfkit.audit.suspects import AuditReport, Flag, LabelScores, audit_labels, score_labels
-from lfkit.data import read_data
-from lfkit.engine.apply import Votes, apply_rules
-from lfkit.errors import DataError, LfkitError, OutputError, RuleError, RuleFileError
-from lfkit.model.fit import LabelModel, fit_label_model
-from lfkit.report.render import render_report
-from lfkit.rules.loader import load_rules
-from lfkit.rules.ruleset import CompiledRule, RuleSet
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lfkit._types import ABSTAIN
+    from lfkit.audit.analysis import RuleStats, analyze_rules
+    from lfkit.audit.suspects import AuditReport, Flag, LabelScores, audit_labels, score_labels
+    from lfkit.data import read_data
+    from lfkit.engine.apply import Votes, apply_rules
+    from lfkit.errors import DataError, LfkitError, OutputError, RuleError, RuleFileError
+    from lfkit.model.fit import LabelModel, fit_label_model
+    from lfkit.report.render import render_report
+    from lfkit.rules.loader import load_rules
+    from lfkit.rules.ruleset import CompiledRule, RuleSet
+
+_HOMES = {
+    "ABSTAIN": "lfkit._types",
+    "AuditReport": "lfkit.audit.suspects",
+    "CompiledRule": "lfkit.rules.ruleset",
+    "DataError": "lfkit.errors",
+    "Flag": "lfkit.audit.suspects",
+    "LabelModel": "lfkit.model.fit",
+    "LabelScores": "lfkit.audit.suspects",
+    "LfkitError": "lfkit.errors",
+    "OutputError": "lfkit.errors",
+    "RuleError": "lfkit.errors",
+    "RuleFileError": "lfkit.errors",
+    "RuleSet": "lfkit.rules.ruleset",
+    "RuleStats": "lfkit.audit.analysis",
+    "Votes": "lfkit.engine.apply",
+    "analyze_rules": "lfkit.audit.analysis",
+    "apply_rules": "lfkit.engine.apply",
+    "audit_labels": "lfkit.audit.suspects",
+    "fit_label_model": "lfkit.model.fit",
+    "load_rules": "lfkit.rules.loader",
+    "read_data": "lfkit.data",
+    "render_report": "lfkit.report.render",
+    "score_labels": "lfkit.audit.suspects",
+}
 
 __all__ = [
     "ABSTAIN",
@@ -37,3 +70,11 @@ __all__ = [
     "render_report",
     "score_labels",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'lfkit' has no attribute {name!r}")
+    value = getattr(import_module(_HOMES[name]), name)
+    globals()[name] = value
+    return value

@@ -22,3 +22,10 @@ def test_rules_json_schema_is_current() -> None:
         resources.files("lfkit.rules").joinpath("lfkit-rules.schema.json").read_text()
     )
     assert shipped == RuleFile.model_json_schema()
+
+
+def test_every_public_name_has_a_home() -> None:
+    """__all__ and the lazy-import table name the same things."""
+    from lfkit import _HOMES
+
+    assert sorted(_HOMES) == lfkit.__all__
