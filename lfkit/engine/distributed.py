@@ -17,6 +17,7 @@ import csv
 import hashlib
 import io
 import json
+import operator
 import os
 import pickle
 from collections.abc import Sequence
@@ -36,7 +37,13 @@ from scipy import sparse
 from lfkit.data import DATA_SUFFIXES, check_frame, parse_labels
 from lfkit.engine.apply import Votes, _fields, apply_rules
 from lfkit.errors import DataError, LfkitError
-from lfkit.model.naive_bayes import NaiveBayesLabelModel, feature_mask, model_features
+from lfkit.model.naive_bayes import (
+    FeatureCounts,
+    NaiveBayesLabelModel,
+    count_features,
+    model_features,
+    model_from_counts,
+)
 from lfkit.model.targets import given_matrix
 from lfkit.rules.ruleset import RuleSet
 from lfkit.rules.schema import Task
@@ -192,34 +199,9 @@ def label_statistics_dask(ruleset: RuleSet, ddf: dd.DataFrame) -> NaiveBayesLabe
     while len(counts) > 1:
         odd = [counts[-1]] if len(counts) % 2 else []
         pairs = zip(counts[::2], counts[1::2], strict=False)
-        counts = [dask.delayed(_Counts.add)(a, b) for a, b in pairs] + odd
+        counts = [dask.delayed(operator.add)(a, b) for a, b in pairs] + odd
     (total,) = dask.compute(counts[0])
-    return NaiveBayesLabelModel(
-        ruleset=ruleset,
-        mask=feature_mask(ruleset),
-        n_rows=total.n_rows,
-        present=total.present,
-        fired_present=total.fired_present,
-        fired_total=total.fired_total,
-    )
-
-
-@dataclass(frozen=True)
-class _Counts:
-    """What `fit_naive_bayes` counts, for some rows."""
-
-    n_rows: int
-    present: np.ndarray
-    fired_present: np.ndarray
-    fired_total: np.ndarray
-
-    def add(self, other: _Counts) -> _Counts:
-        return _Counts(
-            self.n_rows + other.n_rows,
-            self.present + other.present,
-            self.fired_present + other.fired_present,
-            self.fired_total + other.fired_total,
-        )
+    return model_from_counts(ruleset, total)
 
 
 def _shipped(ruleset: RuleSet) -> tuple[Any, str]:
@@ -241,17 +223,11 @@ def _partition_votes(ruleset: RuleSet, key: str, df: pd.DataFrame) -> sparse.csr
     return apply_rules(_compiled(ruleset, key), df).fired
 
 
-def _partition_counts(ruleset: RuleSet, key: str, df: pd.DataFrame, index: int) -> _Counts:
+def _partition_counts(ruleset: RuleSet, key: str, df: pd.DataFrame, index: int) -> FeatureCounts:
     ruleset = _compiled(ruleset, key)
     given = parse_labels(df, ruleset.task, source=f"partition {index}")
-    y = given_matrix(ruleset, given).astype(np.float64)
-    features = model_features(ruleset, apply_rules(ruleset, df).fired, y)
-    return _Counts(
-        n_rows=len(df),
-        present=np.asarray(y.sum(axis=0), dtype=np.float64).ravel(),
-        fired_present=np.asarray((y.T @ features).toarray()),
-        fired_total=np.asarray(features.sum(axis=0), dtype=np.float64).ravel(),
-    )
+    y = given_matrix(ruleset, given)
+    return count_features(model_features(ruleset, apply_rules(ruleset, df).fired, y), y)
 
 
 def _check_columns(ruleset: RuleSet, ddf: dd.DataFrame, needed: Sequence[str]) -> None:

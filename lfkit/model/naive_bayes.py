@@ -125,16 +125,49 @@ def model_features(
     return sparse.csr_array(sparse.hstack([fired, given.astype(np.float64)], format="csr"))
 
 
-def fit_naive_bayes(
-    ruleset: RuleSet, features: sparse.csr_array, given: sparse.csr_array
-) -> NaiveBayesLabelModel:
-    """Count, per label, how often each feature fires on rows with and without the label."""
+@dataclass(frozen=True, eq=False)
+class FeatureCounts:
+    """What the naive-Bayes model counts, for some rows; counts of disjoint rows add up."""
+
+    n_rows: int
+    present: FloatArray
+    fired_present: FloatArray
+    fired_total: FloatArray
+
+    def __add__(self, other: FeatureCounts) -> FeatureCounts:
+        return FeatureCounts(
+            self.n_rows + other.n_rows,
+            self.present + other.present,
+            self.fired_present + other.fired_present,
+            self.fired_total + other.fired_total,
+        )
+
+
+def count_features(features: sparse.csr_array, given: sparse.csr_array) -> FeatureCounts:
+    """Count, per label, how often each feature fires on rows with the label, and in all."""
     y = given.astype(np.float64)
-    return NaiveBayesLabelModel(
-        ruleset=ruleset,
-        mask=feature_mask(ruleset),
+    return FeatureCounts(
         n_rows=features.shape[0],
         present=np.asarray(y.sum(axis=0)).ravel(),
         fired_present=np.asarray((y.T @ features).toarray()),
         fired_total=np.asarray(features.sum(axis=0)).ravel(),
+    )
+
+
+def fit_naive_bayes(
+    ruleset: RuleSet, features: sparse.csr_array, given: sparse.csr_array
+) -> NaiveBayesLabelModel:
+    """Count, per label, how often each feature fires on rows with and without the label."""
+    return model_from_counts(ruleset, count_features(features, given))
+
+
+def model_from_counts(ruleset: RuleSet, counts: FeatureCounts) -> NaiveBayesLabelModel:
+    """Return the naive-Bayes model of these counts (summed over any split of the rows)."""
+    return NaiveBayesLabelModel(
+        ruleset,
+        feature_mask(ruleset),
+        counts.n_rows,
+        counts.present,
+        counts.fired_present,
+        counts.fired_total,
     )
