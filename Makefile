@@ -27,6 +27,13 @@ browser:
 test: install browser
 	$(BIN)/python -m pytest -q
 
+bench: install
+	$(BIN)/python benchmarks/bench_audit_e2e.py
+	$(BIN)/python benchmarks/bench_audit_quality.py --quick
+	$(BIN)/python benchmarks/bench_apply.py --quick
+	$(BIN)/python benchmarks/bench_rule_scaling.py --quick
+	$(BIN)/python benchmarks/bench_dask.py --quick
+
 lint: install
 	$(BIN)/ruff check lfkit tests benchmarks
 	$(BIN)/ruff format --check lfkit tests benchmarks
