@@ -21,6 +21,12 @@ class RuleMatch:
     spans: tuple[tuple[str, int, int], ...]
     """(field, start, end) character spans, in field order."""
 
+    def words(self, texts: dict[str, str]) -> list[str]:
+        """Return the distinct matched strings, in the order they were matched."""
+        return list(
+            dict.fromkeys(texts.get(field, "")[start:end] for field, start, end in self.spans)
+        )
+
     def to_dict(self, texts: dict[str, str]) -> dict[str, object]:
         """Return a JSON-ready dict, with the matched text of each span."""
         return {

@@ -19,6 +19,7 @@ from scipy import sparse
 from lfkit._types import ABSTAIN, FloatArray, IntArray
 from lfkit.engine.apply import Votes
 from lfkit.errors import LfkitError
+from lfkit.model.fuse import sigmoid, softmax
 from lfkit.model.naive_bayes import feature_mask, fit_naive_bayes, model_features
 from lfkit.model.targets import given_matrix
 from lfkit.rules.ruleset import RuleSet
@@ -54,7 +55,7 @@ class LabelModel:
         """Return the probabilities of these rows (default: all)."""
         if self._naive_bayes is not None:
             scores = self._naive_bayes.predict_logits(self._features[rows], self.y[rows])
-            return _sigmoid(scores) if self.ruleset.multilabel else _softmax(scores)
+            return sigmoid(scores) if self.ruleset.multilabel else softmax(scores)
         if self._snorkel is not None:
             return self._snorkel[rows]
         votes = Votes(self.votes.fired[rows], self.votes.values)
@@ -79,15 +80,6 @@ def fit_label_model(
     if method not in LABEL_MODELS:
         raise LfkitError(f"unknown label model '{method}'; choose one of {', '.join(LABEL_MODELS)}")
     return LabelModel(ruleset, votes, given_matrix(ruleset, given), method=method, seed=seed)
-
-
-def _sigmoid(z: FloatArray) -> FloatArray:
-    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * z)))
-
-
-def _softmax(scores: FloatArray) -> FloatArray:
-    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return np.asarray(shifted / shifted.sum(axis=1, keepdims=True))
 
 
 def base_rates(y: sparse.csr_array, rows: slice | IntArray) -> FloatArray:

@@ -26,6 +26,17 @@ def _logit(p: FloatArray) -> FloatArray:
     return np.asarray(np.log(p) - np.log1p(-p))
 
 
+def sigmoid(z: FloatArray) -> FloatArray:
+    """Return 1 / (1 + exp(-z)), without overflow."""
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * z)))
+
+
+def softmax(scores: FloatArray) -> FloatArray:
+    """Return the row-wise softmax of log-scores."""
+    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return np.asarray(shifted / shifted.sum(axis=1, keepdims=True))
+
+
 def _log(p: FloatArray) -> FloatArray:
     return np.asarray(np.log(np.clip(p, _CLIP, 1)))
 
@@ -44,10 +55,8 @@ class Fusion:
         """Return the fused probabilities of these rows."""
         if self.multilabel:
             z = self.rule_weight * _logit(rules) + self.neighbour_weight * _logit(neighbours)
-            return np.asarray(0.5 * (1.0 + np.tanh(0.5 * (z + self.bias))))
-        scores = self.rule_weight * _log(rules) + self.neighbour_weight * _log(neighbours)
-        scores = np.exp(scores - scores.max(axis=1, keepdims=True))
-        return np.asarray(scores / scores.sum(axis=1, keepdims=True))
+            return sigmoid(z + self.bias)
+        return softmax(self.rule_weight * _log(rules) + self.neighbour_weight * _log(neighbours))
 
 
 def fit_fusion(

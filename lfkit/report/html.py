@@ -200,8 +200,7 @@ def highlight(
 def _rules(flag: Flag, matches: tuple[RuleMatch, ...]) -> str:
     items = []
     for match in matches:
-        words = dict.fromkeys(flag.texts.get(f, "")[s:e] for f, s, e in match.spans)
-        quoted = ", ".join(f"&ldquo;{escape(w)}&rdquo;" for w in list(words)[:3])
+        quoted = ", ".join(f"&ldquo;{escape(w)}&rdquo;" for w in match.words(flag.texts)[:3])
         target = "" if match.label == flag.label else f" &rarr; {escape(match.label)}"
         items.append(f'<span class="rule">{escape(match.rule)}</span>{target} {quoted}'.strip())
     return "; ".join(items)

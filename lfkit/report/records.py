@@ -33,14 +33,8 @@ CSV_COLUMNS = (
 
 
 def _matched(flag: Flag) -> str:
-    texts = flag.texts
-    return "; ".join(
-        dict.fromkeys(
-            texts[field][start:end]
-            for match in flag.rules_for + flag.rules_against
-            for field, start, end in match.spans
-        )
-    )
+    matches = flag.rules_for + flag.rules_against
+    return "; ".join(dict.fromkeys(word for match in matches for word in match.words(flag.texts)))
 
 
 def render_csv(report: AuditReport) -> str:

@@ -27,8 +27,7 @@ def _evidence(flag: Flag) -> str:
 
 
 def _rule_text(flag: Flag, match: RuleMatch) -> str:
-    words = list(dict.fromkeys(flag.texts[field][start:end] for field, start, end in match.spans))
-    quoted = "/".join(f'"{word}"' for word in words[:2])
+    quoted = "/".join(f'"{word}"' for word in match.words(flag.texts)[:2])
     return f"{match.rule} {quoted}".strip()
 
 
