@@ -134,3 +134,11 @@ def test_load_rules_folder_without_rules_files(tmp_path: Path) -> None:
     """An empty folder is reported as such."""
     with pytest.raises(RuleFileError, match="holds no rules files"):
         lfkit.load_rules(tmp_path)
+
+
+def test_odd_key_names_are_reported(tmp_path: Path) -> None:
+    """A key such as ']' (found by the fuzzer) is an unknown key, not a crash."""
+    path = tmp_path / "odd.yaml"
+    path.write_text("task: {']': null}\n")
+    with pytest.raises(RuleFileError, match="unknown key ']'"):
+        lfkit.load_rules(path)

@@ -182,7 +182,17 @@ def _validate(
 
 def _explain(issue: Any, model: type[BaseModel], node: Located, path: Path, name: str) -> RuleError:
     """Rewrite one pydantic error in terms of the YAML file: key, line, expectation, hint."""
-    loc = [part for part in issue["loc"] if not str(part).endswith("]")]
+    # pydantic puts type names such as 'tuple[str, ...]' in a location; they are not keys.
+    loc = [
+        part
+        for part in issue["loc"]
+        if not (
+            isinstance(part, str)
+            and part.endswith("]")
+            and "[" in part
+            and part not in node.key_lines
+        )
+    ]
     line, where, keys = node.line, node, list(model.model_fields)
     for part in loc:
         if isinstance(part, str) and part in where.key_lines:
@@ -198,10 +208,16 @@ def _explain(issue: Any, model: type[BaseModel], node: Located, path: Path, name
     kind, value = issue["type"], issue.get("input")
     if kind == "extra_forbidden":
         return RuleError(
-            path, line, name, f"unknown key '{key}'", _closest_hint(str(loc[-1]), keys, known=True)
+            path,
+            line,
+            name,
+            f"unknown key '{key}'",
+            _closest_hint(key.split(".")[-1], keys, known=True),
         )
     if kind == "missing":
-        return RuleError(path, line, name, f"missing key '{key}'", f"add '{loc[-1]}: ...'")
+        return RuleError(
+            path, line, name, f"missing key '{key}'", f"add '{key.split('.')[-1]}: ...'"
+        )
     if kind == "literal_error":
         choices = issue["ctx"]["expected"].replace("'", "")
         return RuleError(
