@@ -18,7 +18,7 @@ from lfkit.engine.text import as_text
 from lfkit.errors import LfkitError
 from lfkit.model.fit import LabelModel, base_rates, fit_label_model
 from lfkit.model.fuse import Fusion, fit_fusion
-from lfkit.model.naive_bayes import feature_mask
+from lfkit.model.naive_bayes import descendant_matrix, feature_mask
 from lfkit.model.neighbours import NeighbourIndex, build_neighbours
 from lfkit.model.targets import given_matrix
 from lfkit.rules.ruleset import RuleSet
@@ -155,7 +155,7 @@ def audit_labels(
         if counts[i].any()
     }
     speaks = feature_mask(ruleset)[:, : len(ruleset)] > 0
-    descendants = _descendant_matrix(ruleset)
+    descendants = descendant_matrix(ruleset)
     flags = tuple(
         _flag(ruleset, df, votes, scorer.y, speaks, descendants, candidate) for candidate in kept
     )
@@ -344,7 +344,7 @@ def suspicion(ruleset: RuleSet, scores: LabelScores) -> tuple[FloatArray, np.nda
     suspect = scores.error_scores()
     if not ruleset.multilabel:
         return suspect, np.zeros_like(y)
-    descendants = _descendant_matrix(ruleset)
+    descendants = descendant_matrix(ruleset)
     child_right = np.where(y, 1.0 - suspect, 0.0)
     parent_needed = np.zeros_like(suspect)
     for parent in np.nonzero(descendants.any(axis=1))[0]:
@@ -406,16 +406,6 @@ def _multiclass_candidates(
     return found
 
 
-def _descendant_matrix(ruleset: RuleSet) -> np.ndarray:
-    """Return (n_labels, n_labels) 0/1 with [a, c] = 1 when c is a descendant of a."""
-    index = {label: i for i, label in enumerate(ruleset.labels)}
-    matrix = np.zeros((len(index), len(index)), dtype=np.int32)
-    for label in ruleset.labels:
-        for ancestor in ruleset.ancestors(label):
-            matrix[index[ancestor], index[label]] = 1
-    return matrix
-
-
 def _flag(
     ruleset: RuleSet,
     df: pd.DataFrame,
@@ -426,7 +416,7 @@ def _flag(
     candidate: Candidate,
 ) -> Flag:
     """Gather the evidence of one flag; `speaks` and `descendants` as in `feature_mask` and
-    `_descendant_matrix`."""
+    `descendant_matrix`."""
     row, label_index = candidate.row, candidate.label
     task, label = ruleset.task, ruleset.labels[label_index]
     given = y[[row]].toarray()[0] > 0

@@ -11,6 +11,7 @@ taken out of every count it contributed to, so a label never vouches for itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
@@ -93,25 +94,40 @@ class NaiveBayesLabelModel:
         return np.asarray(np.where(y > 0, scores_loo, scores_full))
 
 
+@lru_cache(maxsize=8)
+def descendant_matrix(ruleset: RuleSet) -> FloatArray:
+    """Return (n_labels, n_labels) 0/1 with [a, c] = 1 when c is a descendant of a (cached,
+    read-only: a rule set is immutable)."""
+    index = {label: row for row, label in enumerate(ruleset.labels)}
+    matrix = np.zeros((len(index), len(index)))
+    for label in ruleset.labels:
+        for ancestor in ruleset.ancestors(label):
+            matrix[index[ancestor], index[label]] = 1.0
+    matrix.flags.writeable = False
+    return matrix
+
+
+@lru_cache(maxsize=8)
 def feature_mask(ruleset: RuleSet) -> FloatArray:
     """Return (n_labels, n_rules [+ n_labels]) 0/1: which features speak about which label.
 
     Multilabel: a label's own rules, the positive rules of its descendants, and its descendant
-    tags as given. Multiclass: every rule speaks about every class.
+    tags as given. Multiclass: every rule speaks about every class. Cached and read-only.
     """
     n_labels, n_rules = len(ruleset.labels), len(ruleset)
     if not ruleset.multilabel:
-        return np.ones((n_labels, n_rules))
-    index = {label: row for row, label in enumerate(ruleset.labels)}
-    mask = np.zeros((n_labels, n_rules + n_labels))
-    for column, rule in enumerate(ruleset.rules):
-        mask[index[rule.label], column] = 1.0
-        if rule.positive:
-            for ancestor in ruleset.ancestors(rule.label):
-                mask[index[ancestor], column] = 1.0
-    for label in ruleset.labels:
-        for ancestor in ruleset.ancestors(label):
-            mask[index[ancestor], n_rules + index[label]] = 1.0
+        mask = np.ones((n_labels, n_rules))
+    else:
+        descendants = descendant_matrix(ruleset)
+        index = {label: row for row, label in enumerate(ruleset.labels)}
+        own = np.zeros((n_labels, n_rules))
+        positive = np.zeros(n_rules)
+        for column, rule in enumerate(ruleset.rules):
+            own[index[rule.label], column] = 1.0
+            positive[column] = rule.positive
+        from_descendants = np.minimum(descendants @ own, 1.0) * positive
+        mask = np.hstack([np.maximum(own, from_descendants), descendants])
+    mask.flags.writeable = False
     return mask
 
 
