@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: install audit test browser bench lint
+.PHONY: install audit test test-all browser bench lint
 
 install: $(VENV)/.installed
 
@@ -24,7 +24,11 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)
 
+# Locally `make test` skips tests marked slow (`make test-all` runs them); CI (CI=true) runs all.
 test: install browser
+	$(BIN)/python -m pytest -q $(if $(CI),,-m "not slow")
+
+test-all: install browser
 	$(BIN)/python -m pytest -q
 
 bench: install

@@ -1,0 +1,11 @@
+"""The `lfkit` command: thin wrappers that parse options, call the library and render.
+
+One module per command group; importing them registers their commands on `app`.
+"""
+
+from __future__ import annotations
+
+from lfkit.cli import apply, audit, check  # noqa: F401  (registers the commands)
+from lfkit.cli.app import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,99 @@
+"""The `lfkit` app: shared options, error handling and helpers for every command module.
+
+Each command group lives in its own module of this package (check.py, apply.py, audit.py, ...);
+`lfkit/cli/__init__.py` imports them so that they register on `app`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from lfkit.errors import LfkitError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lfkit.engine.apply import Votes
+    from lfkit.rules.ruleset import RuleSet
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Declarative labeling rules: check them, apply them, audit labels with them.",
+)
+
+RulesOption = Annotated[Path, typer.Option("--rules", "-r", help="A rules file or folder.")]
+DataArgument = Annotated[Path, typer.Argument(help="CSV, TSV, JSON, JSON Lines or Parquet.")]
+OutOption = Annotated[Path | None, typer.Option("--out", "-o", help="Where to write.")]
+ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")]
+SchedulerOption = Annotated[
+    str | None, typer.Option(help="Match rules on this Dask scheduler (tcp://HOST:PORT).")
+]
+LocalClusterOption = Annotated[
+    int | None, typer.Option(min=1, help="Match rules on a local Dask cluster of N processes.")
+]
+
+
+@contextmanager
+def exit_on_error() -> Iterator[None]:
+    """Print an lfkit error without a traceback and exit with status 1."""
+    try:
+        yield
+    except LfkitError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(code=1) from None
+
+
+def apply_on_dask(
+    ruleset: RuleSet, data: Path, scheduler: str | None, local_cluster: int | None
+) -> tuple[pd.DataFrame, Votes]:
+    """Read the data partition by partition and match the rules on a Dask cluster.
+
+    Only the votes (sparse) and the id column come back to this process.
+    """
+    try:
+        from lfkit.engine.distributed import apply_rules_dask, connect, read_data_dask
+    except ImportError:
+        raise LfkitError(
+            "the Dask engine needs the dask extra: pip install 'lfkit[dask]'"
+        ) from None
+    with connect(scheduler, local_cluster):
+        frame = read_data_dask(data, ruleset.task, labels=False)
+        votes = apply_rules_dask(ruleset, frame)
+        ids = frame[[ruleset.task.id_column]].compute().reset_index(drop=True)
+    return ids, votes
+
+
+def progress() -> Callable[[str], None]:
+    """Return a progress printer for stderr on a terminal, and a silent one when piped."""
+    if not sys.stderr.isatty():
+        return lambda _: None
+    start = time.perf_counter()
+    return lambda stage: typer.echo(f"[{time.perf_counter() - start:5.1f}s] {stage}", err=True)
+
+
+def main() -> None:
+    """Run the CLI; turn an unexpected crash into a one-paragraph error (LFKIT_DEBUG=1 shows it)."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as err:  # the last line of defence: never show a user a traceback
+        if os.environ.get("LFKIT_DEBUG"):
+            raise
+        typer.echo(
+            f"error: unexpected {type(err).__name__}: {err}\n  hint: this is a bug in "
+            "lfkit; rerun with LFKIT_DEBUG=1 for the traceback and report it",
+            err=True,
+        )
+        sys.exit(1)

@@ -1,0 +1,160 @@
+"""`lfkit audit` and `lfkit analyze`: rank suspect labels, and analyse rules against labels."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lfkit.cli.app import (
+    DataArgument,
+    ForceOption,
+    LocalClusterOption,
+    OutOption,
+    RulesOption,
+    SchedulerOption,
+    app,
+    apply_on_dask,
+    exit_on_error,
+    progress,
+)
+from lfkit.errors import LfkitError
+
+
+class AuditFormat(StrEnum):
+    table = "table"
+    jsonl = "jsonl"
+    csv = "csv"
+    html = "html"
+
+
+class LabelModelName(StrEnum):
+    naive_bayes = "naive-bayes"
+    majority = "majority"
+    snorkel = "snorkel"
+
+
+class AnalysisFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+FAIL_EXIT = 3
+"""Exit status of `lfkit audit --fail-on` when a flag scores at or above the threshold."""
+
+
+@app.command()
+def audit(
+    data: DataArgument,
+    rules: RulesOption,
+    fmt: Annotated[AuditFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        AuditFormat.table
+    ),
+    out: OutOption = None,
+    html: Annotated[Path | None, typer.Option(help="Also write the HTML report here.")] = None,
+    top: Annotated[
+        int | None, typer.Option(min=1, help="Show the N best flags (table: 20).")
+    ] = None,
+    min_score: Annotated[float, typer.Option(min=0.0, max=1.0, help="Lowest score shown.")] = 0.5,
+    label_model: Annotated[LabelModelName, typer.Option(help="How to resolve rule votes.")] = (
+        LabelModelName.naive_bayes
+    ),
+    neighbours: Annotated[
+        bool, typer.Option("--neighbours/--no-neighbours", help="Use similar-row evidence.")
+    ] = True,
+    seed: Annotated[int, typer.Option(min=0, help="Seed for sampling.")] = 0,
+    fail_on: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Exit 3 if a flag scores >= this.")
+    ] = None,
+    force: ForceOption = False,
+    scheduler: SchedulerOption = None,
+    local_cluster: LocalClusterOption = None,
+) -> None:
+    """Find the rows whose existing labels are probably wrong, ranked, with evidence."""
+    from lfkit.audit.suspects import audit_labels
+    from lfkit.data import read_data
+    from lfkit.output import check_output, write_text
+    from lfkit.report.render import render_report
+    from lfkit.rules.loader import load_rules
+
+    if top is None and fmt is AuditFormat.table and out is None:
+        top = 20
+    say = progress()
+    with exit_on_error():
+        for option, path in (("--out", out), ("--html", html)):
+            if path is not None:
+                check_output(path, inputs=[data], force=force, option=option)
+        if out is not None and out == html:
+            raise LfkitError("--out and --html name the same file; give them different paths")
+        say("loading rules")
+        ruleset = load_rules(rules)
+        say("reading data")
+        df = read_data(data, ruleset.task)
+        votes = None
+        if scheduler is not None or local_cluster is not None:
+            say("applying rules on the Dask cluster")
+            _, votes = apply_on_dask(ruleset, data, scheduler, local_cluster)
+        report = audit_labels(
+            ruleset,
+            df,
+            label_model=label_model.value,
+            neighbours=neighbours,
+            min_score=min_score,
+            top=top,
+            seed=seed,
+            votes=votes,
+            progress=say,
+        )
+        text = render_report(report, fmt=fmt.value)
+        if out is None:
+            typer.echo(text, nl=False)
+        else:
+            write_text(out, text)
+            typer.echo(f"{len(report.flags):,} flags written to {out}", err=True)
+        if html is not None:
+            write_text(html, render_report(report, fmt="html"))
+            typer.echo(f"HTML report written to {html}", err=True)
+    if fail_on is not None and any(flag.score >= fail_on for flag in report.flags):
+        worst = max(flag.score for flag in report.flags)
+        typer.echo(f"fail: a flag scores {worst:.3f} >= --fail-on {fail_on:g}", err=True)
+        raise typer.Exit(code=FAIL_EXIT)
+
+
+@app.command()
+def analyze(
+    data: DataArgument,
+    rules: RulesOption,
+    fmt: Annotated[AnalysisFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        AnalysisFormat.table
+    ),
+    out: OutOption = None,
+    force: ForceOption = False,
+) -> None:
+    """Show, per rule, coverage, overlaps, conflicts and agreement with the labels, worst first."""
+    from lfkit.audit.analysis import analyze_rules, render_analysis
+    from lfkit.data import read_data
+    from lfkit.engine.apply import apply_rules
+    from lfkit.output import check_output, write_text
+    from lfkit.rules.loader import load_rules
+
+    with exit_on_error():
+        if out is not None:
+            check_output(out, inputs=[data], force=force)
+        ruleset = load_rules(rules)
+        df = read_data(data, ruleset.task)
+        votes = apply_rules(ruleset, df)
+        stats = analyze_rules(
+            ruleset,
+            votes,
+            df[ruleset.task.label_column].tolist(),
+            df[ruleset.task.id_column].tolist(),
+        )
+        text = render_analysis(stats, fmt=fmt.value)
+        if out is None:
+            typer.echo(text, nl=False)
+        else:
+            write_text(out, text)
+            typer.echo(f"{len(stats):,} rules written to {out}", err=True)

@@ -1,0 +1,45 @@
+"""`lfkit check` and `lfkit import-taxonomy`: the rule files themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lfkit.cli.app import ForceOption, app, exit_on_error
+
+
+@app.command()
+def check(rules: Annotated[Path, typer.Argument(help="A rules file or folder.")]) -> None:
+    """Validate rules files and list every problem found, then risky rules as warnings."""
+    from lfkit.rules.loader import load_rules
+
+    with exit_on_error():
+        ruleset = load_rules(rules)
+    for warning in ruleset.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    disabled = f", {len(ruleset.disabled)} disabled" if ruleset.disabled else ""
+    typer.echo(
+        f"ok: {len(ruleset)} rules for {len(ruleset.labels)} labels ({ruleset.task.kind}){disabled}"
+    )
+
+
+@app.command("import-taxonomy")
+def import_taxonomy(
+    taxonomy: Annotated[Path, typer.Argument(help="A JSON taxonomy: {tag: {aliases, parents}}.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The YAML labels file to write.")],
+    force: ForceOption = False,
+) -> None:
+    """Convert a tags.json-style taxonomy into a readable YAML labels file to edit."""
+    from lfkit.output import check_output, write_text
+    from lfkit.rules.taxonomy import read_taxonomy, taxonomy_yaml
+
+    with exit_on_error():
+        check_output(out, inputs=[taxonomy], force=force)
+        labels = read_taxonomy(taxonomy)
+        write_text(out, taxonomy_yaml(labels, source=str(taxonomy)))
+    typer.echo(
+        f"wrote {len(labels)} labels to {out}; add a task section and check it with "
+        f"'lfkit check {out.parent}'"
+    )
