@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from lfkit.errors import DataError, LfkitError, OutputError, RuleError, RuleFileError
     from lfkit.model.fit import LabelModel, fit_label_model
     from lfkit.report.render import render_report
+    from lfkit.review.decisions import Decision, append_decision, read_decisions
+    from lfkit.review.fix import apply_decisions
     from lfkit.rules.loader import load_rules
     from lfkit.rules.ruleset import CompiledRule, RuleSet
 
@@ -26,6 +28,7 @@ _HOMES = {
     "AuditReport": "lfkit.audit.suspects",
     "CompiledRule": "lfkit.rules.ruleset",
     "DataError": "lfkit.errors",
+    "Decision": "lfkit.review.decisions",
     "Flag": "lfkit.audit.suspects",
     "LabelModel": "lfkit.model.fit",
     "LabelScores": "lfkit.audit.suspects",
@@ -37,11 +40,14 @@ _HOMES = {
     "RuleStats": "lfkit.audit.analysis",
     "Votes": "lfkit.engine.apply",
     "analyze_rules": "lfkit.audit.analysis",
+    "append_decision": "lfkit.review.decisions",
+    "apply_decisions": "lfkit.review.fix",
     "apply_rules": "lfkit.engine.apply",
     "audit_labels": "lfkit.audit.suspects",
     "fit_label_model": "lfkit.model.fit",
     "load_rules": "lfkit.rules.loader",
     "read_data": "lfkit.data",
+    "read_decisions": "lfkit.review.decisions",
     "render_report": "lfkit.report.render",
     "score_labels": "lfkit.audit.suspects",
 }
@@ -51,6 +57,7 @@ __all__ = [
     "AuditReport",
     "CompiledRule",
     "DataError",
+    "Decision",
     "Flag",
     "LabelModel",
     "LabelScores",
@@ -62,11 +69,14 @@ __all__ = [
     "RuleStats",
     "Votes",
     "analyze_rules",
+    "append_decision",
+    "apply_decisions",
     "apply_rules",
     "audit_labels",
     "fit_label_model",
     "load_rules",
     "read_data",
+    "read_decisions",
     "render_report",
     "score_labels",
 ]

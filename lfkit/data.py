@@ -157,17 +157,21 @@ def _read_text(path: Path) -> str:
 
 
 def _read_csv(path: Path, text: str, sep: str | None) -> pd.DataFrame:
-    if sep is None:
-        try:
-            sep = csv.Sniffer().sniff(text[:65536], delimiters=",;\t|").delimiter
-        except csv.Error:
-            sep = ","
+    sep = sep or sniff_delimiter(text)
     try:
         return pd.read_csv(
             io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""]
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
         raise DataError(f"{path}: not a readable CSV file ({' '.join(str(err).split())})") from None
+
+
+def sniff_delimiter(text: str) -> str:
+    """Return the delimiter of CSV text (one of , ; tab |), as `read_data` reads it."""
+    try:
+        return csv.Sniffer().sniff(text[:65536], delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
 
 
 def _parse_json(path: Path, text: str, line: int = 0) -> Any:
