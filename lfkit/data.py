@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from lfkit.errors import DataError
-from lfkit.rules.schema import Task
+from lfkit.rules.schema import Task, label_name
 
 DATA_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".parquet")
 
@@ -115,6 +115,7 @@ def _tags(value: Any, delimiter: str) -> list[str]:
 
 
 def _class(value: Any) -> str:
+    value = label_name(value)
     if isinstance(value, str) and value.strip():
         return value.strip()
     raise ValueError(f"expected one class name, got {value!r}"[:200])

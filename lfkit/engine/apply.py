@@ -23,6 +23,7 @@ import re2
 from scipy import sparse
 
 from lfkit._types import ABSTAIN, IntArray, LabelMatrix
+from lfkit.engine.measures import numbers, text_length, within
 from lfkit.engine.text import as_text
 from lfkit.errors import DataError
 from lfkit.rules.patterns import ascii_variant, compile_regex
@@ -105,18 +106,68 @@ def apply_rules(ruleset: RuleSet, df: pd.DataFrame) -> Votes:
         positive = positive + hits @ plan.positive
         unless = unless + hits @ plan.unless
     fired = sparse.csr_array((positive > 0).astype(np.int8) - (unless > 0).astype(np.int8) > 0)
+    fired = _add_row_tests(ruleset, df, fired, positive, unless)
     fired.sort_indices()
     return Votes(fired, np.array([rule.value for rule in ruleset.rules], dtype=np.int64))
 
 
 def _fields(ruleset: RuleSet) -> list[str]:
-    return list(dict.fromkeys(field for rule in ruleset.rules for field in rule.fields))
+    """Return every column the rules read: text fields, score columns."""
+    return list(dict.fromkeys(column for rule in ruleset.rules for column in rule.columns))
 
 
 @lru_cache(maxsize=8)
 def _plans(ruleset: RuleSet) -> list[_FieldPlan]:
     """Compile the rule set once per field (cached: a rule set is immutable)."""
-    return [_plan_field(ruleset, field) for field in _fields(ruleset)]
+    fields = dict.fromkeys(field for rule in ruleset.rules for field in rule.fields)
+    return [_plan_field(ruleset, field) for field in fields]
+
+
+def _add_row_tests(
+    ruleset: RuleSet,
+    df: pd.DataFrame,
+    fired: sparse.csr_array,
+    positive: sparse.csr_array,
+    unless: sparse.csr_array,
+) -> sparse.csr_array:
+    """Return `fired` with the columns of rules that test length or score recomputed.
+
+    Such a rule fires where each test it states holds: its patterns (if any) match, its
+    length and score are in range, and its `unless` does not match.
+    """
+    columns = [j for j, rule in enumerate(ruleset.rules) if rule.length or rule.score]
+    if not columns:
+        return fired
+    n_rows = len(df)
+    lengths: dict[tuple[str, str], IntArray] = {}
+    tested = np.ones((n_rows, len(columns)), dtype=bool)
+    for k, j in enumerate(columns):
+        rule = ruleset.rules[j]
+        if rule.has_text_test:
+            tested[:, k] &= positive[:, [j]].toarray().ravel() > 0
+        tested[:, k] &= unless[:, [j]].toarray().ravel() == 0
+        if rule.length is not None:
+            unit = rule.length.unit
+            total = np.zeros(n_rows, dtype=np.int64)
+            for field in rule.fields:
+                if (field, unit) not in lengths:
+                    lengths[field, unit] = np.fromiter(
+                        (text_length(as_text(v), unit) for v in df[field].tolist()),
+                        dtype=np.int64,
+                        count=n_rows,
+                    )
+                total += lengths[field, unit]
+            tested[:, k] &= within(total, rule.length)
+        if rule.score is not None:
+            tested[:, k] &= within(numbers(df[rule.score.column].tolist()), rule.score)
+    keep = np.ones(len(ruleset), dtype=np.int8)
+    keep[columns] = 0
+    rows, ks = np.nonzero(tested)
+    added = sparse.csr_array(
+        (np.ones(len(rows), dtype=np.int8), (rows, np.asarray(columns)[ks])),
+        shape=(n_rows, len(ruleset)),
+    )
+    return sparse.csr_array(fired.astype(np.int8) @ sparse.diags_array(keep) + added > 0)
 
 
 def _plan_field(ruleset: RuleSet, field: str) -> _FieldPlan:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lfkit._types import ABSTAIN
+from lfkit.engine.measures import numbers, text_length, within
 from lfkit.engine.text import as_text
 from lfkit.rules.patterns import compile_regex
 from lfkit.rules.ruleset import CompiledRule, RuleSet
@@ -42,13 +43,20 @@ class RuleVote:
         return self._compiled
 
     def __call__(self, row: Any) -> int:
+        rule = self.rule
         regexes, tokens, unless_regexes, unless_tokens = self._matchers()
-        texts = [as_text(row[field]) for field in self.rule.fields]
-        if not any(_matches(text, regexes, tokens) for text in texts):
+        texts = [as_text(row[field]) for field in rule.fields]
+        if rule.has_text_test and not any(_matches(text, regexes, tokens) for text in texts):
+            return ABSTAIN
+        if rule.length is not None:
+            total = sum(text_length(text, rule.length.unit) for text in texts)
+            if not within(total, rule.length):
+                return ABSTAIN
+        if rule.score is not None and not within(numbers([row[rule.score.column]]), rule.score)[0]:
             return ABSTAIN
         if any(_matches(text, unless_regexes, unless_tokens) for text in texts):
             return ABSTAIN
-        return self.rule.value
+        return rule.value
 
 
 def _matches(text: str, regexes: list[Any], tokens: Any) -> bool:

@@ -10,6 +10,7 @@ from scipy import sparse
 
 from lfkit.errors import DataError
 from lfkit.rules.ruleset import RuleSet
+from lfkit.rules.schema import label_name
 
 
 def given_matrix(ruleset: RuleSet, given: Sequence[Any]) -> sparse.csr_array:
@@ -33,6 +34,7 @@ def given_matrix(ruleset: RuleSet, given: Sequence[Any]) -> sparse.csr_array:
     """
     index = {label: column for column, label in enumerate(ruleset.labels)}
     if not ruleset.multilabel:
+        given = [label_name(label) for label in given]
         unknown = sorted({str(label) for label in given if label not in index})
         if unknown:
             raise DataError(

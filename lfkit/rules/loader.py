@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -225,7 +226,7 @@ def _explain(issue: Any, model: type[BaseModel], node: Located, path: Path, name
             line,
             name,
             f"'{key}' is {value!r}; expected one of {choices}",
-            _closest_hint(str(value), [c.strip() for c in choices.split(",")]),
+            _closest_hint(str(value), re.split(r",\s*|\s+or\s+", choices)),
         )
     if kind in _EXPECTED:
         hint = (
@@ -429,7 +430,10 @@ def _compile_rules(
     for name, (label, path, line) in labels.items():
         keywords = _label_keywords(name, label)
         if keywords:
-            add(Rule(name=f"{name}:alias", label=name, keywords=tuple(keywords)), path, line)
+            alias_rule = Rule(
+                name=f"{name}:alias", label=name, keywords=tuple(keywords), match=label.match
+            )
+            add(alias_rule, path, line)
     return compiled
 
 
@@ -445,7 +449,13 @@ def _rule_problem(rule: Rule, task: Task, labels: list[str]) -> tuple[str, str]:
                 f"text columns: {', '.join(task.text_columns)}",
             )
     if rule.is_empty():
-        return "the rule has nothing to match", "add keywords, regex or patterns"
+        return "the rule has nothing to match", "add keywords, regex, patterns, length or score"
+    if rule.score is not None and rule.score.column in (task.id_column, task.label_column):
+        which = "id" if rule.score.column == task.id_column else "label"
+        return (
+            f"'score.column' is the task's {which} column '{rule.score.column}'",
+            "name a numeric column of the data, such as a model's probability",
+        )
     if rule.name == task.id_column:
         return (
             f"the rule name is the id column '{task.id_column}'",
@@ -477,11 +487,15 @@ def _compile(rule: Rule, task: Task, labels: list[str], path: Path, line: int) -
         unless_token_patterns=unless.patterns,
         path=path,
         line=line,
+        length=rule.length,
+        score=rule.score,
     )
 
 
 def _regexes(match: Match, case_sensitive: bool) -> tuple[str, ...]:
-    keywords = [keyword_regex(k, case_sensitive=case_sensitive) for k in match.keywords]
+    keywords = [
+        keyword_regex(k, case_sensitive=case_sensitive, match=match.match) for k in match.keywords
+    ]
     regexes = [user_regex(r, case_sensitive=case_sensitive) for r in match.regex]
     return tuple(dict.fromkeys(keywords + regexes))
 

@@ -33,8 +33,16 @@ def keyword_words(keyword: str) -> list[str]:
     return [word for word in _SPLIT.split(keyword.strip()) if word]
 
 
-def keyword_regex(keyword: str, *, case_sensitive: bool = False) -> str:
-    """Return the RE2 regex of a whole-word keyword with space/hyphen/underscore folding.
+MATCH_MODES = ("word", "prefix", "substring")
+"""How a keyword matches: as whole words, at the start of a word, or anywhere."""
+
+
+def keyword_regex(keyword: str, *, case_sensitive: bool = False, match: str = "word") -> str:
+    """Return the RE2 regex of a keyword with space/hyphen/underscore folding.
+
+    `match` says where the keyword may occur: `word` (whole words only), `prefix` (at the start
+    of a word: `subscribe` matches "subscribers") or `substring` (anywhere: `http` matches
+    "xhttps").
 
     Examples
     --------
@@ -44,13 +52,21 @@ def keyword_regex(keyword: str, *, case_sensitive: bool = False) -> str:
     True
     >>> bool(re2.search(keyword_regex("tf"), "tfidf vectors"))
     False
+    >>> bool(re2.search(keyword_regex("subscribe", match="prefix"), "500 Subscribers"))
+    True
+    >>> bool(re2.search(keyword_regex("scribe", match="prefix"), "subscribers"))
+    False
+    >>> bool(re2.search(keyword_regex("http", match="substring"), "see xhttps://x.y"))
+    True
     """
     words = keyword_words(keyword)
     if not words:
         raise ValueError("a keyword must contain a word, not only spaces, hyphens or underscores")
     body = _SEPARATOR.join(re2.escape(word) for word in words)
-    before = _BEFORE if _is_word_char(words[0][0]) else ""
-    after = _AFTER if _is_word_char(words[-1][-1]) else ""
+    if match not in MATCH_MODES:
+        raise ValueError(f"match mode {match!r} is not one of {', '.join(MATCH_MODES)}")
+    before = _BEFORE if match != "substring" and _is_word_char(words[0][0]) else ""
+    after = _AFTER if match == "word" and _is_word_char(words[-1][-1]) else ""
     flags = "" if case_sensitive else "(?i)"
     return f"{flags}{before}({body}){after}"
 

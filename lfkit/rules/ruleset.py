@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lfkit.rules.schema import Task
+from lfkit.rules.schema import Length, Score, Task
 
 if TYPE_CHECKING:
     from snorkel.labeling import LabelingFunction
@@ -28,6 +28,20 @@ class CompiledRule:
     unless_token_patterns: tuple[Any, ...]
     path: Path
     line: int
+    length: Length | None = None
+    """Fire only when the fields together have a length in this range."""
+    score: Score | None = None
+    """Fire only when this numeric column is in this range."""
+
+    @property
+    def has_text_test(self) -> bool:
+        """Say whether the rule looks for patterns in its fields (else its text always passes)."""
+        return bool(self.regexes or self.token_patterns)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Return the data columns the rule reads: its fields, and its score column."""
+        return self.fields + ((self.score.column,) if self.score else ())
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,7 +86,7 @@ class RuleSet:
 
         Examples
         --------
-        >>> from lfkit.rules.schema import Task
+        >>> from lfkit.rules.schema import Length, Score, Task
         >>> task = Task(kind="multilabel", text_columns=("title",), label_column="tags")
         >>> ruleset = RuleSet(task, ("a", "b", "c"), {"a": ("b",), "b": ("c",)}, ())
         >>> ruleset.ancestors("a")
@@ -96,3 +110,29 @@ class RuleSet:
         from lfkit.engine.lfs import make_labeling_functions
 
         return make_labeling_functions(self)
+
+    def to_snorkel_by_label(self) -> dict[str, list[LabelingFunction]]:
+        """Return a multilabel rule set's LabelingFunctions grouped by the tag they vote on.
+
+        Each list is a binary task for one tag (1 present, 0 absent, -1 abstain): give it to
+        its own Snorkel `LFAnalysis` or `LabelModel(cardinality=2)`, so rules for different
+        tags are never read as conflicting. Tags without rules are left out. See
+        docs/rules.md for a LabelModel per tag.
+
+        Raises
+        ------
+        ValueError
+            For a multiclass rule set: use `to_snorkel()`, all rules vote on one class.
+        """
+        if not self.multilabel:
+            raise ValueError(
+                "to_snorkel_by_label needs a multilabel rule set; a multiclass one has a single "
+                "task: use to_snorkel()"
+            )
+        by_label: dict[str, list[LabelingFunction]] = {}
+        lfs = self.to_snorkel()
+        for label in self.labels:
+            chosen = [lf for lf, rule in zip(lfs, self.rules, strict=True) if rule.label == label]
+            if chosen:
+                by_label[label] = chosen
+        return by_label

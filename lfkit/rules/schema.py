@@ -5,6 +5,7 @@ Checks that span rules (unknown labels, duplicate names, parent cycles) live in 
 
 from __future__ import annotations
 
+import numbers
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -13,8 +14,12 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictFloat,
+    StrictInt,
     StrictStr,
+    WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from lfkit.rules.patterns import keyword_words, regex_problem
@@ -26,15 +31,50 @@ def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
+def label_name(value: Any) -> Any:
+    """Return the name of a label written as a whole number (`1` -> '1'); others as they are.
+
+    Integer class labels (0/1) are common in public data; a rule set names its labels by
+    strings, so the data's and the rules' numbers meet as strings.
+
+    Examples
+    --------
+    >>> label_name(1), label_name("spam"), label_name(2.0), label_name(True)
+    ('1', 'spam', '2', True)
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, float) and value.is_integer():  # an int column with gaps in pandas
+        return str(int(value))
+    return value
+
+
+def _names(value: Any) -> Any:
+    value = _one_or_many(value)
+    return [label_name(item) for item in value] if isinstance(value, list) else label_name(value)
+
+
 Strings = Annotated[tuple[StrictStr, ...], BeforeValidator(_one_or_many)]
+_NAME_SCHEMA = {"anyOf": [{"type": "string", "minLength": 1}, {"type": "integer"}]}
+LabelName = Annotated[StrictStr, BeforeValidator(label_name), WithJsonSchema(_NAME_SCHEMA)]
+LabelNames = Annotated[
+    tuple[StrictStr, ...],
+    BeforeValidator(_names),
+    WithJsonSchema({"type": "array", "items": _NAME_SCHEMA}),
+]
 TokenPattern = tuple[dict[StrictStr, Any], ...]
+KeywordMatch = Literal["word", "prefix", "substring"]
 
 
 class Match(BaseModel):
     """What to look for in a text: keywords, RE2 regexes and spaCy token patterns."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    keywords: Strings = Field(default=(), description="Whole-word phrases, case-insensitive.")
+    keywords: Strings = Field(default=(), description="Phrases, case-insensitive.")
+    match: KeywordMatch = Field(
+        default="word",
+        description="Where keywords match: whole words, at the start of a word, or anywhere.",
+    )
     regex: Strings = Field(default=(), description="RE2 regular expressions.")
     patterns: tuple[TokenPattern, ...] = Field(
         default=(), description="spaCy Matcher token patterns, run on spacy.blank('en')."
@@ -69,17 +109,61 @@ class Match(BaseModel):
         return not (self.keywords or self.regex or self.patterns)
 
 
+class _Bounds(BaseModel):
+    """A range with an inclusive `min` and/or `max`; at least one of them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="after")
+    def _has_a_bound(self) -> Any:
+        low, high = self.model_dump(include={"min", "max"}).values()
+        if low is None and high is None:
+            raise ValueError("give 'min', 'max' or both")
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"'min' ({low}) is greater than 'max' ({high})")
+        return self
+
+
+class Length(_Bounds):
+    """A text length test: the rule's fields together hold from `min` to `max` units."""
+
+    unit: Literal["words", "characters"] = Field(
+        default="words",
+        description="words: runs of non-space characters (str.split); characters: code points.",
+    )
+    min: StrictInt | None = Field(default=None, ge=0, description="At least this many.")
+    max: StrictInt | None = Field(default=None, ge=0, description="At most this many.")
+
+
+class Score(_Bounds):
+    """A test on a numeric column, such as a model's probability or a sentiment polarity."""
+
+    column: StrictStr = Field(min_length=1, description="A numeric column of the data.")
+    min: StrictFloat | StrictInt | None = Field(default=None, description="At least this.")
+    max: StrictFloat | StrictInt | None = Field(default=None, description="At most this.")
+
+
 class Rule(Match):
-    """One rule as written in a rules file: when its patterns match, it votes on its label."""
+    """One rule as written in a rules file: when its tests all hold, it votes on its label.
+
+    A rule's tests are its text patterns (any keyword, regex or token pattern matches in any
+    of its fields), `length` and `score`; the ones it states must all hold, and `unless` not.
+    """
 
     name: StrictStr = Field(min_length=1)
-    label: StrictStr = Field(min_length=1)
+    label: LabelName = Field(min_length=1)
     fields: Strings = Field(default=(), description="Text columns to search; default: all.")
     vote: Literal["positive", "negative"] = "positive"
     case_sensitive: StrictBool = False
     unless: Match | None = Field(default=None, description="Abstain when this matches too.")
+    length: Length | None = Field(default=None, description="Fire only at this text length.")
+    score: Score | None = Field(default=None, description="Fire only at these column values.")
     enabled: StrictBool = True
     description: StrictStr = ""
+
+    def is_empty(self) -> bool:
+        """Say whether the rule tests nothing at all."""
+        return super().is_empty() and self.length is None and self.score is None
 
 
 class Label(BaseModel):
@@ -87,9 +171,12 @@ class Label(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     aliases: Strings = ()
-    parents: Strings = ()
+    parents: LabelNames = ()
     match_name: StrictBool = Field(
         default=True, description="Also match the label's own name as a keyword."
+    )
+    match: KeywordMatch = Field(
+        default="word", description="Where the name and aliases match: word, prefix, substring."
     )
     description: StrictStr = ""
 
@@ -118,7 +205,7 @@ class RuleFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="lfkit rules file")
     task: Task | None = None
-    labels: dict[StrictStr, Label | None] = {}
+    labels: dict[StrictStr | int, Label | None] = {}
     rules: list[Rule] = []
 
 
