@@ -1,0 +1,69 @@
+"""`lfkit suggest`: help write the rules from the data."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lfkit.cli.app import DataArgument, ForceOption, RulesOption, app, exit_on_error, progress
+
+
+class ListFormat(StrEnum):
+    table = "table"
+    jsonl = "jsonl"
+
+
+@app.command()
+def suggest(
+    data: DataArgument,
+    rules: RulesOption,
+    label: Annotated[
+        list[str] | None, typer.Option("--label", "-l", help="Only this label (repeatable).")
+    ] = None,
+    top: Annotated[int, typer.Option(min=1, help="At most N keywords per label.")] = 5,
+    min_precision: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Lowest held-out precision kept.")
+    ] = 0.5,
+    min_new: Annotated[
+        int, typer.Option(min=1, help="Fewest unexplained labelled rows a keyword must cover.")
+    ] = 2,
+    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        ListFormat.table
+    ),
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write the suggestions as a rules file (YAML) here."),
+    ] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the held-out folds.")] = 0,
+    force: ForceOption = False,
+) -> None:
+    """Suggest keywords per label from the rows no rule explains; list rules that hurt."""
+    from lfkit.assist.suggest import render_suggestions, suggest_rules
+    from lfkit.data import read_data
+    from lfkit.output import check_output, write_text
+    from lfkit.rules.loader import load_rules
+
+    say = progress()
+    with exit_on_error():
+        if out is not None:
+            check_output(out, inputs=[data], force=force, suffixes=(".yaml", ".yml"))
+        say("loading rules")
+        ruleset = load_rules(rules)
+        say("reading data")
+        df = read_data(data, ruleset.task)
+        say("mining phrases")
+        result = suggest_rules(
+            ruleset, df, labels=label, top=top, min_precision=min_precision, min_new=min_new,
+            seed=seed,
+        )  # fmt: skip
+        typer.echo(render_suggestions(result, fmt=fmt.value), nl=False)
+        if out is not None:
+            write_text(out, result.to_yaml(source=str(data)))
+            typer.echo(
+                f"{len(result.suggestions)} keywords written to {out}; move it into the rules "
+                f"folder and run 'lfkit check'",
+                err=True,
+            )
