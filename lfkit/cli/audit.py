@@ -72,12 +72,18 @@ def audit(
     force: ForceOption = False,
     scheduler: SchedulerOption = None,
     local_cluster: LocalClusterOption = None,
+    decisions: Annotated[
+        Path | None, typer.Option(help="Audit the labels as decided here; leave decided flags out.")
+    ] = None,
 ) -> None:
     """Find the rows whose existing labels are probably wrong, ranked, with evidence."""
     from lfkit.audit.suspects import audit_labels
     from lfkit.data import read_data
     from lfkit.output import check_output, write_text
     from lfkit.report.render import render_report
+    from lfkit.review.decisions import read_decisions
+    from lfkit.review.fix import apply_decisions
+    from lfkit.review.memory import leave_out_decided
     from lfkit.rules.loader import load_rules
 
     if top is None and fmt is AuditFormat.table and out is None:
@@ -93,6 +99,8 @@ def audit(
         ruleset = load_rules(rules)
         say("reading data")
         df = read_data(data, ruleset.task)
+        decided = read_decisions(decisions) if decisions is not None else {}
+        df = apply_decisions(ruleset, df, decided, source=str(data)) if decided else df
         votes = None
         if scheduler is not None or local_cluster is not None:
             say("applying rules on the Dask cluster")
@@ -103,11 +111,14 @@ def audit(
             label_model=label_model.value,
             neighbours=neighbours,
             min_score=min_score,
-            top=top,
+            top=None if decided else top,
             seed=seed,
             votes=votes,
             progress=say,
         )
+        if decided:
+            report, left_out = leave_out_decided(report, decided, top=top)
+            typer.echo(f"{left_out:,} flags already decided in {decisions} left out", err=True)
         text = render_report(report, fmt=fmt.value)
         if out is None:
             typer.echo(text, nl=False)

@@ -1,0 +1,97 @@
+"""Re-audit with memory: leave out of a report the flags a person has already decided.
+
+A decided flag stays out, except a rejected one whose evidence changed since (its rules for
+and against differ from the `rules` the decision recorded): that one comes back. Together
+with `lfkit.review.fix.apply_decisions` (audit the labels as corrected) this is what
+`lfkit audit --decisions` and `lfkit review` do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from lfkit.audit.suspects import AuditReport, Flag
+from lfkit.review.decisions import Decision, decision_key, flag_rules
+
+
+def flag_decision(
+    flag: Flag,
+    decisions: Mapping[tuple[str, str], Decision],
+    *,
+    multilabel: bool,
+    by_row: Mapping[str, Decision] | None = None,
+) -> Decision | None:
+    """Return the decision that covers a flag, or None when it is still open.
+
+    Multilabel: the decision on the flag's (id, label). Multiclass: also any decision on the
+    row (`by_row`, from `decisions_by_row`), since a row's flags (its class is wrong; it is
+    that other class) ask one question. A rejected flag whose rules changed since the
+    decision is open again.
+    """
+    key = decision_key(flag.id, flag.label)
+    decision = decisions.get(key)
+    if decision is None and not multilabel:
+        by_row = decisions_by_row(decisions) if by_row is None else by_row
+        decision = by_row.get(key[0])
+    if decision is None or decision.decision != "reject":
+        return decision
+    return decision if tuple(decision.rules) == flag_rules(flag) else None
+
+
+def decisions_by_row(decisions: Mapping[tuple[str, str], Decision]) -> dict[str, Decision]:
+    """Return the latest decision per row id (its text)."""
+    return {key[0]: decision for key, decision in decisions.items()}
+
+
+def leave_out_decided(
+    report: AuditReport,
+    decisions: Mapping[tuple[str, str], Decision],
+    *,
+    top: int | None = None,
+) -> tuple[AuditReport, int]:
+    """Return the report without the decided flags (and decided rows of findings), cut to
+    `top`, and how many were left out.
+
+    Pass the report of an audit run without `top`, so that the counts stay right and the
+    top N are N open flags.
+    """
+    multilabel = report.kind == "multilabel"
+    flags = [
+        flag
+        for flag in report.flags
+        if flag_decision(flag, decisions, multilabel=multilabel) is None
+    ]
+    left_out = len(report.flags) - len(flags)
+    counts: dict[str, dict[str, int]] = {}
+    kinds = {kind: 0 for per_label in report.counts.values() for kind in per_label}
+    for flag in flags:
+        counts.setdefault(flag.label, dict(kinds)).setdefault(flag.kind, 0)
+        counts[flag.label][flag.kind] += 1
+    changes: dict[str, Any] = {"flags": tuple(flags[:top] if top is not None else flags)}
+    changes["counts"] = counts
+    findings = getattr(report, "findings", None)
+    if findings is not None:
+        kept, dropped = _open_findings(findings, decisions)
+        changes["findings"] = kept
+        left_out += dropped
+    return dataclasses.replace(report, **changes), left_out
+
+
+def _open_findings(
+    findings: Any, decisions: Mapping[tuple[str, str], Decision]
+) -> tuple[tuple[Any, ...], int]:
+    """Return the findings without their decided rows, and how many rows were left out."""
+    kept, dropped = [], 0
+    for finding in findings:
+        rows = [
+            (row_id, row)
+            for row_id, row in zip(finding.ids, finding.rows, strict=True)
+            if decision_key(row_id, finding.parent) not in decisions
+        ]
+        dropped += len(finding.ids) - len(rows)
+        if rows:
+            ids, numbers = zip(*rows, strict=True)
+            kept.append(dataclasses.replace(finding, ids=tuple(ids), rows=tuple(numbers)))
+    return tuple(kept), dropped
