@@ -9,12 +9,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from lfkit.errors import DataError
+from lfkit.errors import DataError, quoted
+from lfkit.files import FileProblem, check_regular, read_limited
 from lfkit.rules.schema import Task, label_name
 
 DATA_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".parquet")
+MAX_TEXT_BYTES = 2 << 30
+"""The largest CSV/JSON file read into memory at once (the Dask engine reads larger ones)."""
 
 
 def read_data(path: str | Path, task: Task, *, labels: bool = True) -> pd.DataFrame:
@@ -57,12 +61,18 @@ def check_frame(
     if ids.isna().any():
         row = int(ids.isna().to_numpy().argmax())
         raise DataError(f"{source}: row {row + 1} has no id in column '{task.id_column}'")
+    for row, value in enumerate(ids.tolist()):
+        if not isinstance(value, str | int | float | bool | np.generic):
+            raise DataError(
+                f"{source}: row {row + 1}: id {quoted(value)} in column '{task.id_column}' "
+                "must be a number or a string"
+            )
     duplicated = ids.duplicated(keep=False)
     if duplicated.any():
         first = ids[duplicated].tolist()[0]
         rows = [str(index + 1) for index in duplicated.to_numpy().nonzero()[0][:5]]
         raise DataError(
-            f"{source}: id {first!r} in column '{task.id_column}' appears more than "
+            f"{source}: id {quoted(first)} in column '{task.id_column}' appears more than "
             f"once (rows {', '.join(rows)}); ids must be unique"
         )
     df = df.reset_index(drop=True)
@@ -88,7 +98,8 @@ def parse_labels(df: pd.DataFrame, task: Task, *, source: str) -> list[Any]:
             )
         except ValueError as err:
             raise DataError(
-                f"{source}: row {row + 1} (id {ids[row]!r}), column '{task.label_column}': {err}"
+                f"{source}: row {row + 1} (id {quoted(ids[row])}), "
+                f"column '{task.label_column}': {err}"
             ) from None
     return parsed
 
@@ -110,7 +121,7 @@ def _tags(value: Any, delimiter: str) -> list[str]:
     if hasattr(value, "tolist"):
         value = value.tolist()
     if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
-        raise ValueError(f"expected a list of tags (strings), got {value!r}"[:200])
+        raise ValueError(f"expected a list of tags (strings), got {quoted(value)}")
     return [tag.strip() for tag in value if tag.strip()]
 
 
@@ -118,7 +129,7 @@ def _class(value: Any) -> str:
     value = label_name(value)
     if isinstance(value, str) and value.strip():
         return value.strip()
-    raise ValueError(f"expected one class name, got {value!r}"[:200])
+    raise ValueError(f"expected one class name, got {quoted(value)}")
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -135,18 +146,35 @@ def _read_table(path: Path) -> pd.DataFrame:
         return _read_csv(path, text, "\t" if suffix == ".tsv" else None)
     if suffix == ".json":
         return _records(path, _parse_json(path, text), "the file")
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            rows.append(_parse_json(path, line, line=number))
+    rows = [_parse_json(path, line, line=number) for number, line in json_lines(text)]
     return _records(path, rows, "each line")
+
+
+def json_lines(text: str) -> list[tuple[int, str]]:
+    """Return the non-blank lines of JSON Lines text with their 1-based numbers.
+
+    Lines end at '\\n' (and '\\r\\n') only: U+2028, U+0085 and the other characters that
+    `str.splitlines` also breaks at are valid inside JSON strings.
+
+    Examples
+    --------
+    >>> json_lines('{"a": "x\u2028y"}\\r\\n\\n{"a": 1}\\n')
+    [(1, '{"a": "x\u2028y"}'), (3, '{"a": 1}')]
+    """
+    lines = text.split("\n")
+    return [
+        (number, line.removesuffix("\r"))
+        for number, line in enumerate(lines, start=1)
+        if line.strip()
+    ]
 
 
 def _read_text(path: Path) -> str:
     try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise DataError(f"{path}: cannot read the file ({err.strerror})") from None
+        raw = read_limited(path, MAX_TEXT_BYTES)
+    except FileProblem as err:
+        hint = "; hint: read it in blocks on a Dask cluster (--local-cluster N)"
+        raise DataError(f"{path}: {err}" + (hint if "more than" in str(err) else "")) from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -196,6 +224,10 @@ def _records(path: Path, data: Any, what: str) -> pd.DataFrame:
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        check_regular(path)
+    except FileProblem as err:
+        raise DataError(f"{path}: {err}") from None
     try:
         return pd.read_parquet(path)
     except OSError as err:

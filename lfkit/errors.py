@@ -2,7 +2,28 @@
 
 from __future__ import annotations
 
+import reprlib
 from pathlib import Path
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict = 3, 6, 6
+
+
+def quoted(value: object, limit: int = 80) -> str:
+    """Return a short repr of a value for a message: a 1 MB regex must not make a 2 MB error.
+
+    Examples
+    --------
+    >>> quoted("a" * 1000).endswith("aaaa' (1,000 characters)")
+    True
+    >>> quoted([[[[1]]]])
+    '[[[[...]]]]'
+    """
+    if isinstance(value, str):
+        text = _REPR.repr(value)
+        return text if len(value) <= limit else f"{text} ({len(value):,} characters)"
+    return _REPR.repr(value)
 
 
 class LfkitError(Exception):

@@ -13,10 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import CLASS_RULES, EXAMPLES, write_rules
+from typer.testing import CliRunner
 
 import lfkit
 from lfkit import RuleFileError
 from lfkit.audit.suspects import audit_labels
+from lfkit.cli import app
 
 
 def test_yaml_python_tags_never_run(tmp_path: Path) -> None:
@@ -168,3 +170,229 @@ def test_inputs_are_never_modified(tmp_path: Path) -> None:
     ):
         subprocess.run([sys.executable, "-m", "lfkit", *command], check=True, capture_output=True)
     assert (data.read_bytes(), data.stat().st_mtime_ns) == before
+
+
+def _hostile_classes(classes: pd.DataFrame) -> pd.DataFrame:
+    """The 4-class data with ids that are formulas and titles that hold escape sequences."""
+    df = classes.head(300).copy()
+    df["id"] = [f'=HYPERLINK("http://evil/{i}")' if i % 2 else f"@SUM({i})" for i in range(300)]
+    df["title"] = "\x1b]0;owned\x07\x1b[2J\u202e" + df["title"] + "\x9b31m\x08"
+    return df
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "|", "%")
+
+
+@pytest.mark.parametrize("command", ["audit", "analyze"])
+def test_csv_reports_hold_no_formulas(tmp_path: Path, classes: pd.DataFrame, command: str) -> None:
+    """No cell of a CSV report starts like a spreadsheet formula; values stay readable."""
+    import csv
+    import io
+
+    data = tmp_path / "data.csv"
+    _hostile_classes(classes).to_csv(data, index=False)
+    out = tmp_path / "report.csv"
+    args = ["--min-score", "0", "--no-neighbours"] if command == "audit" else []
+    result = CliRunner().invoke(
+        app,
+        [command, str(data), "--rules", str(CLASS_RULES), "-f", "csv", "--out", str(out), *args],
+    )
+    assert result.exit_code == 0, result.stderr
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"))))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert any(cell.startswith("'=HYPERLINK") or cell.startswith("'@SUM") for cell in cells)
+    assert not [cell for cell in cells if cell.startswith(FORMULA_START)]
+
+
+def test_terminal_output_shows_escapes_as_text(classes: pd.DataFrame, tmp_path: Path) -> None:
+    """The table shows escape sequences, bidi overrides and CR from data as visible escapes."""
+    from lfkit.audit.analysis import analyze_rules, render_analysis
+    from lfkit.report.render import render_report
+
+    df = _hostile_classes(classes)
+    report = audit_labels(lfkit.load_rules(CLASS_RULES), df, min_score=0.0, top=30)
+    ruleset = lfkit.load_rules(CLASS_RULES)
+    stats = analyze_rules(
+        ruleset, lfkit.apply_rules(ruleset, df), df["tag"].tolist(), df["id"].tolist()
+    )
+    for text in (render_report(report, fmt="table"), render_analysis(stats, fmt="table")):
+        assert not [c for c in text if (ord(c) < 32 and c != "\n") or 0x7F <= ord(c) <= 0x9F]
+        assert "\u202e" not in text
+    assert "\\x1b]0;owned\\x07" in render_report(report, fmt="table")
+
+
+def test_error_messages_escape_data(tmp_path: Path) -> None:
+    """An error that quotes a column name from the data shows its control characters escaped."""
+    data = tmp_path / "d.json"
+    data.write_text('[{"id": 1, "\\u001b]0;owned\\u0007": "x"}]')
+    result = CliRunner().invoke(app, ["apply", str(data), "--rules", str(CLASS_RULES)])
+    assert result.exit_code == 1
+    assert "\x1b" not in result.stderr and "\\x1b]0;owned\\x07" in result.stderr
+
+
+def _rules_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    for file in CLASS_RULES.glob("*.yaml"):
+        (folder / file.name).write_bytes(file.read_bytes())
+    return folder
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "dev-null"])
+def test_rules_file_that_is_not_regular_is_refused(tmp_path: Path, kind: str) -> None:
+    """A FIFO or a link to a device named *.yaml in a rules folder is an error, not a hang."""
+    folder = _rules_folder(tmp_path)
+    odd = folder / "odd.yaml"
+    if kind == "fifo":
+        os.mkfifo(odd)
+    else:
+        odd.symlink_to("/dev/zero" if kind == "dev-zero" else "/dev/null")
+    for path in (folder, odd):
+        with ThreadPoolExecutor(1) as pool:
+            future = pool.submit(lfkit.load_rules, path)
+            with pytest.raises(RuleFileError, match="odd.yaml.*not a regular file"):
+                future.result(timeout=30)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".json", ".parquet"])
+def test_data_link_to_dev_zero_is_refused(tmp_path: Path, suffix: str) -> None:
+    """Data that is a link to /dev/zero (size 0, endless) or a FIFO is refused at once."""
+    task = lfkit.load_rules(CLASS_RULES).task
+    link, fifo = tmp_path / f"zero{suffix}", tmp_path / f"fifo{suffix}"
+    link.symlink_to("/dev/zero")
+    os.mkfifo(fifo)
+    for path in (link, fifo):
+        with ThreadPoolExecutor(1) as pool:
+            future = pool.submit(lfkit.read_data, path, task)
+            with pytest.raises(lfkit.DataError, match="not a regular file"):
+                future.result(timeout=30)
+
+
+def test_read_limit_counts_bytes_read(tmp_path: Path) -> None:
+    """The limit applies to the bytes read, whatever the reported size."""
+    from lfkit.files import FileProblem, read_limited
+
+    path = tmp_path / "big.yaml"
+    path.write_bytes(b"x" * 1001)
+    assert read_limited(path, 1001) == b"x" * 1001
+    with pytest.raises(FileProblem, match="more than 1,000 bytes"):
+        read_limited(path, 1000)
+
+
+def test_taxonomy_link_to_dev_zero_is_refused(tmp_path: Path) -> None:
+    """import-taxonomy refuses a taxonomy that is a device, at once."""
+    link = tmp_path / "tags.json"
+    link.symlink_to("/dev/zero")
+    result = CliRunner().invoke(
+        app, ["import-taxonomy", str(link), "--out", str(tmp_path / "t.yaml")]
+    )
+    assert result.exit_code == 1 and "not a regular file" in result.stderr
+
+
+def test_huge_invalid_regex_gives_a_short_message(tmp_path: Path) -> None:
+    """A 1 MB regex that does not compile is quoted in a few hundred characters, not 2 MB."""
+    pattern = "(" * 1_000_000
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        (CLASS_RULES / "task.yaml").read_text()
+        + f"rules:\n  - {{name: huge, label: mlops, regex: ['{pattern}']}}\n"
+    )
+    result = CliRunner().invoke(app, ["check", str(path)])
+    assert result.exit_code == 1 and "rule 'huge'" in result.stderr
+    assert len(result.stderr) < 1000 and "(1,000,000 characters)" in result.stderr
+
+
+NFC_RULES = """
+labels: {cafe: {match_name: false}, naive: {match_name: false}, tok: {match_name: false}}
+rules:
+  - {name: kw, label: cafe, keywords: ['KEYWORD']}
+  - {name: rx, label: naive, regex: ['REGEX']}
+  - {name: tk, label: tok, patterns: [[{LOWER: 'TOKEN'}]]}
+"""
+
+
+@pytest.mark.parametrize("rule_form", ["NFC", "NFD"])
+def test_unicode_forms_match_each_other(tmp_path: Path, rule_form: str) -> None:
+    """Keywords, regexes and token patterns match the same word in either normal form."""
+    import unicodedata
+
+    from snorkel.labeling import PandasLFApplier
+
+    def form(text: str, name: str) -> str:
+        return unicodedata.normalize(name, text)
+
+    body = (
+        NFC_RULES.replace("KEYWORD", form("café crème", rule_form))
+        .replace("REGEX", form("naïve", rule_form))
+        .replace("TOKEN", form("señor", rule_form))
+    )
+    ruleset = lfkit.load_rules(write_rules(tmp_path, body))
+    text = "un café crème, naïve señor"
+    df = pd.DataFrame(
+        {
+            "title": [form(text, "NFC"), form(text, "NFD"), "cafe creme naive senor"],
+            "description": ["", "", ""],
+        }
+    )
+    votes = lfkit.apply_rules(ruleset, df).to_dense()
+    assert (votes[:2] == 1).all() and (votes[2] == -1).all()
+    snorkel = PandasLFApplier(ruleset.to_snorkel()).apply(df, progress_bar=False)
+    assert (snorkel == votes).all()
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u0085", "\x1c", "\x0b", "\x0c"])
+def test_json_lines_with_line_separators_inside_strings(tmp_path: Path, separator: str) -> None:
+    """Raw U+2028, U+0085 and other characters str.splitlines breaks at stay inside a string."""
+    task = lfkit.load_rules(CLASS_RULES).task
+    path = tmp_path / "data.jsonl"
+    rows = [
+        {"id": 1, "title": f"one{separator}two", "description": "d", "tag": "mlops"},
+        {"id": 2, "title": "three", "description": "d", "tag": "other"},
+    ]
+    import json
+
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\r\n" for r in rows))
+    df = lfkit.read_data(path, task)
+    assert df["title"].tolist() == [f"one{separator}two", "three"]
+
+
+def test_deeply_nested_cells_do_not_crash(tmp_path: Path) -> None:
+    """Cells holding lists or objects nested thousands deep are flattened, no RecursionError."""
+    nested: object = "image segmentation"
+    for depth in range(50_000):
+        nested = [nested] if depth % 2 else {"k": nested}
+    df = pd.DataFrame({"id": [1, 2], "title": [nested, "plain"], "description": ["", ""]})
+    ruleset = lfkit.load_rules(CLASS_RULES)
+    votes = lfkit.apply_rules(ruleset, df)
+    assert votes.shape == (2, len(ruleset)) and votes.fired[[0]].nnz > 0
+
+
+def test_deeply_nested_json_data_is_an_error_or_read(tmp_path: Path) -> None:
+    """Deeply nested JSON values in a data file give a DataError naming the file, never a crash."""
+    task = lfkit.load_rules(CLASS_RULES).task
+    for depth in (500, 100_000):
+        path = tmp_path / f"deep{depth}.jsonl"
+        path.write_text(
+            '{"id": 1, "title": '
+            + "[" * depth
+            + "]" * depth
+            + ', "description": "x", "tag": '
+            + "[" * depth
+            + "]" * depth
+            + "}\n"
+        )
+        with pytest.raises(lfkit.DataError) as info:
+            lfkit.read_data(path, task)
+        assert len(str(info.value)) < 400
+
+
+@pytest.mark.parametrize("bad_id", ["[1, 2]", '{"a": 1}', "[[[[]]]]"])
+def test_ids_that_are_lists_or_objects_are_refused(tmp_path: Path, bad_id: str) -> None:
+    """An id that is a JSON list or object is a DataError naming the row, not a crash."""
+    path = tmp_path / "data.jsonl"
+    path.write_text(
+        '{"id": 1, "title": "a", "description": "", "tag": "mlops"}\n'
+        f'{{"id": {bad_id}, "title": "b", "description": "", "tag": "mlops"}}\n'
+    )
+    with pytest.raises(lfkit.DataError, match="row 2: id .* must be a number or a string"):
+        lfkit.read_data(path, lfkit.load_rules(CLASS_RULES).task)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from lfkit.display import csv_cell, terminal_safe
 from lfkit.engine.apply import Votes
 from lfkit.model.targets import given_matrix
 from lfkit.rules.ruleset import RuleSet
@@ -107,7 +108,8 @@ def render_analysis(stats: list[RuleStats], *, fmt: str) -> str:
         )
         writer.writeheader()
         for row in rows:
-            writer.writerow({**row, "examples": "; ".join(map(str, row["examples"]))})
+            cells = {**row, "examples": "; ".join(map(str, row["examples"]))}
+            writer.writerow({key: csv_cell(value) for key, value in cells.items()})
         return out.getvalue()
     lines = [
         f"{'rule':<36} {'label':<24} {'vote':<8} {'fired':>6} {'cover':>6} {'overlap':>7} "
@@ -123,4 +125,4 @@ def render_analysis(stats: list[RuleStats], *, fmt: str) -> str:
             f"{s.overlaps:>7.2f} {s.conflicts:>8.2f} {pct(s.precision):>5} {pct(s.recall):>6} "
             f"{s.disagreements:>5}  {', '.join(map(str, s.examples))}"
         )
-    return "\n".join(lines) + "\n"
+    return terminal_safe("\n".join(lines) + "\n")  # data may hold escape sequences

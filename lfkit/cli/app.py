@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from lfkit.display import terminal_safe
 from lfkit.errors import LfkitError
 
 if TYPE_CHECKING:
@@ -49,8 +50,14 @@ def exit_on_error() -> Iterator[None]:
     try:
         yield
     except LfkitError as err:
-        typer.echo(f"error: {err}", err=True)
+        echo(f"error: {err}", err=True)
         raise typer.Exit(code=1) from None
+
+
+def echo(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """Print to stdout (or stderr); on a terminal, show control characters from data escaped."""
+    stream = sys.stderr if err else sys.stdout
+    typer.echo(terminal_safe(text) if stream.isatty() or err else text, err=err, nl=nl)
 
 
 def apply_on_dask(
@@ -91,7 +98,7 @@ def main() -> None:
     except Exception as err:  # the last line of defence: never show a user a traceback
         if os.environ.get("LFKIT_DEBUG"):
             raise
-        typer.echo(
+        echo(
             f"error: unexpected {type(err).__name__}: {err}\n  hint: this is a bug in "
             "lfkit; rerun with LFKIT_DEBUG=1 for the traceback and report it",
             err=True,

@@ -32,13 +32,12 @@ def apply(
     from lfkit.data import read_data
     from lfkit.engine.apply import apply_rules
     from lfkit.engine.summary import summarize_votes, votes_frames
-    from lfkit.output import TABLE_SUFFIXES, check_output, write_frames
+    from lfkit.output import check_outputs, write_frames
     from lfkit.rules.loader import load_rules
 
     with exit_on_error():
         ruleset = load_rules(rules)
-        if out is not None:
-            check_output(out, inputs=[data], force=force, suffixes=TABLE_SUFFIXES)
+        check_outputs({"--out": out}, inputs=[data, rules], force=force, tables=("--out",))
         start = time.perf_counter()
         if scheduler is None and local_cluster is None:
             df = read_data(data, ruleset.task, labels=False)
@@ -47,7 +46,7 @@ def apply(
             df, votes = apply_on_dask(ruleset, data, scheduler, local_cluster)
         seconds = time.perf_counter() - start
         if out is not None:
-            write_frames(votes_frames(ruleset, df, votes), out)
+            write_frames(votes_frames(ruleset, df, votes), out, force=force)
     typer.echo(summarize_votes(ruleset, votes, seconds=seconds))
     if out is not None:
         typer.echo(f"votes written to {out}")

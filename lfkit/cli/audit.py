@@ -17,10 +17,10 @@ from lfkit.cli.app import (
     SchedulerOption,
     app,
     apply_on_dask,
+    echo,
     exit_on_error,
     progress,
 )
-from lfkit.errors import LfkitError
 
 
 class AuditFormat(StrEnum):
@@ -79,7 +79,7 @@ def audit(
     """Find the rows whose existing labels are probably wrong, ranked, with evidence."""
     from lfkit.audit.suspects import audit_labels
     from lfkit.data import read_data
-    from lfkit.output import check_output, write_text
+    from lfkit.output import check_outputs, write_text
     from lfkit.report.render import render_report
     from lfkit.review.decisions import read_decisions
     from lfkit.review.fix import apply_decisions
@@ -90,11 +90,7 @@ def audit(
         top = 20
     say = progress()
     with exit_on_error():
-        for option, path in (("--out", out), ("--html", html)):
-            if path is not None:
-                check_output(path, inputs=[data], force=force, option=option)
-        if out is not None and out == html:
-            raise LfkitError("--out and --html name the same file; give them different paths")
+        check_outputs({"--out": out, "--html": html}, inputs=[data, rules], force=force)
         say("loading rules")
         ruleset = load_rules(rules)
         say("reading data")
@@ -121,12 +117,12 @@ def audit(
             typer.echo(f"{left_out:,} flags already decided in {decisions} left out", err=True)
         text = render_report(report, fmt=fmt.value)
         if out is None:
-            typer.echo(text, nl=False)
+            echo(text, nl=False)
         else:
-            write_text(out, text)
+            write_text(out, text, force=force)
             typer.echo(f"{len(report.flags):,} flags written to {out}", err=True)
         if html is not None:
-            write_text(html, render_report(report, fmt="html"))
+            write_text(html, render_report(report, fmt="html"), force=force, option="--html")
             typer.echo(f"HTML report written to {html}", err=True)
     if fail_on is not None and any(flag.score >= fail_on for flag in report.flags):
         worst = max(flag.score for flag in report.flags)
@@ -148,12 +144,11 @@ def analyze(
     from lfkit.audit.analysis import analyze_rules, render_analysis
     from lfkit.data import read_data
     from lfkit.engine.apply import apply_rules
-    from lfkit.output import check_output, write_text
+    from lfkit.output import check_outputs, write_text
     from lfkit.rules.loader import load_rules
 
     with exit_on_error():
-        if out is not None:
-            check_output(out, inputs=[data], force=force)
+        check_outputs({"--out": out}, inputs=[data, rules], force=force)
         ruleset = load_rules(rules)
         df = read_data(data, ruleset.task)
         votes = apply_rules(ruleset, df)
@@ -165,7 +160,7 @@ def analyze(
         )
         text = render_analysis(stats, fmt=fmt.value)
         if out is None:
-            typer.echo(text, nl=False)
+            echo(text, nl=False)
         else:
-            write_text(out, text)
+            write_text(out, text, force=force)
             typer.echo(f"{len(stats):,} rules written to {out}", err=True)

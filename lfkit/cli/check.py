@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lfkit.cli.app import ForceOption, app, exit_on_error
+from lfkit.cli.app import ForceOption, app, echo, exit_on_error
 
 
 @app.command()
@@ -18,7 +18,7 @@ def check(rules: Annotated[Path, typer.Argument(help="A rules file or folder.")]
     with exit_on_error():
         ruleset = load_rules(rules)
     for warning in ruleset.warnings:
-        typer.echo(f"warning: {warning}", err=True)
+        echo(f"warning: {warning}", err=True)
     disabled = f", {len(ruleset.disabled)} disabled" if ruleset.disabled else ""
     typer.echo(
         f"ok: {len(ruleset)} rules for {len(ruleset.labels)} labels ({ruleset.task.kind}){disabled}"
@@ -32,13 +32,13 @@ def import_taxonomy(
     force: ForceOption = False,
 ) -> None:
     """Convert a tags.json-style taxonomy into a readable YAML labels file to edit."""
-    from lfkit.output import check_output, write_text
+    from lfkit.output import check_outputs, write_text
     from lfkit.rules.taxonomy import read_taxonomy, taxonomy_yaml
 
     with exit_on_error():
-        check_output(out, inputs=[taxonomy], force=force)
+        check_outputs({"--out": out}, inputs=[taxonomy], force=force)
         labels = read_taxonomy(taxonomy)
-        write_text(out, taxonomy_yaml(labels, source=str(taxonomy)))
+        write_text(out, taxonomy_yaml(labels, source=str(taxonomy)), force=force)
     typer.echo(
         f"wrote {len(labels)} labels to {out}; add a task section and check it with "
         f"'lfkit check {out.parent}'"

@@ -34,7 +34,7 @@ import pandas as pd
 from distributed import Client
 from scipy import sparse
 
-from lfkit.data import DATA_SUFFIXES, check_frame, parse_labels
+from lfkit.data import DATA_SUFFIXES, check_frame, json_lines, parse_labels
 from lfkit.engine.apply import Votes, _fields, apply_rules
 from lfkit.errors import DataError, LfkitError
 from lfkit.model.naive_bayes import (
@@ -403,9 +403,7 @@ class _LineBlock:
     def _parse(self, data: bytes) -> pd.DataFrame:
         text = _decode(data, self.path, self.start)
         rows = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
+        for number, line in json_lines(text):
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as err:

@@ -7,6 +7,7 @@ import io
 import json
 
 from lfkit.audit.suspects import AuditReport, Flag
+from lfkit.display import csv_cell
 
 
 def render_jsonl(report: AuditReport) -> str:
@@ -46,22 +47,21 @@ def render_csv(report: AuditReport) -> str:
         neighbour = (
             "" if flag.neighbour_probability is None else f"{flag.neighbour_probability:.4f}"
         )
-        writer.writerow(
-            [
-                rank,
-                flag.to_dict()["id"],
-                flag.label,
-                flag.kind,
-                f"{flag.score:.4f}",
-                f"{flag.probability:.4f}",
-                f"{flag.rule_probability:.4f}",
-                neighbour,
-                "; ".join(m.rule for m in flag.rules_for),
-                "; ".join(m.rule for m in flag.rules_against),
-                _matched(flag),
-                "; ".join(flag.children),
-                flag.suggestion or "",
-                "; ".join(flag.given),
-            ]
-        )
+        row = [
+            rank,
+            flag.to_dict()["id"],
+            flag.label,
+            flag.kind,
+            f"{flag.score:.4f}",
+            f"{flag.probability:.4f}",
+            f"{flag.rule_probability:.4f}",
+            neighbour,
+            "; ".join(m.rule for m in flag.rules_for),
+            "; ".join(m.rule for m in flag.rules_against),
+            _matched(flag),
+            "; ".join(flag.children),
+            flag.suggestion or "",
+            "; ".join(flag.given),
+        ]
+        writer.writerow([csv_cell(cell) for cell in row])  # no formulas (docs/errors.md)
     return out.getvalue()

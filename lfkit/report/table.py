@@ -7,6 +7,7 @@ import textwrap
 
 from lfkit.audit.evidence import RuleMatch
 from lfkit.audit.suspects import AuditReport, Flag
+from lfkit.display import terminal_safe
 
 
 def _evidence(flag: Flag) -> str:
@@ -51,4 +52,4 @@ def render_table(report: AuditReport, *, width: int | None = None) -> str:
         lines.append(head + textwrap.shorten(text, max(20, width - len(head)), placeholder=" …"))
         why = textwrap.shorten(_evidence(flag), max(20, width - 8), placeholder=" …")
         lines.append(" " * 6 + "why: " + why)
-    return "\n".join(lines) + "\n"
+    return terminal_safe("\n".join(lines) + "\n")  # data may hold escape sequences

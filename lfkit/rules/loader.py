@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from lfkit.errors import RuleError, RuleFileError
+from lfkit.errors import RuleError, RuleFileError, quoted
 from lfkit.rules.patterns import keyword_regex, keyword_words, user_regex
 from lfkit.rules.ruleset import CompiledRule, RuleSet
 from lfkit.rules.schema import SECTIONS, Label, Match, Rule, Task
@@ -61,8 +61,8 @@ def load_rules(path: str | Path) -> RuleSet:
 
 
 def _rule_files(path: Path, errors: list[RuleError]) -> list[Path]:
-    if path.is_file():
-        return [path]
+    if path.exists() and not path.is_dir():
+        return [path]  # read_yaml refuses what is not a regular file (a FIFO, a device)
     if not path.is_dir():
         errors.append(RuleError(path, 0, "", "no such file or folder"))
         return []
@@ -225,8 +225,13 @@ def _explain(issue: Any, model: type[BaseModel], node: Located, path: Path, name
             path,
             line,
             name,
+<<<<<<< HEAD
             f"'{key}' is {value!r}; expected one of {choices}",
             _closest_hint(str(value), re.split(r",\s*|\s+or\s+", choices)),
+=======
+            f"'{key}' is {quoted(value)}; expected one of {choices}",
+            _closest_hint(str(value), [c.strip() for c in choices.split(",")]),
+>>>>>>> 1ba1dcc (Hardening: outputs (rules/taxonomy are inputs, exclusive creation, --force only on regular files, clash of --out/--html, full/read-only disk errors), terminal escapes and CSV formula injection neutralised, bounded reads of regular files only, NFC matching, JSON Lines with U+2028, no recursion on nested cells, short messages for huge values)
         )
     if kind in _EXPECTED:
         hint = (
@@ -238,7 +243,7 @@ def _explain(issue: Any, model: type[BaseModel], node: Located, path: Path, name
             path,
             line,
             name,
-            f"'{key}' must be {_EXPECTED[kind]}, got {_type_name(value)} {value!r}"[:300],
+            f"'{key}' must be {_EXPECTED[kind]}, got {_type_name(value)} {quoted(value)}",
             hint,
         )
     if kind == "too_short":

@@ -12,6 +12,8 @@ from functools import lru_cache
 
 import re2
 
+from lfkit.errors import quoted
+
 _WORD_CHAR = r"[\p{L}\p{N}_]"
 _BEFORE = r"(?:^|[^\p{L}\p{N}_])"
 _AFTER = r"(?:[^\p{L}\p{N}_]|$)"
@@ -29,8 +31,9 @@ def _is_word_char(char: str) -> bool:
 
 
 def keyword_words(keyword: str) -> list[str]:
-    """Split a keyword into the words that spaces, hyphens and underscores separate."""
-    return [word for word in _SPLIT.split(keyword.strip()) if word]
+    """Split a keyword (in NFC, as texts are) into the words that spaces, hyphens and
+    underscores separate."""
+    return [word for word in _SPLIT.split(_nfc(keyword).strip()) if word]
 
 
 MATCH_MODES = ("word", "prefix", "substring")
@@ -82,8 +85,15 @@ def ascii_variant(regex: str) -> str:
 
 
 def user_regex(pattern: str, *, case_sensitive: bool = False) -> str:
-    """Return a user's regex in the form the engine runs (case-insensitive unless asked)."""
+    """Return a user's regex in the form the engine runs: NFC, as texts are, and
+    case-insensitive unless asked."""
+    pattern = _nfc(pattern)
     return pattern if case_sensitive else f"(?i){pattern}"
+
+
+def _nfc(text: str) -> str:
+    """Return text in NFC, the form `lfkit.engine.text.as_text` gives every text."""
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 def regex_problem(pattern: str) -> str:
@@ -92,9 +102,9 @@ def regex_problem(pattern: str) -> str:
         re2.compile(pattern, _OPTIONS)
     except re2.error as err:
         reason = err.args[0].decode() if err.args and isinstance(err.args[0], bytes) else err
-        return f"regex {pattern!r} does not compile with RE2 ({reason})"
+        return f"regex {quoted(pattern)} does not compile with RE2 ({str(reason)[:200]})"
     except (TypeError, ValueError) as err:
-        return f"regex {pattern!r} is not valid ({err})"
+        return f"regex {quoted(pattern)} is not valid ({str(err)[:200]})"
     return ""
 
 

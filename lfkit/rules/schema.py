@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from lfkit.errors import quoted
 from lfkit.rules.patterns import keyword_words, regex_problem
 from lfkit.rules.tokens import token_pattern_problem
 
@@ -85,7 +86,7 @@ class Match(BaseModel):
     def _keywords_have_words(cls, keywords: tuple[str, ...]) -> tuple[str, ...]:
         for keyword in keywords:
             if not keyword_words(keyword):
-                raise ValueError(f"keyword {keyword!r} has no word in it")
+                raise ValueError(f"keyword {quoted(keyword)} has no word in it")
         return keywords
 
     @field_validator("regex")
@@ -185,7 +186,7 @@ class Label(BaseModel):
     def _aliases_have_words(cls, aliases: tuple[str, ...]) -> tuple[str, ...]:
         for alias in aliases:
             if not keyword_words(alias):
-                raise ValueError(f"alias {alias!r} has no word in it")
+                raise ValueError(f"alias {quoted(alias)} has no word in it")
         return aliases
 
 

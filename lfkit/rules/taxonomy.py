@@ -9,6 +9,9 @@ from typing import Any
 import yaml
 
 from lfkit.errors import DataError
+from lfkit.files import FileProblem, read_limited
+
+MAX_TAXONOMY_BYTES = 64 << 20
 
 
 def read_taxonomy(path: str | Path) -> dict[str, dict[str, list[str]]]:
@@ -21,9 +24,11 @@ def read_taxonomy(path: str | Path) -> dict[str, dict[str, list[str]]]:
     """
     path = Path(path)
     try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        data = json.loads(read_limited(path, MAX_TAXONOMY_BYTES).decode("utf-8-sig"))
+    except (FileProblem, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise DataError(f"{path}: cannot read a JSON taxonomy ({err})") from None
+    except RecursionError:
+        raise DataError(f"{path}: cannot read a JSON taxonomy (nested too deeply)") from None
     if not isinstance(data, dict):
         raise DataError(f"{path}: expected a JSON object of tag -> {{aliases, parents}}")
     taxonomy = {}

@@ -5,6 +5,7 @@ spaCy is imported only when a rule set has token patterns: `import spacy` costs 
 
 from __future__ import annotations
 
+import unicodedata
 from functools import cache
 from typing import Any
 
@@ -51,7 +52,7 @@ def required_literals(pattern: Any) -> tuple[str, ...]:
     A token with no operator (or '+') that asks for LOWER/ORTH/TEXT equal to a string, or
     IN a list of strings, can only match where one of those strings occurs in the text.
     """
-    for token in pattern:
+    for token in nfc_pattern(pattern):
         if token.get("OP", "1") not in ("1", "+"):
             continue
         for key in _LITERAL_KEYS:
@@ -71,8 +72,19 @@ def build_matcher(patterns: list[Any]) -> Any:
     nlp = blank_nlp()
     matcher = Matcher(nlp.vocab)
     for index, pattern in enumerate(patterns):
-        matcher.add(str(index), [list(pattern)])
+        matcher.add(str(index), [list(nfc_pattern(pattern))])
     return matcher
+
+
+def nfc_pattern(value: Any) -> Any:
+    """Return a token pattern with every string in NFC, the form texts are matched in."""
+    if isinstance(value, str):
+        return value if value.isascii() else unicodedata.normalize("NFC", value)
+    if isinstance(value, dict):
+        return {key: nfc_pattern(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [nfc_pattern(item) for item in value]
+    return value
 
 
 def match_keys(matcher: Any, doc: Any) -> set[int]:

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from lfkit.errors import RuleError
+from lfkit.files import FileProblem, read_limited
 
 MAX_FILE_BYTES = 64 << 20
 MAX_DEPTH = 64
@@ -96,15 +97,18 @@ def read_yaml(path: Path) -> Located | None:
     ------
     RuleError
         For unreadable files, bytes that are not UTF-8, YAML syntax errors (with line and
-        column), aliases, nesting deeper than 64 levels, and files over 64 MB.
+        column), aliases, nesting deeper than 64 levels, files over 64 MB and files that are
+        not regular files (a FIFO, a device).
     """
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise RuleError(path, 1, "", f"file is {size:,} bytes; rules files are at most 64 MB")
-        raw = path.read_bytes()
-    except OSError as err:
-        raise RuleError(path, 1, "", f"cannot read the file ({err.strerror})") from None
+        raw = read_limited(path, MAX_FILE_BYTES)
+    except FileProblem as err:
+        raise RuleError(
+            path,
+            1,
+            "",
+            f"{err}; rules files are at most 64 MB" if "more than" in str(err) else str(err),
+        ) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:

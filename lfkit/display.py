@@ -1,0 +1,53 @@
+"""Show text from data and rules safely: on a terminal, and in a spreadsheet that opens a CSV.
+
+Data is untrusted. A title can hold terminal escape sequences (set the window title, write a
+hyperlink, clear the screen) or a cell that a spreadsheet runs as a formula. Every renderer for
+humans passes its text through these two functions.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+# C0 controls but tab and newline, DEL, C1 controls, bidirectional overrides, line separators
+_UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}\u2028\u2029]")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal_safe(text: str) -> str:
+    r"""Return text with every character a terminal would act on shown as an escape.
+
+    Control characters (ESC, CR, BEL, backspace, C1 controls such as CSI), bidirectional
+    overrides and Unicode line separators become `\xNN`/`\uNNNN`; tabs and newlines stay.
+
+    Examples
+    --------
+    >>> print(terminal_safe("title\x1b]0;owned\x07 ok\u202e"))
+    title\x1b]0;owned\x07 ok\u202e
+    """
+    return _UNSAFE.sub(_escape, text)
+
+
+def csv_cell(value: Any) -> Any:
+    """Return a CSV cell that a spreadsheet shows as text instead of running it as a formula.
+
+    A text that starts with `=`, `+`, `-`, `@`, `|`, `%`, a tab or a line break gets a leading
+    apostrophe (the OWASP advice); plain numbers such as `-1.5` and every non-text value are
+    left alone, as they cannot run.
+
+    Examples
+    --------
+    >>> csv_cell("=HYPERLINK(\\"http://x\\")"), csv_cell("-0.5"), csv_cell(-1), csv_cell("ok")
+    ('\\'=HYPERLINK("http://x")', '-0.5', -1, 'ok')
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
