@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lfkit.cli.app import DataArgument, ForceOption, RulesOption, app, exit_on_error
-from lfkit.errors import OutputError
+from lfkit.cli.app import DataArgument, ForceOption, RulesOption, app, echo, exit_on_error
 
 DecisionsOption = Annotated[
     Path, typer.Option("--decisions", "-d", help="The decisions log (JSON Lines).")
@@ -29,24 +28,20 @@ def fix(
     force: ForceOption = False,
 ) -> None:
     """Write the data with its labels corrected by the decisions; print the change log."""
-    from lfkit.output import check_output, write_text
+    from lfkit.output import check_outputs, write_text
     from lfkit.review.decisions import read_decisions
     from lfkit.review.fix import changes_csv, fix_file, render_changes
     from lfkit.rules.loader import load_rules
 
     with exit_on_error():
-        inputs = [data, decisions, rules]
-        check_output(out, inputs=inputs, force=force)
-        if changes is not None:
-            check_output(changes, inputs=inputs, force=force, option="--changes")
-            if changes.resolve() == out.resolve():
-                raise OutputError("--out and --changes name the same file; give two paths")
+        outputs = {"--out": out, "--changes": changes}
+        check_outputs(outputs, inputs=[data, decisions, rules], force=force)
         ruleset = load_rules(rules)
         log = read_decisions(decisions)
-        correction = fix_file(ruleset, data, out, log)
+        correction = fix_file(ruleset, data, out, log, force=force)
         if changes is not None:
-            write_text(changes, changes_csv(correction.changes))
-    typer.echo(render_changes(correction.changes), nl=False)
+            write_text(changes, changes_csv(correction.changes), force=force, option="--changes")
+    echo(render_changes(correction.changes), nl=False)
     typer.echo(f"{correction.summary()}; corrected data written to {out}", err=True)
     if changes is not None:
         typer.echo(f"change log written to {changes}", err=True)

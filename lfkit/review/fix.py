@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from lfkit.data import check_frame, read_data, sniff_delimiter
+from lfkit.display import csv_cell
 from lfkit.errors import DataError, OutputError
 from lfkit.output import atomic_path
 from lfkit.review.decisions import Decision
@@ -171,7 +172,12 @@ def check_decisions(
 
 
 def fix_file(
-    ruleset: RuleSet, data: str | Path, out: str | Path, decisions: Mapping[Any, Decision]
+    ruleset: RuleSet,
+    data: str | Path,
+    out: str | Path,
+    decisions: Mapping[Any, Decision],
+    *,
+    force: bool = False,
 ) -> Correction:
     """Write `data` with its labels corrected by the decisions to `out`, in the same format.
 
@@ -198,7 +204,7 @@ def fix_file(
     correction = correct_labels(ruleset, df, decisions, source=str(data))
     new = {row: correction.labels[row] for row in correction.rows}
     writer = _write_parquet if suffix == ".parquet" else _TEXT_WRITERS[suffix]
-    with atomic_path(out) as temp:
+    with atomic_path(out, force=force) as temp:  # replaces an existing `out` only with force
         writer(data, temp, ruleset, new)
     return correction
 
@@ -218,8 +224,9 @@ def changes_csv(changes: Iterable[Change]) -> str:
     writer.writerow(CHANGE_COLUMNS)
     for change in changes:
         decision = change.decision
-        writer.writerow(
-            [
+        writer.writerow(  # no formulas: ids and labels come from data (docs/errors.md)
+            csv_cell(cell)
+            for cell in [
                 _plain(change.id),
                 decision.label,
                 decision.kind,

@@ -225,13 +225,8 @@ def _explain(issue: Any, model: type[BaseModel], node: Located, path: Path, name
             path,
             line,
             name,
-<<<<<<< HEAD
-            f"'{key}' is {value!r}; expected one of {choices}",
-            _closest_hint(str(value), re.split(r",\s*|\s+or\s+", choices)),
-=======
             f"'{key}' is {quoted(value)}; expected one of {choices}",
-            _closest_hint(str(value), [c.strip() for c in choices.split(",")]),
->>>>>>> 1ba1dcc (Hardening: outputs (rules/taxonomy are inputs, exclusive creation, --force only on regular files, clash of --out/--html, full/read-only disk errors), terminal escapes and CSV formula injection neutralised, bounded reads of regular files only, NFC matching, JSON Lines with U+2028, no recursion on nested cells, short messages for huge values)
+            _closest_hint(str(value), re.split(r",\s*|\s+or\s+", choices)),
         )
     if kind in _EXPECTED:
         hint = (
