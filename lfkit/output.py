@@ -29,14 +29,16 @@ def is_input(path: Path, inputs: Sequence[Path]) -> bool:
     """Say whether writing `path` would change one of `inputs`.
 
     An input file counts as itself (also through links and hard links); an input folder
-    (a rules folder) protects every rules file under it, existing or not.
+    (a rules folder) protects every rules file (.yaml/.yml) in it. A new file is no input.
     """
     resolved = path.resolve()
     for source in inputs:
         source = Path(source)
         if source.is_dir():
-            if resolved.suffix.lower() in RULE_SUFFIXES and resolved.is_relative_to(
-                source.resolve()
+            if (
+                resolved.suffix.lower() in RULE_SUFFIXES
+                and resolved.is_relative_to(source.resolve())
+                and resolved.exists()
             ):
                 return True
         elif source.exists() and (

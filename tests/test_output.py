@@ -72,14 +72,13 @@ def _rules_copy(tmp_path: Path) -> Path:
     return rules
 
 
-@pytest.mark.parametrize("target", ["file", "folder-file", "new-yaml-in-folder", "hard-link"])
+@pytest.mark.parametrize("target", ["file", "folder-file", "hard-link"])
 def test_rules_are_inputs_even_with_force(tmp_path: Path, target: str) -> None:
     """No output may name a rules file (as a file, in a folder, or linked), even with --force."""
     rules = _rules_copy(tmp_path)
     rules_arg, out = {
         "file": (rules / "rules.yaml", rules / "rules.yaml"),
         "folder-file": (rules, rules / "rules.yaml"),
-        "new-yaml-in-folder": (rules, rules / "sub.yml"),
         "hard-link": (rules, tmp_path / "linked.yaml"),
     }[target]
     if target == "hard-link":

@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from lfkit.cli.app import DataArgument, ForceOption, RulesOption, app, exit_on_error, progress
+from lfkit.cli.app import (
+    DataArgument,
+    ForceOption,
+    RulesOption,
+    app,
+    echo,
+    exit_on_error,
+    progress,
+)
 
 
 class ListFormat(StrEnum):
@@ -49,7 +57,7 @@ def suggest(
     say = progress()
     with exit_on_error():
         if out is not None:
-            check_output(out, inputs=[data], force=force, suffixes=(".yaml", ".yml"))
+            check_output(out, inputs=[data, rules], force=force, suffixes=(".yaml", ".yml"))
         say("loading rules")
         ruleset = load_rules(rules)
         say("reading data")
@@ -59,9 +67,9 @@ def suggest(
             ruleset, df, labels=label, top=top, min_precision=min_precision, min_new=min_new,
             seed=seed,
         )  # fmt: skip
-        typer.echo(render_suggestions(result, fmt=fmt.value), nl=False)
+        echo(render_suggestions(result, fmt=fmt.value), nl=False)
         if out is not None:
-            write_text(out, result.to_yaml(source=str(data)))
+            write_text(out, result.to_yaml(source=str(data)), force=force)
             typer.echo(
                 f"{len(result.suggestions)} keywords written to {out}; move it into the rules "
                 f"folder and run 'lfkit check'",
