@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from lfkit.engine.apply import Votes, apply_rules
     from lfkit.errors import DataError, LfkitError, OutputError, RuleError, RuleFileError
     from lfkit.model.fit import LabelModel, fit_label_model
+    from lfkit.model.label import label_rows
+    from lfkit.model.save import load_label_model
     from lfkit.report.render import render_report
     from lfkit.review.decisions import Decision, append_decision, read_decisions
     from lfkit.review.fix import apply_decisions
@@ -45,6 +47,8 @@ _HOMES = {
     "apply_rules": "lfkit.engine.apply",
     "audit_labels": "lfkit.audit.suspects",
     "fit_label_model": "lfkit.model.fit",
+    "label_rows": "lfkit.model.label",
+    "load_label_model": "lfkit.model.save",
     "load_rules": "lfkit.rules.loader",
     "read_data": "lfkit.data",
     "read_decisions": "lfkit.review.decisions",
@@ -74,6 +78,8 @@ __all__ = [
     "apply_rules",
     "audit_labels",
     "fit_label_model",
+    "label_rows",
+    "load_label_model",
     "load_rules",
     "read_data",
     "read_decisions",

@@ -209,7 +209,7 @@ class Scorer:
 
     def score(self, rows: IntArray) -> LabelScores:
         """Return the fused probabilities of these rows, each out-of-sample for its row."""
-        rule_probs = self.model.predict_proba(rows)
+        rule_probs = self.model.fitted_proba(rows)
         probs, neighbour_probs = rule_probs, None
         if self.neighbours is not None and self.fusion is not None:
             neighbour_probs = self.neighbours.predict_proba(rows)
@@ -254,7 +254,7 @@ def fit_scorer(
     if len(sample) > FIT_ROWS:
         sample = np.sort(np.random.default_rng(seed).choice(len(df), FIT_ROWS, replace=False))
     fusion = fit_fusion(
-        model.predict_proba(sample),
+        model.fitted_proba(sample),
         index.predict_proba(sample),
         y[sample].toarray(),
         multilabel=ruleset.multilabel,

@@ -5,7 +5,7 @@ One module per command group; importing them registers their commands on `app`.
 
 from __future__ import annotations
 
-from lfkit.cli import apply, assist, audit, check, review  # noqa: F401  (registers the commands)
+from lfkit.cli import apply, assist, audit, check, label, review  # noqa: F401  (registers the commands)
 from lfkit.cli.app import app, main
 
 __all__ = ["app", "main"]

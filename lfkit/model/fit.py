@@ -1,85 +1,216 @@
-"""Label models: turn rule votes (and the existing labels) into a probability per row and label.
+"""Label models: turn rule votes into a probability per row and label; fit once, predict later.
 
-- `naive-bayes` (default): learns each rule's reliability per label from the existing labels,
-  with the taxonomy's children as evidence for their parents; leave-one-out on the rows it
-  was fitted on. Chosen by the label-error benchmark (docs/audit.md).
+- `naive-bayes`: learns each rule's reliability per label from existing labels, with the
+  taxonomy's children as evidence for their parents (lfkit/model/naive_bayes.py).
+- `em`: lfkit's Dawid-Skene-style model, learned from the votes alone by EM
+  (lfkit/model/em.py); multilabel: one binary model per tag, vectorised.
+- `snorkel`: Snorkel's LabelModel, learned from the votes alone; per tag in a multilabel
+  task; majority vote where fewer than 3 rules vote (lfkit/model/snorkel_model.py).
 - `majority`: positive minus negative votes per label (children count for parents).
-- `snorkel`: Snorkel's LabelModel, learned without labels; per label as a binary problem in a
-  multilabel task; majority vote where fewer than 3 rules vote (Snorkel's minimum).
+- `auto`: `naive-bayes` when labels are given; without labels `em` for classes and
+  `majority` for tags (see `auto_method`, chosen by benchmarks/bench_label_model.py).
+
+`predict_proba(data)` scores rows the model was not fitted on (new data). The audit needs
+out-of-sample probabilities of the rows a model *was* fitted on: `fitted_proba(rows)` gives
+them, leave-one-out with respect to each row's own label.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 
-from lfkit._types import ABSTAIN, FloatArray, IntArray
-from lfkit.engine.apply import Votes
+from lfkit._types import FloatArray, IntArray
+from lfkit.engine.apply import Votes, apply_rules
 from lfkit.errors import LfkitError
+from lfkit.model.em import EmParameters, em_probabilities, fit_em
 from lfkit.model.fuse import sigmoid, softmax
-from lfkit.model.naive_bayes import feature_mask, fit_naive_bayes, model_features
+from lfkit.model.naive_bayes import (
+    FeatureCounts,
+    count_features,
+    feature_mask,
+    model_features,
+    model_from_counts,
+)
+from lfkit.model.snorkel_model import SnorkelPart, fit_snorkel, predict_snorkel
 from lfkit.model.targets import given_matrix
 from lfkit.rules.ruleset import RuleSet
 
-LABEL_MODELS = ("naive-bayes", "majority", "snorkel")
-SNORKEL_MIN_RULES = 3
-"""Snorkel's LabelModel needs at least 3 labeling functions; with fewer, majority vote."""
+LABEL_MODELS = ("auto", "naive-bayes", "em", "snorkel", "majority")
+NEEDS_LABELS = ("naive-bayes",)
+
+
+def auto_method(ruleset: RuleSet, *, labels: bool) -> str:
+    """Return the method `auto` stands for, as chosen by benchmarks/bench_label_model.py.
+
+    With labels: `naive-bayes`. Without: `em` for classes (its one-coin EM beats Snorkel's
+    LabelModel and majority vote on the 4-class data), `majority` for tags (rules that only
+    vote positive give no unsupervised model anything to learn; see docs/labeling.md).
+    """
+    if labels:
+        return "naive-bayes"
+    return "majority" if ruleset.multilabel else "em"
 
 
 class LabelModel:
-    """A fitted label model: `predict_proba(rows)` for any rows of the data it was fitted on.
+    """A fitted label model.
 
     Probabilities are (n_rows, n_labels): P(label present) in a multilabel task, P(class)
-    with rows summing to 1 in a multiclass one. Each row's probability is out-of-sample with
-    respect to its own label (leave-one-out for `naive-bayes` and for the base rates `majority`
-    smooths with; `snorkel` never looks at the labels). Predicting rows in chunks keeps
-    memory bounded on large data.
+    with rows summing to 1 in a multiclass one. `predict_proba` scores any rows (a DataFrame,
+    to which the rules are applied, or their `Votes`); `fitted_proba` gives leave-one-out
+    probabilities of the rows the model was fitted on; `save` writes the model as JSON.
     """
 
     def __init__(
-        self, ruleset: RuleSet, votes: Votes, y: sparse.csr_array, *, method: str, seed: int
+        self,
+        ruleset: RuleSet,
+        method: str,
+        *,
+        counts: FeatureCounts,
+        em: EmParameters | None = None,
+        snorkel: list[SnorkelPart] | None = None,
+        votes: Votes | None = None,
+        y: sparse.csr_array | None = None,
     ) -> None:
-        self.ruleset, self.method, self.votes, self.y = ruleset, method, votes, y
-        self._naive_bayes = None
-        self._snorkel: FloatArray | None = None
-        if method == "naive-bayes":
-            self._features = model_features(ruleset, votes.fired, y)
-            self._naive_bayes = fit_naive_bayes(ruleset, self._features, y)
-        elif method == "snorkel":
-            self._snorkel = _snorkel(ruleset, votes, y, seed=seed)
+        self.ruleset, self.method = ruleset, method
+        self.counts = counts
+        """Label counts (and, for naive-bayes, feature counts) of the rows it was fitted on."""
+        self.em, self.snorkel = em, snorkel or []
+        self._votes, self._y = votes, y
 
-    def predict_proba(self, rows: slice | IntArray = slice(None)) -> FloatArray:
-        """Return the probabilities of these rows (default: all)."""
-        if self._naive_bayes is not None:
-            scores = self._naive_bayes.predict_logits(self._features[rows], self.y[rows])
-            return sigmoid(scores) if self.ruleset.multilabel else softmax(scores)
-        if self._snorkel is not None:
-            return self._snorkel[rows]
-        votes = Votes(self.votes.fired[rows], self.votes.values)
-        return _majority(self.ruleset, votes, base_rates(self.y, rows))
+    def predict_proba(self, data: pd.DataFrame | Votes) -> FloatArray:
+        """Return the probabilities of these rows (the model never saw their labels).
+
+        Raises
+        ------
+        DataError
+            When `data` lacks a text column the rules need.
+        LfkitError
+            When `data` is `Votes` of another number of rules.
+        """
+        votes = _as_votes(self.ruleset, data)
+        base = _base_rates(self.counts)
+        if self.method == "naive-bayes":
+            model = model_from_counts(self.ruleset, self.counts)
+            features = model_features(self.ruleset, votes.fired, _no_labels(self.ruleset, votes))
+            return self._squash(model.predict_logits(features, None))
+        return self._unsupervised(votes, np.broadcast_to(base, (votes.shape[0], base.size)))
+
+    def fitted_proba(self, rows: slice | IntArray = slice(None)) -> FloatArray:
+        """Return out-of-sample probabilities of these rows of the data the model was fitted on.
+
+        Each row's probabilities are leave-one-out with respect to its own label
+        (`naive-bayes`, and the base rates `majority` smooths with); `em` and `snorkel` never
+        look at labels. Scoring rows in chunks keeps memory bounded on large data.
+
+        Raises
+        ------
+        LfkitError
+            For a loaded model (it keeps no training rows).
+        """
+        if self._votes is None or self._y is None:
+            raise LfkitError(
+                "fitted_proba needs the rows the model was fitted on; a loaded model keeps "
+                "none; hint: use predict_proba(data) for rows"
+            )
+        votes = Votes(self._votes.fired[rows], self._votes.values)
+        y = self._y[rows]
+        if self.method == "naive-bayes":
+            model = model_from_counts(self.ruleset, self.counts)
+            features = model_features(self.ruleset, votes.fired, y)
+            return self._squash(model.predict_logits(features, y))
+        return self._unsupervised(votes, base_rates(self._y, rows))
+
+    def save(self, path: str | Path) -> None:
+        """Write the model as JSON (atomically); `lfkit.load_label_model` reads it back.
+
+        Raises
+        ------
+        OutputError
+            When the file cannot be written.
+        """
+        from lfkit.model.save import save_label_model
+
+        save_label_model(self, Path(path))
+
+    def _squash(self, scores: FloatArray) -> FloatArray:
+        return sigmoid(scores) if self.ruleset.multilabel else softmax(scores)
+
+    def _unsupervised(self, votes: Votes, base: FloatArray) -> FloatArray:
+        if self.method == "em" and self.em is not None:
+            return em_probabilities(self.ruleset, self.em, votes.fired)
+        majority = majority_vote(self.ruleset, votes, base)
+        if self.method == "snorkel" and self.snorkel:
+            return predict_snorkel(self.snorkel, votes.to_dense(), majority)
+        return majority
 
 
 def fit_label_model(
     ruleset: RuleSet,
-    votes: Votes,
-    given: Sequence[Any],
+    data: pd.DataFrame | Votes,
+    given: Sequence[Any] | None = None,
     *,
-    method: str = "naive-bayes",
+    method: str = "auto",
     seed: int = 0,
 ) -> LabelModel:
-    """Fit a label model on the rules' votes and the existing labels.
+    """Fit a label model on the rules' votes on `data` and, where given, the existing labels.
+
+    Parameters
+    ----------
+    ruleset
+        The rules.
+    data
+        A DataFrame (the rules are applied to it) or the rules' `Votes` on it.
+    given
+        Per row, a list of tags (multilabel) or one class (multiclass); None to learn from
+        the votes alone.
+    method
+        One of LABEL_MODELS; `auto`: see `auto_method`.
+    seed
+        Seed of Snorkel's optimiser (the other methods are deterministic).
 
     Raises
     ------
     LfkitError
-        For an unknown method.
+        For an unknown method, or `naive-bayes` without labels.
+    DataError
+        For labels that do not fit the rule set, or data lacking a text column.
     """
     if method not in LABEL_MODELS:
         raise LfkitError(f"unknown label model '{method}'; choose one of {', '.join(LABEL_MODELS)}")
-    return LabelModel(ruleset, votes, given_matrix(ruleset, given), method=method, seed=seed)
+    if method == "auto":
+        method = auto_method(ruleset, labels=given is not None)
+    if given is None and method in NEEDS_LABELS:
+        raise LfkitError(
+            f"label model '{method}' learns from existing labels, and none were given; "
+            "hint: pass the labels, or use 'em' or 'snorkel', which learn from the votes alone"
+        )
+    votes = _as_votes(ruleset, data)
+    if given is not None and len(given) != votes.shape[0]:
+        raise LfkitError(f"fit_label_model: {len(given)} labels for {votes.shape[0]} rows")
+    y = given_matrix(ruleset, given) if given is not None else _no_labels(ruleset, votes)
+    if method == "naive-bayes":
+        counts = count_features(model_features(ruleset, votes.fired, y), y)
+        # C order, as a loaded model has: the same sums in the same order, the same floats
+        counts = FeatureCounts(
+            counts.n_rows,
+            *(np.ascontiguousarray(array) for array in counts.arrays()),
+        )
+        return LabelModel(ruleset, method, counts=counts, votes=votes, y=y)
+    counts = count_features(sparse.csr_array((votes.shape[0], 0)), y)
+    if method == "em":
+        start = majority_vote(ruleset, votes, base_rates(y, slice(None)))
+        params = fit_em(ruleset, votes.fired, start)
+        return LabelModel(ruleset, method, counts=counts, em=params, votes=votes, y=y)
+    if method == "snorkel":
+        parts = fit_snorkel(ruleset, votes.to_dense(), seed=seed)
+        return LabelModel(ruleset, method, counts=counts, snorkel=parts, votes=votes, y=y)
+    return LabelModel(ruleset, method, counts=counts, votes=votes, y=y)
 
 
 def base_rates(y: sparse.csr_array, rows: slice | IntArray) -> FloatArray:
@@ -93,6 +224,25 @@ def base_rates(y: sparse.csr_array, rows: slice | IntArray) -> FloatArray:
     """
     counts = np.asarray(y.sum(axis=0), dtype=np.float64).ravel()
     return np.asarray((counts - y[rows].toarray() + 1.0) / (y.shape[0] + 1.0))
+
+
+def _base_rates(counts: FeatureCounts) -> FloatArray:
+    """Each label's base rate among the fitted rows, as `base_rates` smooths it."""
+    return np.asarray((counts.present + 1.0) / (counts.n_rows + 1.0))
+
+
+def majority_vote(ruleset: RuleSet, votes: Votes, base: FloatArray) -> FloatArray:
+    """Return majority-vote probabilities, smoothed by the base rates `base` (n_rows, n_labels).
+
+    Multilabel: (positive votes + base) / (positive + negative votes + 1), a child's positive
+    vote counting for its ancestors. Multiclass: votes per class plus the base rate,
+    normalised.
+    """
+    pos, neg = _signed_votes(ruleset, votes)
+    if ruleset.multilabel:
+        return np.asarray((pos + base) / (pos + neg + 1.0))
+    probs = pos + base
+    return np.asarray(probs / probs.sum(axis=1, keepdims=True))
 
 
 def _signed_votes(ruleset: RuleSet, votes: Votes) -> tuple[FloatArray, FloatArray]:
@@ -112,35 +262,16 @@ def _signed_votes(ruleset: RuleSet, votes: Votes) -> tuple[FloatArray, FloatArra
     return np.asarray(pos), np.asarray(neg)
 
 
-def _majority(ruleset: RuleSet, votes: Votes, base: FloatArray) -> FloatArray:
-    pos, neg = _signed_votes(ruleset, votes)
-    if ruleset.multilabel:
-        return np.asarray((pos + base) / (pos + neg + 1.0))
-    probs = pos + base
-    return np.asarray(probs / probs.sum(axis=1, keepdims=True))
+def _as_votes(ruleset: RuleSet, data: pd.DataFrame | Votes) -> Votes:
+    if isinstance(data, Votes):
+        if data.shape[1] != len(ruleset):
+            raise LfkitError(
+                f"votes have {data.shape[1]} columns but the rule set has {len(ruleset)} rules;"
+                " hint: apply the same rules the model was fitted with"
+            )
+        return data
+    return apply_rules(ruleset, data)
 
 
-def _snorkel(ruleset: RuleSet, votes: Votes, y: sparse.csr_array, *, seed: int) -> FloatArray:
-    from snorkel.labeling.model import LabelModel
-
-    matrix = votes.to_dense()
-    if not ruleset.multilabel:
-        if len(ruleset) < SNORKEL_MIN_RULES:
-            return _majority(ruleset, votes, base_rates(y, slice(None)))
-        model = LabelModel(cardinality=len(ruleset.labels), verbose=False)
-        model.fit(matrix, n_epochs=500, seed=seed, progress_bar=False)
-        return np.asarray(model.predict_proba(matrix))
-    probs = _majority(ruleset, votes, base_rates(y, slice(None)))
-    mask = feature_mask(ruleset)[:, : len(ruleset)]
-    for label_index in range(len(ruleset.labels)):
-        columns = np.nonzero(mask[label_index])[0]
-        columns = columns[(matrix[:, columns] != ABSTAIN).any(axis=0)]
-        if len(columns) < SNORKEL_MIN_RULES:
-            continue
-        sub = matrix[:, columns].copy()
-        sub[sub > 0] = 1  # a descendant's positive vote is a positive vote for this label
-        model = LabelModel(cardinality=2, verbose=False)
-        model.fit(sub, n_epochs=200, seed=seed, progress_bar=False)
-        covered = (sub != ABSTAIN).any(axis=1)
-        probs[covered, label_index] = model.predict_proba(sub[covered])[:, 1]
-    return probs
+def _no_labels(ruleset: RuleSet, votes: Votes) -> sparse.csr_array:
+    return sparse.csr_array((votes.shape[0], len(ruleset.labels)), dtype=np.int8)

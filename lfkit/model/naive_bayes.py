@@ -64,11 +64,17 @@ class NaiveBayesLabelModel:
     fired_total: FloatArray
     """Rows where each feature fired, shape (n_features,)."""
 
-    def predict_logits(self, features: sparse.csr_array, given: sparse.csr_array) -> FloatArray:
+    def predict_logits(
+        self, features: sparse.csr_array, given: sparse.csr_array | None
+    ) -> FloatArray:
         """Return log-odds (multilabel) or log-scores (multiclass), leave-one-out w.r.t. `given`.
 
         `given` must belong to the rows the model was fitted on for leave-one-out to hold.
+        With `given=None` the rows are new: nothing is left out, and (multilabel) the given
+        tags, unknown for new rows, are not used as evidence.
         """
+        if given is None:
+            return self._predict_new(features)
         n = float(self.n_rows)
         rates = (self.fired_total + 1.0) / (n + 2.0)
         y = given.toarray().astype(np.float64)
@@ -92,6 +98,25 @@ class NaiveBayesLabelModel:
         scores_full = features @ full.weights.T + full.const + np.log(self.present + 1.0)
         scores_loo = features @ loo.weights.T + loo.const + np.log(np.maximum(self.present, 1.0))
         return np.asarray(np.where(y > 0, scores_loo, scores_full))
+
+    def _predict_new(self, features: sparse.csr_array) -> FloatArray:
+        """Return the scores of rows the model was not fitted on, from their rules alone."""
+        n = float(self.n_rows)
+        rates = (self.fired_total + 1.0) / (n + 2.0)
+        mask = np.array(self.mask)
+        mask[:, len(self.ruleset) :] = 0.0  # the given tags of new rows are unknown
+        if self.ruleset.multilabel:
+            absent = n - self.present
+            on = _class_terms(self.fired_present, self.present, rates, mask, loo=False)
+            off = _class_terms(
+                self.fired_total - self.fired_present, absent, rates, mask, loo=False
+            )
+            prior = np.log(self.present + 1.0) - np.log(absent + 1.0)
+            return np.asarray(
+                prior + features @ (on.weights - off.weights).T + on.const - off.const
+            )
+        terms = _class_terms(self.fired_present, self.present, rates, mask, loo=False)
+        return np.asarray(features @ terms.weights.T + terms.const + np.log(self.present + 1.0))
 
 
 @lru_cache(maxsize=8)
@@ -149,6 +174,10 @@ class FeatureCounts:
     present: FloatArray
     fired_present: FloatArray
     fired_total: FloatArray
+
+    def arrays(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Return (present, fired_present, fired_total)."""
+        return self.present, self.fired_present, self.fired_total
 
     def __add__(self, other: FeatureCounts) -> FeatureCounts:
         return FeatureCounts(
