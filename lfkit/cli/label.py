@@ -70,7 +70,7 @@ def label(
     from lfkit.model.fit import fit_label_model
     from lfkit.model.label import count_labels, known_labels, label_rows, table_frames
     from lfkit.model.save import load_label_model
-    from lfkit.output import TABLE_SUFFIXES, check_output, write_frames
+    from lfkit.output import check_outputs, write_frames
     from lfkit.rules.loader import load_rules
 
     say = progress()
@@ -80,13 +80,14 @@ def label(
                 "--model uses a saved model as it is; it cannot be combined with "
                 "--save-model or --method"
             )
-        inputs = [data] + ([model] if model is not None else [])
-        if out is not None:
-            check_output(out, inputs=inputs, force=force, suffixes=TABLE_SUFFIXES)
-        if save_model is not None:
-            check_output(save_model, inputs=inputs, force=force, option="--save-model")
-            if save_model.suffix.lower() != ".json" or out == save_model:
-                raise LfkitError(f"--save-model {save_model}: give a .json path other than --out")
+        if save_model is not None and save_model.suffix.lower() != ".json":
+            raise LfkitError(f"--save-model {save_model}: give a .json path")
+        check_outputs(
+            {"--out": out, "--save-model": save_model},
+            inputs=[data, rules] + ([model] if model is not None else []),
+            force=force,
+            tables=("--out",),
+        )
         say("loading rules")
         ruleset = load_rules(rules)
         say("reading data")
@@ -116,9 +117,9 @@ def label(
             fitted, df, votes=votes, threshold=threshold, keep_abstains=keep_abstains
         )
         if out is not None:
-            write_frames(table_frames(labelled, out.suffix), out)
+            write_frames(table_frames(labelled, out.suffix), out, force=force)
         if save_model is not None:
-            fitted.save(save_model)
+            fitted.save(save_model, force=force, option="--save-model")
     typer.echo(how)
     typer.echo(count_labels(fitted, labelled, votes).summary())
     if out is not None:

@@ -126,17 +126,19 @@ class LabelModel:
             return self._squash(model.predict_logits(features, y))
         return self._unsupervised(votes, base_rates(self._y, rows))
 
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path, *, force: bool = False, option: str = "path") -> None:
         """Write the model as JSON (atomically); `lfkit.load_label_model` reads it back.
+
+        An existing file is replaced only with `force`; `option` names the path in errors.
 
         Raises
         ------
         OutputError
-            When the file cannot be written.
+            When the file exists (without `force`) or cannot be written.
         """
         from lfkit.model.save import save_label_model
 
-        save_label_model(self, Path(path))
+        save_label_model(self, Path(path), force=force, option=option)
 
     def _squash(self, scores: FloatArray) -> FloatArray:
         return sigmoid(scores) if self.ruleset.multilabel else softmax(scores)

@@ -30,8 +30,10 @@ _WHAT = {"kind": "the task kinds", "labels": "the labels", "parents": "the taxon
 VERSION = 1
 
 
-def save_label_model(model: LabelModel, path: Path) -> None:
-    """Write `model` to `path` as JSON, atomically."""
+def save_label_model(
+    model: LabelModel, path: Path, *, force: bool = False, option: str = "path"
+) -> None:
+    """Write `model` to `path` as JSON, atomically (replacing a file only with `force`)."""
     counts = model.counts
     document: dict[str, Any] = {
         "format": FORMAT,
@@ -59,7 +61,7 @@ def save_label_model(model: LabelModel, path: Path) -> None:
         document["snorkel"].append(
             {"label": part.label, **{name: value.tolist() for name, value in params.items()}}
         )
-    write_text(path, json.dumps(document, separators=(",", ":")))
+    write_text(path, json.dumps(document, separators=(",", ":")), force=force, option=option)
 
 
 def load_label_model(path: str | Path, ruleset: RuleSet) -> LabelModel:
