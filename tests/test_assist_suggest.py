@@ -139,6 +139,7 @@ def test_suggest_label_filter_and_unknown_label(weakened: Path, data: pd.DataFra
         suggest_rules(ruleset, data, labels=["vision"])
 
 
+@pytest.mark.slow
 def test_suggest_multilabel_taxonomy(tag_rules: RuleSet) -> None:
     """On the 400-tag projects every suggestion's label is a tag and its YAML loads."""
     projects = lfkit.read_data(EXAMPLES / "projects.json", tag_rules.task)

@@ -75,3 +75,43 @@ def suggest(
                 f"folder and run 'lfkit check'",
                 err=True,
             )
+
+
+class SliceKind(StrEnum):
+    label = "label"
+    rule = "rule"
+
+
+@app.command()
+def slices(
+    data: DataArgument,
+    rules: RulesOption,
+    predictions: Annotated[
+        Path,
+        typer.Option(
+            "--predictions",
+            "-p",
+            help="A table of id and 'predicted' (what 'lfkit label --out' writes).",
+        ),
+    ],
+    by: Annotated[SliceKind, typer.Option(help="One slice per label's rules, or per rule.")] = (
+        SliceKind.label
+    ),
+    min_size: Annotated[int, typer.Option(min=1, help="Leave out slices with fewer rows.")] = 5,
+    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        ListFormat.table
+    ),
+) -> None:
+    """Report a model's metrics on each slice the rules define, worst first."""
+    from lfkit.assist.slices import PREDICTED, read_predictions, render_slices, slice_metrics
+    from lfkit.data import read_data
+    from lfkit.rules.loader import load_rules
+
+    with exit_on_error():
+        ruleset = load_rules(rules)
+        df = read_data(data, ruleset.task)
+        table_task = ruleset.task.model_copy(update={"text_columns": (PREDICTED,)})
+        table = read_data(predictions, table_task, labels=False)
+        predicted = read_predictions(ruleset, df, table, source=str(predictions))
+        metrics = slice_metrics(ruleset, df, predicted, by=by.value, min_size=min_size)
+    typer.echo(render_slices(metrics, fmt=fmt.value), nl=False)
