@@ -114,4 +114,4 @@ def slices(
         table = read_data(predictions, table_task, labels=False)
         predicted = read_predictions(ruleset, df, table, source=str(predictions))
         metrics = slice_metrics(ruleset, df, predicted, by=by.value, min_size=min_size)
-    typer.echo(render_slices(metrics, fmt=fmt.value), nl=False)
+    echo(render_slices(metrics, fmt=fmt.value), nl=False)
