@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from lfkit.cli.app import DataArgument, ForceOption, RulesOption, app, echo, exit_on_error
+from lfkit.cli.app import (
+    DataArgument,
+    ForceOption,
+    RulesOption,
+    app,
+    echo,
+    exit_on_error,
+    progress,
+)
+from lfkit.errors import OutputError
 
 DecisionsOption = Annotated[
     Path, typer.Option("--decisions", "-d", help="The decisions log (JSON Lines).")
@@ -45,3 +55,66 @@ def fix(
     typer.echo(f"{correction.summary()}; corrected data written to {out}", err=True)
     if changes is not None:
         typer.echo(f"change log written to {changes}", err=True)
+
+
+@app.command()
+def review(
+    data: DataArgument,
+    rules: RulesOption,
+    decisions: Annotated[
+        Path, typer.Option("--decisions", "-d", help="The decisions log to append to.")
+    ] = Path("decisions.jsonl"),
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: a free one).")] = 0,
+    open_browser: Annotated[
+        bool, typer.Option("--open/--no-open", help="Open the page in a browser.")
+    ] = True,
+    top: Annotated[int | None, typer.Option(min=1, help="Review at most N flags.")] = None,
+    min_score: Annotated[float, typer.Option(min=0.0, max=1.0, help="Lowest score shown.")] = 0.5,
+    neighbours: Annotated[
+        bool, typer.Option("--neighbours/--no-neighbours", help="Use similar-row evidence.")
+    ] = True,
+    seed: Annotated[int, typer.Option(min=0, help="Seed for sampling.")] = 0,
+) -> None:
+    """Review the audit's flags in the browser; every decision is appended to --decisions."""
+    import webbrowser
+
+    from lfkit.data import read_data
+    from lfkit.review.app import ReviewServer, open_session
+    from lfkit.rules.loader import load_rules
+
+    say = progress()
+    with exit_on_error():
+        for source in (data, rules):
+            if source.exists() and decisions.resolve() == source.resolve():
+                raise OutputError(f"--decisions {decisions} is an input file; choose another path")
+        if not decisions.parent.is_dir():
+            folder = decisions.parent
+            raise OutputError(f"--decisions {decisions}: folder '{folder}' does not exist")
+        ruleset = load_rules(rules)
+        df = read_data(data, ruleset.task)
+        fix = f"lfkit fix {data} --rules {rules} --decisions {decisions} --out FIXED{data.suffix}"
+        session = open_session(
+            ruleset,
+            df,
+            decisions,
+            command=fix,
+            top=top,
+            min_score=min_score,
+            neighbours=neighbours,
+            seed=seed,
+            progress=say,
+        )
+        server = ReviewServer(session, port=port)
+    earlier = f", {session.decided_before} decided earlier" if session.decided_before else ""
+    typer.echo(f"{len(session.items)} flags to review{earlier}; decisions go to {decisions}")
+    typer.echo(f"review at {server.url}")
+    typer.echo("press Ctrl-C to stop (nothing is lost: every decision is saved at once)")
+    sys.stdout.flush()
+    if open_browser:
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        typer.echo(f"\nstopped; decisions are in {decisions}; next: {fix}")
+    finally:
+        server.server_close()

@@ -1,0 +1,403 @@
+"""The review app: its HTTP guard (token, host, paths, writes) and, in a real headless Chromium,
+the keyboard loop (accept, reject, undo, skip, relabel), the decisions file, resume after a
+kill, and data shown as text."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import pandas as pd
+import pytest
+from conftest import EXAMPLES, TAG_RULES
+from test_report_html import driver  # noqa: F401  (the shared headless Chromium fixture)
+
+from lfkit.audit.suspects import AuditReport, audit_labels
+from lfkit.data import read_data
+from lfkit.review.app import ReviewServer, ReviewSession, review_items
+from lfkit.review.decisions import read_decisions, read_log
+from lfkit.rules.ruleset import RuleSet
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+SCREENSHOT = Path("/tmp/lfkit-review.png")
+XSS = " <script>alert(1)</script><img src=x onerror=\"document.title='pwned'\">"
+
+
+@pytest.fixture(scope="module")
+def projects(tag_rules: RuleSet) -> pd.DataFrame:
+    """The bundled projects, labels parsed."""
+    return read_data(EXAMPLES / "projects.json", tag_rules.task)
+
+
+@pytest.fixture(scope="module")
+def report(tag_rules: RuleSet, projects: pd.DataFrame) -> AuditReport:
+    """A real audit of the projects' tags, top 12 flags (no neighbours: quick)."""
+    return audit_labels(tag_rules, projects, top=12, neighbours=False)
+
+
+def _session(ruleset: RuleSet, df: pd.DataFrame, report: AuditReport, path: Path) -> ReviewSession:
+    return ReviewSession(ruleset, df, review_items(report), path, 0, command="lfkit fix ...")
+
+
+@contextmanager
+def serving(session: ReviewSession) -> Iterator[ReviewServer]:
+    """Run a review server in a thread for the duration of the block."""
+    server = ReviewServer(session)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def server(
+    tmp_path: Path, tag_rules: RuleSet, projects: pd.DataFrame, report: AuditReport
+) -> Iterator[ReviewServer]:
+    """A review server over the real audit, with a fresh decisions file in tmp_path."""
+    with serving(_session(tag_rules, projects, report, tmp_path / "decisions.jsonl")) as running:
+        yield running
+
+
+def _request(
+    server: ReviewServer, method: str, path: str, *, body: Any = None, headers: Any = None
+) -> tuple[int, bytes]:
+    """Send one raw request (the path exactly as given, no normalising)."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+    data = None if body is None else json.dumps(body).encode()
+    connection.request(method, path, body=data, headers=headers or {})
+    response = connection.getresponse()
+    answer = (response.status, response.read())
+    connection.close()
+    return answer
+
+
+# ------------------------------------------------------------------ the HTTP guard
+
+
+def test_server_binds_localhost_with_a_random_token(server: ReviewServer) -> None:
+    """The URL is on 127.0.0.1 and carries a long random token; another run gets another."""
+    url = urlsplit(server.url)
+    assert url.hostname == "127.0.0.1"
+    assert server.server_address[0] == "127.0.0.1"
+    assert len(server.token) >= 32
+    other = ReviewServer(server.session)
+    assert other.token != server.token
+    other.server_close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/"), ("GET", "/app.js"), ("GET", "/api/state"), ("POST", "/api/decide")],
+)
+def test_server_refuses_requests_without_the_token(
+    server: ReviewServer, method: str, path: str
+) -> None:
+    """No token, or a wrong one, is a 403, and nothing is written."""
+    body = {"index": 0, "decision": "accept"} if method == "POST" else None
+    assert _request(server, method, path, body=body)[0] == 403
+    wrong = {"X-Lfkit-Token": "x" * len(server.token)}
+    assert _request(server, method, path + "?token=nope", body=body, headers=wrong)[0] == 403
+    assert not server.session.decisions.exists()
+
+
+def test_server_refuses_another_host_name(server: ReviewServer) -> None:
+    """A page that reaches the port under another name (DNS rebinding) is refused."""
+    headers = {"Host": "evil.example:80", "X-Lfkit-Token": server.token}
+    assert _request(server, "GET", "/api/state", headers=headers)[0] == 403
+
+
+TRAVERSALS = [
+    "/../pyproject.toml",
+    "/%2e%2e/%2e%2e/etc/passwd",
+    "/static/../app.py",
+    "/app.py",
+    "/static/index.html",
+    "//etc/passwd",
+    "/app.js/../../decisions.py",
+]
+
+
+@pytest.mark.parametrize("path", TRAVERSALS)
+def test_server_serves_nothing_outside_its_pages(server: ReviewServer, path: str) -> None:
+    """Any path but its three pages and its API is a 404, token or not."""
+    status, body = _request(server, "GET", f"{path}?token={server.token}")
+    assert status == 404
+    assert b"root:" not in body and b"import" not in body
+
+
+def test_server_page_loads_with_the_token(server: ReviewServer) -> None:
+    """With the token, the page and the state load; the page sets a strict CSP."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+    connection.request("GET", f"/?token={server.token}")
+    response = connection.getresponse()
+    assert response.status == 200 and b"lfkit review" in response.read()
+    assert "script-src 'self'" in response.getheader("Content-Security-Policy", "")
+    connection.close()
+    status, body = _request(server, "GET", "/api/state", headers={"X-Lfkit-Token": server.token})
+    assert status == 200
+    assert len(json.loads(body)["items"]) == len(server.session.items)
+
+
+def test_server_writes_only_the_decisions_file(server: ReviewServer, tmp_path: Path) -> None:
+    """Decisions are appended to the decisions file; nothing else appears or changes."""
+    token = {"X-Lfkit-Token": server.token}
+    for index, choice in enumerate(["accept", "reject"]):
+        body = {"index": index, "decision": choice}
+        assert _request(server, "POST", "/api/decide", body=body, headers=token)[0] == 200
+    assert _request(server, "POST", "/api/undo", body={}, headers=token)[0] == 200
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["decisions.jsonl"]
+    assert [d.decision for d in read_log(server.session.decisions)] == [
+        "accept",
+        "reject",
+        "undo",
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"index": 999, "decision": "accept"},
+        {"index": "0", "decision": "accept"},
+        {"index": 0, "decision": "delete"},
+        {"index": 0, "decision": "relabel", "value": "no-such-label"},
+        [0, "accept"],
+    ],
+)
+def test_server_refuses_bad_decisions(server: ReviewServer, body: Any) -> None:
+    """A bad decision request is a 400 with a message, and nothing is written."""
+    status, answer = _request(
+        server, "POST", "/api/decide", body=body, headers={"X-Lfkit-Token": server.token}
+    )
+    assert status == 400 and json.loads(answer)["error"]
+    assert not server.session.decisions.exists()
+
+
+def test_session_multiclass_accept_records_the_suggested_class(
+    tmp_path: Path, class_rules: RuleSet
+) -> None:
+    """Accepting a multiclass spurious flag records the class the row gets, as fix needs."""
+    df = read_data(EXAMPLES / "dataset.csv", class_rules.task)
+    report = audit_labels(class_rules, df, top=10, neighbours=False)
+    session = _session(class_rules, df, report, tmp_path / "d.jsonl")
+    index = next(item.index for item in session.items if item.flag.kind == "spurious")
+    session.decide(index, "accept")
+    (decision,) = read_log(session.decisions)
+    assert decision.value == session.items[index].flag.suggestion
+    assert decision.value in class_rules.labels
+
+
+# ------------------------------------------------------------------ in a real browser
+
+
+def _open(driver: WebDriver, url: str) -> WebDriver:  # noqa: F811
+    """Load the page and wait until the first card is shown."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)
+    WebDriverWait(driver, 20).until(lambda d: "reviewed" in d.find_element("id", "progress").text)
+    return driver
+
+
+def _press(driver: WebDriver, key: str) -> None:  # noqa: F811
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(driver).send_keys(key).perform()
+
+
+def _until(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll until `check()` is truthy; return it."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def _lines(path: Path, count: int) -> list[dict[str, Any]]:
+    """Wait for the decisions file to hold `count` lines; return them as JSON."""
+
+    def read() -> list[dict[str, Any]] | None:
+        lines = path.read_text("utf-8").splitlines() if path.exists() else []
+        return [json.loads(line) for line in lines] if len(lines) >= count else None
+
+    return _until(read)
+
+
+def _card(driver: WebDriver) -> str:  # noqa: F811
+    return driver.find_element("id", "card").text
+
+
+@pytest.mark.slow
+def test_browser_keyboard_accept_reject_undo(driver: WebDriver, server: ReviewServer) -> None:  # noqa: F811
+    """a accepts, x rejects, backspace undoes: the file records each at once, in order."""
+    from selenium.webdriver.common.keys import Keys
+
+    items, path = server.session.items, server.session.decisions
+    browser = _open(driver, server.url)
+    assert f"id {items[0].flag.id}" in _card(browser)
+    _press(browser, "a")
+    first = _lines(path, 1)[0]
+    assert (first["id"], first["label"], first["decision"]) == (
+        items[0].flag.id,
+        items[0].flag.label,
+        "accept",
+    )
+    assert first["score"] == round(items[0].flag.score, 6) and first["rules"]
+    _until(lambda: f"id {items[1].flag.id}" in _card(browser))
+    _press(browser, "x")
+    assert _lines(path, 2)[1]["decision"] == "reject"
+    _until(lambda: "2 reviewed" in browser.find_element("id", "progress").text)
+    browser.save_screenshot(str(SCREENSHOT))
+    _press(browser, Keys.BACKSPACE)
+    undo = _lines(path, 3)[2]
+    assert (undo["id"], undo["label"], undo["decision"]) == (
+        items[1].flag.id,
+        items[1].flag.label,
+        "undo",
+    )
+    _until(lambda: f"id {items[1].flag.id}" in _card(browser))
+    assert "1 reviewed" in browser.find_element("id", "progress").text
+    assert list(read_decisions(path)) == [(str(items[0].flag.id), items[0].flag.label)]
+
+
+@pytest.mark.slow
+def test_browser_space_skips_without_writing(driver: WebDriver, server: ReviewServer) -> None:  # noqa: F811
+    """Space moves on to the next flag and writes nothing."""
+    items = server.session.items
+    browser = _open(driver, server.url)
+    _press(browser, " ")
+    _until(lambda: f"id {items[1].flag.id}" in _card(browser))
+    assert "1 skipped" in browser.find_element("id", "progress").text
+    assert not server.session.decisions.exists()
+
+
+@pytest.mark.slow
+def test_browser_relabel_with_search(driver: WebDriver, server: ReviewServer) -> None:  # noqa: F811
+    """r opens the label search; typing narrows it; enter relabels with the chosen tag."""
+    from selenium.webdriver.common.keys import Keys
+
+    item = server.session.items[0]
+    target = next(label for label in server.session.ruleset.labels if label != item.flag.label)
+    browser = _open(driver, server.url)
+    _press(browser, "r")
+    search = browser.find_element("id", "search")
+    _until(search.is_displayed)
+    search.send_keys(target)
+    _until(lambda: browser.find_element("css selector", "#choices li.active").text == target)
+    search.send_keys(Keys.ENTER)
+    decision = _lines(server.session.decisions, 1)[0]
+    assert (decision["decision"], decision["value"]) == ("relabel", [target])
+    assert decision["label"] == item.flag.label
+
+
+@pytest.mark.slow
+def test_browser_list_view_jumps_to_a_flag(driver: WebDriver, server: ReviewServer) -> None:  # noqa: F811
+    """l shows every flag as a row; clicking one shows it as the card."""
+    items = server.session.items
+    browser = _open(driver, server.url)
+    _press(browser, "l")
+    rows = _until(lambda: browser.find_elements("css selector", "#rows tr"))
+    assert len(rows) == len(items)
+    rows[5].click()
+    _until(lambda: f"id {items[5].flag.id}" in _card(browser))
+
+
+@pytest.mark.slow
+def test_browser_shows_data_as_text(  # noqa: F811
+    driver: WebDriver,  # noqa: F811
+    tmp_path: Path,
+    tag_rules: RuleSet,
+    projects: pd.DataFrame,
+) -> None:
+    """Titles holding <script> and <img onerror> show as text and never run."""
+    df = projects.assign(title=projects["title"] + XSS, description=XSS + projects["description"])
+    report = audit_labels(tag_rules, df, top=5, neighbours=False)
+    with serving(_session(tag_rules, df, report, tmp_path / "d.jsonl")) as running:
+        browser = _open(driver, running.url)
+        card = browser.find_element("id", "card")
+        assert "<script>alert(1)</script>" in card.text and "onerror=" in card.text
+        assert card.find_elements("css selector", "script, img") == []
+        _press(browser, "l")
+        _until(lambda: browser.find_elements("css selector", "#rows tr"))
+        assert browser.find_elements("css selector", "main img, main script") == []
+        assert browser.title == "lfkit review"
+        assert browser.execute_script("return document.querySelectorAll('img').length") == 0
+        from selenium.common.exceptions import NoAlertPresentException
+
+        with pytest.raises(NoAlertPresentException):
+            _ = browser.switch_to.alert.text
+
+
+# ----------------------------------------------- the command, killed and restarted
+
+
+def _start(data: Path, decisions: Path) -> tuple[subprocess.Popen[str], str, float]:
+    """Start `lfkit review` in a subprocess; return it, its URL and when it was started."""
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lfkit", "review", str(data), "--rules", str(TAG_RULES)]
+        + ["--decisions", str(decisions), "--no-open", "--no-neighbours", "--top", "12"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("review at "):
+            return process, line.split()[-1], started
+    raise AssertionError(f"no URL printed: {process.stderr.read() if process.stderr else ''}")
+
+
+def _stop(process: subprocess.Popen[str], sig: signal.Signals) -> None:
+    process.send_signal(sig)
+    process.communicate(timeout=30)
+
+
+@pytest.mark.slow
+def test_command_resumes_after_being_killed(driver: WebDriver, tmp_path: Path) -> None:  # noqa: F811
+    """Decisions survive a SIGKILL; a restart leaves them out and says how many were decided."""
+    decisions = tmp_path / "decisions.jsonl"
+    data = EXAMPLES / "projects.json"
+    process, url, started = _start(data, decisions)
+    try:
+        browser = _open(driver, url)
+        _press(browser, "a")
+        first = _lines(decisions, 1)[0]
+        print(f"lfkit review start -> first decision saved: {time.monotonic() - started:.1f}s")
+        assert first["decision"] == "accept"
+        _until(lambda: "1 reviewed" in browser.find_element("id", "progress").text)
+        _press(browser, "x")
+        decided = {(str(d["id"]), d["label"]) for d in _lines(decisions, 2)}
+    finally:
+        _stop(process, signal.SIGKILL)
+    assert len(read_decisions(decisions)) == 2
+    process, url, _ = _start(data, decisions)
+    try:
+        browser = _open(driver, url)
+        assert "2 decided earlier" in browser.find_element("id", "progress").text
+        _press(browser, "l")
+        rows = _until(lambda: browser.find_elements("css selector", "#rows tr"))
+        cells = [[cell.text for cell in row.find_elements("tag name", "td")] for row in rows]
+        shown = {(cell[4], cell[3]) for cell in cells}
+        assert not decided & shown
+    finally:
+        _stop(process, signal.SIGTERM)
