@@ -145,6 +145,21 @@ def test_fix_file_classes_keeps_everything_else(
     _check_fixed(class_rules, data, out, class_decisions)
 
 
+def test_fix_file_jsonl_keeps_other_lines_byte_for_byte(tmp_path: Path, tag_rules: RuleSet) -> None:
+    """JSON Lines: CRLF endings and a raw U+2028 inside a string survive; one line changes."""
+    records = json.loads((EXAMPLES / "projects.json").read_text("utf-8"))[:5]
+    records[1]["title"] += "\u2028second line"
+    lines = [json.dumps(record, ensure_ascii=False) + "\r\n" for record in records]
+    data, out = tmp_path / "p.jsonl", tmp_path / "fixed.jsonl"
+    data.write_bytes("".join(lines).encode("utf-8"))
+    decision = Decision(records[2]["id"], "computer-vision", "missing", "accept")
+    fix_file(tag_rules, data, out, {decision.key: decision})
+    before, after = data.read_bytes().split(b"\n"), out.read_bytes().split(b"\n")
+    assert [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b] == [2]
+    assert json.loads(after[2])["tags"] == [*records[2]["tags"], "computer-vision"]
+    assert after[2].endswith(b"\r")
+
+
 def test_correct_labels_follows_each_decision(tag_rules: RuleSet) -> None:
     """Accept adds a missing tag and removes a spurious one; relabel swaps; reject keeps."""
     df = read_data(EXAMPLES / "projects.json", tag_rules.task).head(4)

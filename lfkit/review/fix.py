@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from lfkit.data import check_frame, read_data, sniff_delimiter
+from lfkit.data import check_frame, json_lines, read_data, sniff_delimiter
 from lfkit.display import csv_cell
 from lfkit.errors import DataError, OutputError
 from lfkit.output import atomic_path
@@ -341,18 +341,19 @@ def _write_json(data: Path, temp: Path, ruleset: RuleSet, new: dict[int, Any]) -
 
 
 def _write_jsonl(data: Path, temp: Path, ruleset: RuleSet, new: dict[int, Any]) -> None:
-    lines = _read_text(data).splitlines(keepends=True)
-    numbers = [number for number, line in enumerate(lines) if line.strip()]
+    text = _read_text(data)
+    lines = text.split("\n")
+    numbered = json_lines(text)  # the rows as read_data reads them: (1-based line, text)
     column = ruleset.task.label_column
-    like = _like([json.loads(lines[number]).get(column) for number in numbers[:100]])
+    like = _like([json.loads(line).get(column) for _, line in numbered[:100]])
     for row, labels in new.items():
-        line = lines[numbers[row]]
+        number, line = numbered[row]
         record = json.loads(line)
         record[column] = _encode(record.get(column), labels, like, ruleset)
-        ending = line[len(line.rstrip("\r\n")) :] or "\n"
-        lines[numbers[row]] = json.dumps(record, ensure_ascii=line.isascii()) + ending
+        carriage = "\r" if lines[number - 1].endswith("\r") else ""
+        lines[number - 1] = json.dumps(record, ensure_ascii=line.isascii()) + carriage
     with open(temp, "w", encoding="utf-8", newline="") as out:
-        out.writelines(lines)
+        out.write("\n".join(lines))
 
 
 def _write_parquet(data: Path, temp: Path, ruleset: RuleSet, new: dict[int, Any]) -> None:
