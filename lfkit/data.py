@@ -188,19 +188,51 @@ def _read_text(path: Path) -> str:
 def _read_csv(path: Path, text: str, sep: str | None) -> pd.DataFrame:
     sep = sep or sniff_delimiter(text)
     try:
-        return pd.read_csv(
+        df = pd.read_csv(
             io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""]
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
         raise DataError(f"{path}: not a readable CSV file ({' '.join(str(err).split())})") from None
+    return unshift_csv(df, str(path))
+
+
+def unshift_csv(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Undo the shift pandas makes when data lines hold one field more than the header.
+
+    pandas then takes the first field of every line as the index, and every column reads the
+    field to its left (ids become titles). When the extra last field is empty on every line
+    (a trailing delimiter), the fields go back under their header names; otherwise a value
+    would be lost, and the file is refused.
+
+    Raises
+    ------
+    DataError
+        Naming the first row whose extra field holds a value.
+    """
+    if isinstance(df.index, pd.RangeIndex):
+        return df
+    extra = df[df.columns[-1]].notna().to_numpy()
+    if extra.any():
+        row = int(extra.argmax())
+        raise DataError(
+            f"{source}: row {row + 1} has {len(df.columns) + 1} fields but the header names "
+            f"{len(df.columns)} columns; hint: quote fields that hold the delimiter, or name "
+            "the extra column in the header"
+        )
+    fields = df.reset_index().iloc[:, :-1]
+    fields.columns = df.columns
+    return fields
 
 
 def sniff_delimiter(text: str) -> str:
     """Return the delimiter of CSV text (one of , ; tab |), as `read_data` reads it."""
     try:
         return csv.Sniffer().sniff(text[:65536], delimiters=",;\t|").delimiter
-    except csv.Error:
-        return ","
+    except csv.Error:  # e.g. lines that end in a delimiter the header lacks: trust the header
+        header = text[: text.find("\n")] if "\n" in text else text
+        counts = {sep: header.count(sep) for sep in ",;\t|"}
+        best = max(counts, key=lambda sep: counts[sep])
+        return best if counts[best] else ","
 
 
 def _parse_json(path: Path, text: str, line: int = 0) -> Any:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from conftest import EXAMPLES
 
+import lfkit
 from lfkit import DataError
 from lfkit.data import read_data
 from lfkit.rules.schema import Task
@@ -112,3 +113,34 @@ def test_read_data_multiclass_needs_a_class(tmp_path: Path) -> None:
     path.write_text("id,title,description,tag\n1,a,b,mlops\n2,c,d,\n")
     with pytest.raises(DataError, match=r"row 2 \(id '2'\).*expected one class name"):
         read_data(path, CLASSES)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("id,title,description,tag\n1,a,d,mlops,\n2,b,e,other,\n", [["1", "a"], ["2", "b"]]),
+        ("id,title,description,tag\n1,a,d,mlops,\n2,b,e,other\n", [["1", "a"], ["2", "b"]]),
+        ("id,title,description,tag,\n1,a,d,mlops,\n2,b,e,other,\n", [["1", "a"], ["2", "b"]]),
+        ("id;title;description;tag\r\n1;a;d;mlops;\r\n2;b;e;other;\r\n", [["1", "a"], ["2", "b"]]),
+    ],
+)
+def test_trailing_delimiter_is_not_a_shift(
+    tmp_path: Path, class_rules: lfkit.RuleSet, text: str, expected: list[list[str]]
+) -> None:
+    """Lines ending in a delimiter keep every field under its header name (ids stay ids)."""
+    path = tmp_path / "data.csv"
+    path.write_text(text)
+    df = lfkit.read_data(path, class_rules.task)
+    assert df[["id", "title"]].to_numpy().tolist() == expected
+    assert df["tag"].tolist() == ["mlops", "other"]
+
+
+def test_extra_field_with_a_value_is_refused(tmp_path: Path, class_rules: lfkit.RuleSet) -> None:
+    """A line with one field more than the header that holds a value is an error, not a shift."""
+    path = tmp_path / "data.csv"
+    path.write_text("id,title,description,tag\n1,a,d,mlops,\n2,b,e,other,lost\n")
+    with pytest.raises(lfkit.DataError, match="row 2 has 5 fields but the header names 4"):
+        lfkit.read_data(path, class_rules.task)
+    path.write_text("id,title,description,tag\n1,a,d,mlops\n2,b,e,other,lost\n")
+    with pytest.raises(lfkit.DataError, match="Expected 4 fields in line 3, saw 5"):
+        lfkit.read_data(path, class_rules.task)

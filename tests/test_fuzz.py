@@ -7,6 +7,7 @@ HYPOTHESIS_PROFILE=long .venv/bin/python -m pytest tests/test_fuzz.py
 from __future__ import annotations
 
 import contextlib
+import csv
 import string
 import tempfile
 from pathlib import Path
@@ -182,3 +183,150 @@ def test_audit_never_raises_on_valid_input(
     )
     report = audit_labels(ruleset, df, min_score=0.0, neighbours=neighbours)
     assert all(0.0 <= flag.score <= 1.0 for flag in report.flags)
+
+
+YAML_TRAPS = [
+    "yes",
+    "No",
+    "on",
+    "null",
+    "~",
+    "1.5",
+    "0x1F",
+    "2020-01-01",
+    "a: b",
+    "x, y",
+    "[z]",
+    "{q}",
+    "#c",
+    "- dash",
+    "? q",
+    "*star",
+    "&amp",
+    "!tag",
+    "%p",
+    "@at",
+    "`bt",
+    "'q",
+    '"dq',
+    "|p",
+    ">g",
+    "café",
+    "cafe\u0301",
+    "中文",
+    "a\u2028b",
+    "tab\there",
+    " lead",
+    "trail ",
+    "x\\y",
+    "😀",
+    "<<",
+    "=",
+    "-",
+    "...",
+    "---",
+]
+tag_names = st.sampled_from(YAML_TRAPS) | st.text(min_size=0, max_size=12)
+
+
+@given(
+    st.dictionaries(
+        tag_names,
+        st.fixed_dictionaries(
+            {
+                "aliases": st.lists(tag_names, max_size=3),
+                "parents": st.lists(tag_names, max_size=2),
+            }
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_imported_taxonomy_passes_check_or_is_refused(
+    taxonomy: dict[str, dict[str, list[str]]],
+) -> None:
+    """import-taxonomy either refuses with a DataError, or writes YAML that loads back as is."""
+    from lfkit.rules.taxonomy import check_taxonomy, taxonomy_yaml
+
+    text = taxonomy_yaml(taxonomy, source="fuzz.json")
+    try:
+        check_taxonomy(text, "fuzz.json")
+    except lfkit.DataError:
+        return
+    ruleset = load(yaml.safe_dump({"task": TASK}) + text)
+    missing = [p for e in taxonomy.values() for p in e["parents"] if p not in taxonomy]
+    assert list(ruleset.labels) == list(taxonomy) + list(dict.fromkeys(missing))
+    for tag, entry in taxonomy.items():
+        assert tuple(ruleset.parents.get(tag, ())) == tuple(entry["parents"])
+
+
+def test_imported_yaml_traps_round_trip() -> None:
+    """Names YAML would misread (yes, a: b, x, y, accents, U+2028) import and load unchanged."""
+    from lfkit.rules.taxonomy import check_taxonomy, taxonomy_yaml
+
+    taxonomy = {
+        name: {"aliases": [f"{name} alias"], "parents": []}
+        for name in YAML_TRAPS
+        if name.strip() and name not in ("-", "---", "cafe\u0301")
+    }
+    text = taxonomy_yaml(taxonomy)
+    check_taxonomy(text, "traps.json")
+    assert list(load(yaml.safe_dump({"task": TASK}) + text).labels) == list(taxonomy)
+
+
+CSV_TEXT = string.ascii_letters + " ,;|\t\"'\n\r#=é中😀\u2028"
+
+
+@given(
+    st.lists(
+        st.tuples(st.text(CSV_TEXT, max_size=20), st.text(CSV_TEXT, max_size=20)),
+        min_size=1,
+        max_size=8,
+    ),
+    st.sampled_from([",", ";", "\t", "|"]),
+    st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC]),
+    st.sampled_from(["\n", "\r\n"]),
+    st.booleans(),
+)
+def test_csv_dialects_read_back(
+    rows: list[tuple[str, str]], sep: str, quoting: int, newline: str, trailing: bool
+) -> None:
+    """CSV in any delimiter, quoting, line ending, with or without a trailing delimiter, reads
+    back cell for cell, never shifted.
+
+    Python's writer leaves a lone CR unquoted under QUOTE_MINIMAL; every CSV reader (pandas,
+    spreadsheets) takes that for a line break, so such files are not generated here.
+    """
+    import io
+
+    if quoting == csv.QUOTE_MINIMAL:
+        assume(not any("\r" in t for row in rows for t in row))
+
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=sep, quoting=quoting, lineterminator=newline)
+    header = ["id", "title", "description", "tags"]
+    writer.writerow(header)
+    for number, (title, description) in enumerate(rows):
+        writer.writerow([number, title, description, "a"])
+    text = out.getvalue()
+    if trailing:
+        text = text.replace(newline, sep + newline)  # also inside quoted fields: a junk test
+        assume(not any("\n" in t or "\r" in t for row in rows for t in row))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "data.csv"
+        path.write_bytes(text.encode())
+        task = lfkit.load_rules(_rules_file(folder)).task
+        df = lfkit.read_data(path, task)
+    assert df["id"].tolist() == [str(number) for number in range(len(rows))]
+    expected = [[t.replace("\r\n", "\n") or None for t in row] for row in rows]
+    got = [
+        [None if v != v else v.replace("\r\n", "\n") for v in row]
+        for row in df[["title", "description"]].to_numpy().tolist()
+    ]
+    assert got == expected
+
+
+def _rules_file(folder: str) -> Path:
+    path = Path(folder) / "rules.yaml"
+    path.write_text(yaml.safe_dump({"task": TASK, "labels": {label: {} for label in LABELS}}))
+    return path

@@ -90,7 +90,8 @@ def audit(
         top = 20
     say = progress()
     with exit_on_error():
-        check_outputs({"--out": out, "--html": html}, inputs=[data, rules], force=force)
+        inputs = [data, rules] + ([decisions] if decisions is not None else [])
+        check_outputs({"--out": out, "--html": html}, inputs=inputs, force=force)
         say("loading rules")
         ruleset = load_rules(rules)
         say("reading data")

@@ -33,13 +33,24 @@ def import_taxonomy(
 ) -> None:
     """Convert a tags.json-style taxonomy into a readable YAML labels file to edit."""
     from lfkit.output import check_outputs, write_text
-    from lfkit.rules.taxonomy import read_taxonomy, taxonomy_yaml
+    from lfkit.rules.taxonomy import (
+        check_taxonomy,
+        missing_parents,
+        read_taxonomy,
+        taxonomy_yaml,
+    )
 
     with exit_on_error():
         check_outputs({"--out": out}, inputs=[taxonomy], force=force)
         labels = read_taxonomy(taxonomy)
-        write_text(out, taxonomy_yaml(labels, source=str(taxonomy)), force=force)
-    typer.echo(
-        f"wrote {len(labels)} labels to {out}; add a task section and check it with "
+        text = taxonomy_yaml(labels, source=str(taxonomy))
+        check_taxonomy(text, str(taxonomy))
+        write_text(out, text, force=force)
+    added = missing_parents(labels)
+    extra = (
+        f" (and {len(added)} parents that are not tags, with match_name: false)" if added else ""
+    )
+    echo(
+        f"wrote {len(labels)} labels{extra} to {out}; add a task section and check it with "
         f"'lfkit check {out.parent}'"
     )

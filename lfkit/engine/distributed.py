@@ -34,7 +34,7 @@ import pandas as pd
 from distributed import Client
 from scipy import sparse
 
-from lfkit.data import DATA_SUFFIXES, check_frame, json_lines, parse_labels
+from lfkit.data import DATA_SUFFIXES, check_frame, json_lines, parse_labels, unshift_csv
 from lfkit.engine.apply import Votes, _fields, apply_rules
 from lfkit.errors import DataError, LfkitError
 from lfkit.model.naive_bayes import (
@@ -369,7 +369,7 @@ class _CsvBlock:
     def _parse(self, data: bytes) -> pd.DataFrame:
         text = _decode(self.header + data, self.path, self.start - len(self.header))
         try:
-            return pd.read_csv(
+            df = pd.read_csv(
                 io.StringIO(text), sep=self.sep, dtype=str, keep_default_na=False, na_values=[""]
             )
         except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
@@ -378,6 +378,7 @@ class _CsvBlock:
                 "hint: a quote character inside an unquoted field can split the file in the "
                 "wrong place: read it with blocksize=None"
             ) from None
+        return unshift_csv(df, self.describe())
 
 
 @dataclass(frozen=True)

@@ -132,8 +132,24 @@ def _read_labels(node: Located, path: Path, found: _Found) -> None:
     for name, child in node.children.items():
         data = {} if child.value is None else child
         label = _validate(Label, data, path, str(name), found.errors)
-        if label is not None:
+        if label is not None and (problem := _label_name_problem(str(name), label)):
+            found.errors.append(
+                RuleError(path, node.key_lines[name], str(name), *problem, what="label")
+            )
+        elif label is not None:
             found.labels.append((str(name), label, path, node.key_lines[name]))
+
+
+def _label_name_problem(name: str, label: Label) -> tuple[str, str] | None:
+    """Say why a label name cannot be used (empty, or no word to match), or None."""
+    if not name.strip():
+        return "a label name must not be empty", "name the label"
+    if label.match_name and not keyword_words(name):
+        return (
+            "the label name has no word to match as a keyword",
+            "rename the label, or set 'match_name: false' and give it aliases",
+        )
+    return None
 
 
 def _read_rules(node: Located, path: Path, found: _Found) -> None:
