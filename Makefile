@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: install audit test test-all browser bench lint
+.PHONY: install audit test test-all browser labelstudio bench lint
 
 install: $(VENV)/.installed
 
@@ -24,11 +24,24 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)
 
+# Label Studio for the round-trip test (tests/test_labelstudio.py), in its own venv so that its
+# many pinned dependencies (Django, ...) never meet lfkit's; the test finds it at $(LS_VENV).
+LS_VENV ?= .venv-labelstudio
+LABEL_STUDIO_VERSION = 1.23.2
+
+labelstudio: $(LS_VENV)/.installed-$(LABEL_STUDIO_VERSION)
+
+$(LS_VENV)/.installed-$(LABEL_STUDIO_VERSION):
+	$(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LS_VENV)/bin/python -m pip install -q label-studio==$(LABEL_STUDIO_VERSION)
+	touch $@
+
 # Locally `make test` skips tests marked slow (`make test-all` runs them); CI (CI=true) runs all.
-test: install browser
+test: install browser labelstudio
 	$(BIN)/python -m pytest -q $(if $(CI),,-m "not slow")
 
-test-all: install browser
+test-all: install browser labelstudio
 	$(BIN)/python -m pytest -q
 
 bench: install

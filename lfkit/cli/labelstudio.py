@@ -1,0 +1,106 @@
+"""`lfkit export --to label-studio` and `lfkit import-decisions --from label-studio`."""
+
+from __future__ import annotations
+
+from collections import Counter
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lfkit.cli.app import DataArgument, ForceOption, RulesOption, app, exit_on_error, progress
+
+
+class Tool(StrEnum):
+    label_studio = "label-studio"
+
+
+@app.command()
+def export(
+    data: DataArgument,
+    rules: RulesOption,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the tasks (JSON).")],
+    to: Annotated[Tool, typer.Option("--to", help="The labelling tool.")] = Tool.label_studio,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="Where to write the labelling config (default: OUT with .xml)."),
+    ] = None,
+    top: Annotated[int | None, typer.Option(min=1, help="Export the N best flags.")] = None,
+    min_score: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Lowest flag score exported.")
+    ] = 0.5,
+    seed: Annotated[int, typer.Option(min=0, help="Seed for sampling.")] = 0,
+    force: ForceOption = False,
+) -> None:
+    """Audit the labels and write the flagged rows as tasks for a labelling tool."""
+    import json
+
+    from lfkit.audit.suspects import audit_labels
+    from lfkit.data import read_data
+    from lfkit.errors import LfkitError
+    from lfkit.output import check_output, write_text
+    from lfkit.review.labelstudio import labelstudio_config, labelstudio_tasks
+    from lfkit.rules.loader import load_rules
+
+    config = config or out.with_suffix(".xml")
+    say = progress()
+    with exit_on_error():
+        if config.resolve() == out.resolve():
+            raise LfkitError("--out and --config name the same file; give them different paths")
+        for option, path in (("--out", out), ("--config", config)):
+            check_output(path, inputs=[data, rules], force=force, option=option)
+        say("loading rules")
+        ruleset = load_rules(rules)
+        say("reading data")
+        df = read_data(data, ruleset.task)
+        report = audit_labels(ruleset, df, min_score=min_score, top=top, seed=seed, progress=say)
+        tasks = labelstudio_tasks(ruleset, report)
+        write_text(out, json.dumps(tasks, ensure_ascii=False, indent=1) + "\n")
+        write_text(config, labelstudio_config(ruleset))
+    typer.echo(
+        f"{len(tasks):,} tasks ({len(report.flags):,} flags) written to {out}; "
+        f"labelling config written to {config}",
+        err=True,
+    )
+
+
+@app.command("import-decisions")
+def import_decisions(
+    annotations: Annotated[Path, typer.Argument(help="The labelling tool's JSON export.")],
+    rules: RulesOption,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="The decisions log to append to (JSON Lines).")
+    ],
+    source: Annotated[Tool, typer.Option("--from", help="The labelling tool.")] = (
+        Tool.label_studio
+    ),
+    data: Annotated[
+        Path | None,
+        typer.Option(help="The data the tasks came from: check ids and compare current labels."),
+    ] = None,
+) -> None:
+    """Turn annotated tasks from a labelling tool into decisions that `lfkit fix` applies."""
+    from lfkit.data import read_data
+    from lfkit.output import check_output
+    from lfkit.review.decisions import append_decision
+    from lfkit.review.labelstudio import labelstudio_decisions, read_annotations
+    from lfkit.rules.loader import load_rules
+
+    with exit_on_error():
+        inputs = [annotations] + ([data] if data is not None else [])
+        check_output(out, inputs=inputs, force=True)
+        ruleset = load_rules(rules)
+        tasks = read_annotations(annotations)
+        df = None if data is None else read_data(data, ruleset.task)
+        decisions = labelstudio_decisions(ruleset, tasks, df=df, source=source.value)
+        for decision in decisions:
+            append_decision(out, decision)
+    counts = Counter(decision.decision for decision in decisions)
+    annotated = len({str(decision.id) for decision in decisions})
+    summary = ", ".join(f"{name} {counts[name]}" for name in ("accept", "reject", "relabel"))
+    typer.echo(
+        f"{len(decisions):,} decisions ({summary}) from {annotated:,} annotated rows of "
+        f"{len(tasks):,} tasks appended to {out}",
+        err=True,
+    )
