@@ -297,17 +297,27 @@ def test_cli_export_never_writes_over_its_input(tmp_path: Path) -> None:
 def test_cli_import_decisions_appends_and_reports_bad_files(
     tmp_path: Path, class_tasks: list[dict[str, Any]], class_rules: RuleSet
 ) -> None:
-    """import-decisions appends to the log; a bad export exits 1 with the file named."""
+    """import-decisions appends to the log, export --decisions then leaves the rejected flags
+    out, and a bad export exits 1 with the file named."""
     task = class_tasks[0]
     export = tmp_path / "export.json"
-    export.write_text(json.dumps([annotated(task, choose(class_rules, suggested(task)))]))
+    rejected = choose(class_rules, task["data"]["lfkit_given"])
+    export.write_text(json.dumps([annotated(task, rejected)]))
     log = tmp_path / "decisions.jsonl"
     command = f"import-decisions {export} --from label-studio --rules {CLASS_RULES} --out {log}"
     lfkit(command)
     output = lfkit(command)
     n = len(task["data"]["lfkit_flags"])
     assert len(read_log(log)) == 2 * n
-    assert f"{n} decisions (accept {n}, reject 0, relabel 0)" in output
+    assert f"{n} decisions (accept 0, reject {n}, relabel 0)" in output
+    tasks = tmp_path / "tasks.json"
+    output = lfkit(
+        f"export {CLASS_DATA} --rules {CLASS_RULES} --out {tasks} --decisions {log}",
+        "--min-score=0.3",
+    )
+    assert f"{n} flags already decided" in output
+    ids = {task["data"]["lfkit_id"] for task in json.loads(tasks.read_text("utf-8"))}
+    assert task["data"]["lfkit_id"] not in ids and len(ids) >= len(class_tasks) - 1
     export.write_text("[1]")
     assert f"{export}: task 1 has no 'data'" in lfkit(command, status=1)
 

@@ -30,34 +30,48 @@ def export(
     min_score: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Lowest flag score exported.")
     ] = 0.5,
+    decisions: Annotated[
+        Path | None, typer.Option("--decisions", "-d", help="Leave out flags decided here.")
+    ] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed for sampling.")] = 0,
     force: ForceOption = False,
 ) -> None:
-    """Audit the labels and write the flagged rows as tasks for a labelling tool."""
+    """Audit the labels and write the flagged rows as tasks for a labelling tool.
+
+    With --decisions, the labels are audited as corrected and flags already decided are left
+    out, as `lfkit audit --decisions` does.
+    """
     import json
 
     from lfkit.audit.suspects import audit_labels
     from lfkit.data import read_data
-    from lfkit.errors import LfkitError
-    from lfkit.output import check_output, write_text
+    from lfkit.output import check_outputs, write_text
+    from lfkit.review.decisions import read_decisions
+    from lfkit.review.fix import apply_decisions
     from lfkit.review.labelstudio import labelstudio_config, labelstudio_tasks
+    from lfkit.review.memory import leave_out_decided
     from lfkit.rules.loader import load_rules
 
     config = config or out.with_suffix(".xml")
     say = progress()
     with exit_on_error():
-        if config.resolve() == out.resolve():
-            raise LfkitError("--out and --config name the same file; give them different paths")
-        for option, path in (("--out", out), ("--config", config)):
-            check_output(path, inputs=[data, rules], force=force, option=option)
+        inputs = [data, rules] + ([decisions] if decisions is not None else [])
+        check_outputs({"--out": out, "--config": config}, inputs=inputs, force=force)
         say("loading rules")
         ruleset = load_rules(rules)
         say("reading data")
         df = read_data(data, ruleset.task)
-        report = audit_labels(ruleset, df, min_score=min_score, top=top, seed=seed, progress=say)
+        decided = read_decisions(decisions) if decisions is not None else {}
+        df = apply_decisions(ruleset, df, decided, source=str(data)) if decided else df
+        report = audit_labels(
+            ruleset, df, min_score=min_score, top=None if decided else top, seed=seed, progress=say
+        )
+        if decided:
+            report, left_out = leave_out_decided(report, decided, top=top)
+            typer.echo(f"{left_out:,} flags already decided in {decisions} left out", err=True)
         tasks = labelstudio_tasks(ruleset, report)
-        write_text(out, json.dumps(tasks, ensure_ascii=False, indent=1) + "\n")
-        write_text(config, labelstudio_config(ruleset))
+        write_text(out, json.dumps(tasks, ensure_ascii=False, indent=1) + "\n", force=force)
+        write_text(config, labelstudio_config(ruleset), force=force, option="--config")
     typer.echo(
         f"{len(tasks):,} tasks ({len(report.flags):,} flags) written to {out}; "
         f"labelling config written to {config}",
