@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from lfkit.report.render import render_report
     from lfkit.review.decisions import Decision, append_decision, read_decisions
     from lfkit.review.fix import apply_decisions
+    from lfkit.rules.functions import load_lfs
     from lfkit.rules.loader import load_rules
     from lfkit.rules.ruleset import CompiledRule, RuleSet
 
@@ -49,6 +50,7 @@ _HOMES = {
     "fit_label_model": "lfkit.model.fit",
     "label_rows": "lfkit.model.label",
     "load_label_model": "lfkit.model.save",
+    "load_lfs": "lfkit.rules.functions",
     "load_rules": "lfkit.rules.loader",
     "read_data": "lfkit.data",
     "read_decisions": "lfkit.review.decisions",
@@ -80,6 +82,7 @@ __all__ = [
     "fit_label_model",
     "label_rows",
     "load_label_model",
+    "load_lfs",
     "load_rules",
     "read_data",
     "read_decisions",

@@ -42,6 +42,16 @@ SchedulerOption = Annotated[
 LocalClusterOption = Annotated[
     int | None, typer.Option(min=1, help="Match rules on a local Dask cluster of N processes.")
 ]
+LfsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--lfs",
+        metavar="MODULE:NAME",
+        help="Also vote with your own labeling functions: package.module:NAME names a Snorkel "
+        "LabelingFunction, a function of a row, a list of them or a mapping {label: LFs} "
+        "(runs that code; repeatable).",
+    ),
+]
 
 
 @contextmanager
@@ -58,6 +68,21 @@ def echo(text: str, *, err: bool = False, nl: bool = True) -> None:
     """Print to stdout (or stderr); on a terminal, show control characters from data escaped."""
     stream = sys.stderr if err else sys.stdout
     typer.echo(terminal_safe(text) if stream.isatty() or err else text, err=err, nl=nl)
+
+
+def load_ruleset(rules: Path, lfs: list[str] | None) -> RuleSet:
+    """Load the rules and add the columns of each --lfs spec, in order."""
+    from lfkit.rules.functions import load_lfs
+    from lfkit.rules.loader import load_rules
+
+    ruleset = load_rules(rules)
+    for spec in lfs or ():
+        loaded = load_lfs(spec)
+        try:
+            ruleset = ruleset.with_lfs(loaded)
+        except LfkitError as err:
+            raise LfkitError(f"--lfs {spec}: {err}") from None
+    return ruleset
 
 
 def apply_on_dask(

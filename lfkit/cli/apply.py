@@ -9,6 +9,7 @@ import typer
 from lfkit.cli.app import (
     DataArgument,
     ForceOption,
+    LfsOption,
     LocalClusterOption,
     OutOption,
     RulesOption,
@@ -16,6 +17,7 @@ from lfkit.cli.app import (
     app,
     apply_on_dask,
     exit_on_error,
+    load_ruleset,
 )
 
 
@@ -27,16 +29,16 @@ def apply(
     force: ForceOption = False,
     scheduler: SchedulerOption = None,
     local_cluster: LocalClusterOption = None,
+    lfs: LfsOption = None,
 ) -> None:
     """Apply the rules to every row; write the votes (one column per rule) to --out."""
     from lfkit.data import read_data
     from lfkit.engine.apply import apply_rules
     from lfkit.engine.summary import summarize_votes, votes_frames
     from lfkit.output import check_outputs, write_frames
-    from lfkit.rules.loader import load_rules
 
     with exit_on_error():
-        ruleset = load_rules(rules)
+        ruleset = load_ruleset(rules, lfs)
         check_outputs({"--out": out}, inputs=[data, rules], force=force, tables=("--out",))
         start = time.perf_counter()
         if scheduler is None and local_cluster is None:

@@ -11,6 +11,7 @@ import typer
 from lfkit.cli.app import (
     DataArgument,
     ForceOption,
+    LfsOption,
     LocalClusterOption,
     OutOption,
     RulesOption,
@@ -19,6 +20,7 @@ from lfkit.cli.app import (
     apply_on_dask,
     echo,
     exit_on_error,
+    load_ruleset,
     progress,
 )
 
@@ -75,6 +77,7 @@ def audit(
     decisions: Annotated[
         Path | None, typer.Option(help="Audit the labels as decided here; leave decided flags out.")
     ] = None,
+    lfs: LfsOption = None,
 ) -> None:
     """Find the rows whose existing labels are probably wrong, ranked, with evidence."""
     from lfkit.audit.suspects import audit_labels
@@ -84,7 +87,6 @@ def audit(
     from lfkit.review.decisions import read_decisions
     from lfkit.review.fix import apply_decisions
     from lfkit.review.memory import leave_out_decided
-    from lfkit.rules.loader import load_rules
 
     if top is None and fmt is AuditFormat.table and out is None:
         top = 20
@@ -93,7 +95,7 @@ def audit(
         inputs = [data, rules] + ([decisions] if decisions is not None else [])
         check_outputs({"--out": out, "--html": html}, inputs=inputs, force=force)
         say("loading rules")
-        ruleset = load_rules(rules)
+        ruleset = load_ruleset(rules, lfs)
         say("reading data")
         df = read_data(data, ruleset.task)
         decided = read_decisions(decisions) if decisions is not None else {}
@@ -140,17 +142,17 @@ def analyze(
     ),
     out: OutOption = None,
     force: ForceOption = False,
+    lfs: LfsOption = None,
 ) -> None:
     """Show, per rule, coverage, overlaps, conflicts and agreement with the labels, worst first."""
     from lfkit.audit.analysis import analyze_rules, render_analysis
     from lfkit.data import read_data
     from lfkit.engine.apply import apply_rules
     from lfkit.output import check_outputs, write_text
-    from lfkit.rules.loader import load_rules
 
     with exit_on_error():
         check_outputs({"--out": out}, inputs=[data, rules], force=force)
-        ruleset = load_rules(rules)
+        ruleset = load_ruleset(rules, lfs)
         df = read_data(data, ruleset.task)
         votes = apply_rules(ruleset, df)
         stats = analyze_rules(

@@ -130,19 +130,26 @@ def _add_row_tests(
     positive: sparse.csr_array,
     unless: sparse.csr_array,
 ) -> sparse.csr_array:
-    """Return `fired` with the columns of rules that test length or score recomputed.
+    """Return `fired` with the columns of length, score and function rules recomputed.
 
     Such a rule fires where each test it states holds: its patterns (if any) match, its
-    length and score are in range, and its `unless` does not match.
+    length and score are in range, and its `unless` does not match. A function column fires
+    where its function casts the column's vote; each function runs once per row.
     """
-    columns = [j for j, rule in enumerate(ruleset.rules) if rule.length or rule.score]
+    columns = [
+        j for j, rule in enumerate(ruleset.rules) if rule.length or rule.score or rule.function
+    ]
     if not columns:
         return fired
     n_rows = len(df)
     lengths: dict[tuple[str, str], IntArray] = {}
+    cast = _function_votes(ruleset, df)
     tested = np.ones((n_rows, len(columns)), dtype=bool)
     for k, j in enumerate(columns):
         rule = ruleset.rules[j]
+        if rule.function is not None:
+            tested[:, k] = cast[id(rule.function.function)] == rule.value
+            continue
         if rule.has_text_test:
             tested[:, k] &= positive[:, [j]].toarray().ravel() > 0
         tested[:, k] &= unless[:, [j]].toarray().ravel() == 0
@@ -167,7 +174,21 @@ def _add_row_tests(
         (np.ones(len(rows), dtype=np.int8), (rows, np.asarray(columns)[ks])),
         shape=(n_rows, len(ruleset)),
     )
-    return sparse.csr_array(fired.astype(np.int8) @ sparse.diags_array(keep) + added > 0)
+    return sparse.csr_array(
+        fired.astype(np.int8) @ sparse.diags_array(keep, dtype=np.int8) + added > 0
+    )
+
+
+def _function_votes(ruleset: RuleSet, df: pd.DataFrame) -> dict[int, IntArray]:
+    """Run each user function once per row, as Snorkel's PandasLFApplier does (df.apply)."""
+    voters = {id(r.function.function): r.function for r in ruleset.rules if r.function}
+    if not voters:
+        return {}
+    if len(df) == 0:
+        return {key: np.zeros(0, dtype=np.int64) for key in voters}
+    cast = df.apply(lambda row: [voter.cast(row) for voter in voters.values()], axis=1)
+    matrix = np.array(cast.tolist(), dtype=np.int64).reshape(len(df), len(voters))
+    return {key: matrix[:, i] for i, key in enumerate(voters)}
 
 
 def _plan_field(ruleset: RuleSet, field: str) -> _FieldPlan:

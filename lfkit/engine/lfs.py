@@ -44,6 +44,8 @@ class RuleVote:
 
     def __call__(self, row: Any) -> int:
         rule = self.rule
+        if rule.function is not None:
+            return rule.function(row)
         regexes, tokens, unless_regexes, unless_tokens = self._matchers()
         texts = [as_text(row[field]) for field in rule.fields]
         if rule.has_text_test and not any(_matches(text, regexes, tokens) for text in texts):

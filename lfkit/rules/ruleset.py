@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from lfkit.rules.functions import FunctionVote, bound_lfs, function_columns
 from lfkit.rules.schema import Length, Score, Task
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ class CompiledRule:
     """Fire only when the fields together have a length in this range."""
     score: Score | None = None
     """Fire only when this numeric column is in this range."""
+    function: FunctionVote | None = None
+    """A user's labeling function that casts this column's vote (then nothing else is tested)."""
 
     @property
     def has_text_test(self) -> bool:
@@ -100,6 +103,79 @@ class RuleSet:
                 found.append(parent)
                 frontier.extend(self.parents.get(parent, ()))
         return found
+
+    def with_lfs(
+        self,
+        lfs: Any,
+        *,
+        label: str | int | None = None,
+        vote: Literal["positive", "negative", "both"] = "positive",
+    ) -> RuleSet:
+        """Return a rule set whose label matrix also has columns fed by your own functions.
+
+        `lfs` is a Snorkel LabelingFunction or a function of a row (a pandas Series, as
+        Snorkel's `PandasLFApplier` passes), a list of them, or a mapping {label: LFs}. Each
+        column is named after its function and sits after the rules, so `apply_rules`, the
+        label models, `analyze_rules` and `audit_labels` use it like any rule.
+
+        Multiclass: a function returns a class index, a class name or -1 (abstain). Bound to
+        a class (a mapping key, or `label=`) it is one column that votes that class; unbound,
+        it is one column per class, named `name=class`. Multilabel: a function must be bound
+        to the tag it votes on and returns 1 (present), 0 (absent) or -1; `vote` says which it
+        may return: `positive` (a column `name` voting 1), `negative` (`name` voting 0) or
+        `both` (`name` and `name=not`). A function that returns a vote it was not declared
+        for stops `apply_rules` with a DataError naming it and the row.
+
+        Raises
+        ------
+        LfkitError
+            For an item that is not a function, a function without a name, an unknown
+            label, a multilabel function not bound to a tag, or a column name already taken.
+
+        Examples
+        --------
+        >>> from lfkit.rules.schema import Task
+        >>> task = Task(kind="multiclass", text_columns=("text",), label_column="label")
+        >>> ruleset = RuleSet(task, ("ham", "spam"), {}, ())
+        >>> def has_link(row):
+        ...     return "spam" if "http" in row["text"] else -1
+        >>> ruleset.with_lfs({"spam": has_link}).rule_names
+        ['has_link']
+        >>> ruleset.with_lfs([has_link]).rule_names
+        ['has_link=ham', 'has_link=spam']
+        """
+        taken = set(self.rule_names) | {self.task.id_column}
+        added = []
+        for function, bound in bound_lfs(lfs, label=label):
+            columns = function_columns(
+                function,
+                bound,
+                labels=self.labels,
+                multilabel=self.multilabel,
+                vote=vote,
+                taken=taken,
+                id_column=self.task.id_column,
+            )
+            code = getattr(getattr(function, "_f", function), "__code__", None)
+            path = Path(code.co_filename) if code else Path("<python>")
+            for name, column_label, value, voter in columns:
+                added.append(
+                    CompiledRule(
+                        name=name,
+                        label=column_label,
+                        value=value,
+                        positive=value == 1 or not self.multilabel,
+                        fields=(),
+                        regexes=(),
+                        token_patterns=(),
+                        unless_regexes=(),
+                        unless_token_patterns=(),
+                        path=path,
+                        line=code.co_firstlineno if code else 0,
+                        function=voter,
+                    )
+                )
+        return replace(self, rules=self.rules + tuple(added))
 
     def to_snorkel(self) -> list[LabelingFunction]:
         """Return one Snorkel LabelingFunction per rule, in column order.
