@@ -317,3 +317,26 @@ def test_cli_lfs_errors_exit_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     )
     assert code == 0 and (pd.read_csv(tmp_path / "v.csv")["lf_arxiv"] == 1).sum() > 5
     assert "Traceback" not in err
+
+
+def test_cli_label_with_lfs_saves_and_reuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, classes: pd.DataFrame
+) -> None:
+    """label --lfs fits with the LF's column; the saved model needs the same --lfs on reuse."""
+    write_module(tmp_path, monkeypatch, "lfs_label")
+    classes.iloc[:400].drop(columns="tag").to_csv(tmp_path / "a.csv", index=False)
+    classes.iloc[400:].drop(columns="tag").to_csv(tmp_path / "b.csv", index=False)
+    lfs = ("--lfs", "lfs_label:CLASS_LFS")
+    code, out, err = run(
+        "label", "a.csv", "-r", CLASS_RULES, *lfs, "-o", "a.jsonl", "--save-model", "m.json"
+    )
+    assert code == 0, err
+    assert "lf_language" in (tmp_path / "m.json").read_text()
+    code, out, err = run(
+        "label", "b.csv", "-r", CLASS_RULES, *lfs, "--model", "m.json", "-o", "b.csv.jsonl"
+    )
+    assert code == 0, err
+    labelled = pd.read_json(tmp_path / "b.csv.jsonl", lines=True)
+    assert len(labelled) == len(classes) - 400
+    code, out, err = run("label", "b.csv", "-r", CLASS_RULES, "--model", "m.json", "-o", "c.jsonl")
+    assert code == 1 and "fitted on another rule set" in err

@@ -11,6 +11,7 @@ import typer
 from lfkit.cli.app import (
     DataArgument,
     ForceOption,
+    LfsOption,
     LocalClusterOption,
     OutOption,
     RulesOption,
@@ -18,6 +19,7 @@ from lfkit.cli.app import (
     app,
     apply_on_dask,
     exit_on_error,
+    load_ruleset,
     progress,
 )
 from lfkit.errors import LfkitError
@@ -63,6 +65,7 @@ def label(
     force: ForceOption = False,
     scheduler: SchedulerOption = None,
     local_cluster: LocalClusterOption = None,
+    lfs: LfsOption = None,
 ) -> None:
     """Label every row with the rules and a label model; write the data with the labels to --out."""
     from lfkit.data import read_data
@@ -71,7 +74,6 @@ def label(
     from lfkit.model.label import count_labels, known_labels, label_rows, table_frames
     from lfkit.model.save import load_label_model
     from lfkit.output import check_outputs, write_frames
-    from lfkit.rules.loader import load_rules
 
     say = progress()
     with exit_on_error():
@@ -89,7 +91,7 @@ def label(
             tables=("--out",),
         )
         say("loading rules")
-        ruleset = load_rules(rules)
+        ruleset = load_ruleset(rules, lfs)
         say("reading data")
         df = read_data(data, ruleset.task, labels=False)
         if scheduler is None and local_cluster is None:
