@@ -21,6 +21,7 @@ from lfkit._types import ABSTAIN
 from lfkit.engine.apply import Votes, apply_rules
 from lfkit.engine.lfs import RuleVote
 from lfkit.errors import DataError, LfkitError
+from lfkit.model.label import PREDICTED
 from lfkit.model.targets import given_matrix
 from lfkit.rules.ruleset import CompiledRule, RuleSet
 
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
     from snorkel.slicing import SlicingFunction
 
 SLICE_KINDS = ("rule", "label")
-PREDICTED = "predicted"
-"""The predictions column, as `lfkit label --out` writes it."""
 
 
 class InSlice:

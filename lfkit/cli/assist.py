@@ -11,6 +11,7 @@ import typer
 from lfkit.cli.app import (
     DataArgument,
     ForceOption,
+    OutOption,
     RulesOption,
     app,
     echo,
@@ -77,6 +78,47 @@ def suggest(
             )
 
 
+@app.command("next")
+def next_rows(
+    data: DataArgument,
+    rules: RulesOption,
+    n: Annotated[int, typer.Option("--n", "-n", min=1, help="How many rows to list.")] = 50,
+    diversity: Annotated[
+        float, typer.Option(min=0.0, help="Penalty weight for rows similar to ones listed.")
+    ] = 0.5,
+    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        ListFormat.table
+    ),
+    out: OutOption = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the label model.")] = 0,
+    force: ForceOption = False,
+) -> None:
+    """List the unlabelled rows to label next (rows with an empty label cell), with reasons."""
+    from lfkit.assist.next import render_next, rows_to_label
+    from lfkit.data import read_data
+    from lfkit.model.label import known_labels
+    from lfkit.output import check_output, write_text
+    from lfkit.rules.loader import load_rules
+
+    say = progress()
+    with exit_on_error():
+        if out is not None:
+            check_output(out, inputs=[data, rules], force=force)
+        say("loading rules")
+        ruleset = load_rules(rules)
+        say("reading data")
+        df = read_data(data, ruleset.task, labels=False)
+        labelled, given = known_labels(ruleset, df, source=str(data))
+        say(f"ranking {len(df) - len(labelled):,} unlabelled rows ({len(labelled):,} labelled)")
+        rows = rows_to_label(ruleset, df, labelled, given, n=n, diversity=diversity, seed=seed)
+        text = render_next(rows, fmt=fmt.value)
+        if out is None:
+            echo(text, nl=False)
+        else:
+            write_text(out, text, force=force)
+            typer.echo(f"{len(rows)} rows written to {out}", err=True)
+
+
 class SliceKind(StrEnum):
     label = "label"
     rule = "rule"
@@ -103,8 +145,9 @@ def slices(
     ),
 ) -> None:
     """Report a model's metrics on each slice the rules define, worst first."""
-    from lfkit.assist.slices import PREDICTED, read_predictions, render_slices, slice_metrics
+    from lfkit.assist.slices import read_predictions, render_slices, slice_metrics
     from lfkit.data import read_data
+    from lfkit.model.label import PREDICTED
     from lfkit.rules.loader import load_rules
 
     with exit_on_error():

@@ -1,0 +1,292 @@
+"""Which rows to label next: those whose label would teach the label model most, not alike.
+
+The label model is fitted on the rows labelled so far (`naive-bayes`; `em` from the votes
+alone when none are) and predicts the others. Each unlabelled row gets three scores, each
+scaled to [0, 1] over the unlabelled rows:
+- uncertainty: the entropy of the model's probabilities (multilabel: summed over tags);
+- disagreement: the rules that fire on it vote for different classes (multilabel: for and
+  against the same tag);
+- novelty: it is where a rule fires whose reliability the labels barely measured (a rule
+  seen on m labelled rows scores 1/sqrt(1 + m)).
+The row's value is uncertainty + 0.25 × novelty by default (disagreement has weight 0: it
+is in the reason, but ranking by it picked unrepresentative multi-topic rows and taught the
+model less than random order; see docs/assist.md). Rows are then picked greedily by
+maximal marginal relevance: value minus `diversity` × the highest TF-IDF cosine similarity
+to a row already picked, so the list is not a run of near-duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from lfkit._types import FloatArray, IntArray
+from lfkit.engine.apply import Votes, apply_rules
+from lfkit.engine.text import as_text
+from lfkit.errors import LfkitError
+from lfkit.model.fit import fit_label_model
+from lfkit.rules.ruleset import RuleSet
+
+TOP_LABELS = 3
+
+
+@dataclass(frozen=True)
+class NextRow:
+    """One row to label next, with why."""
+
+    id: Any
+    row: int
+    """Position of the row in the data."""
+    value: float
+    """Weighted sum of uncertainty, disagreement and novelty, before the diversity penalty."""
+    uncertainty: float
+    disagreement: float
+    novelty: float
+    similarity: float
+    """Highest TF-IDF cosine similarity to a row picked before it."""
+    probabilities: dict[str, float]
+    """The label model's most probable classes (multilabel: the tags it is least sure of)."""
+    rules: tuple[str, ...]
+    """Rules that fire on the row."""
+    reason: str
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON Lines record (documented in docs/assist.md)."""
+        return {
+            "id": self.id,
+            "value": round(self.value, 4),
+            "uncertainty": round(self.uncertainty, 4),
+            "disagreement": round(self.disagreement, 4),
+            "novelty": round(self.novelty, 4),
+            "similarity": round(self.similarity, 4),
+            "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
+            "rules": list(self.rules),
+            "reason": self.reason,
+            "text": self.text,
+        }
+
+
+def rows_to_label(
+    ruleset: RuleSet,
+    df: pd.DataFrame,
+    labelled: Sequence[int] | IntArray = (),
+    given: Sequence[Any] = (),
+    *,
+    votes: Votes | None = None,
+    n: int = 50,
+    diversity: float = 0.5,
+    disagreement_weight: float = 0.0,
+    novelty_weight: float = 0.25,
+    seed: int = 0,
+) -> list[NextRow]:
+    """Return the `n` unlabelled rows to label next, best first, each with its reason.
+
+    Parameters
+    ----------
+    ruleset
+        The rules.
+    df
+        All rows, labelled or not (the rules' text columns are needed).
+    labelled
+        Positions of the rows already labelled.
+    given
+        Their labels, in the same order: a class, or a list of tags, per row.
+    votes
+        The rules' votes on `df` (applied here when None).
+    n
+        How many rows to return.
+    diversity
+        Weight of the similarity penalty (0: rank by value alone).
+    disagreement_weight, novelty_weight
+        Weights of the disagreement and novelty scores (uncertainty has weight 1); the
+        defaults did best in benchmarks/bench_next.py (docs/assist.md).
+    seed
+        Seed of the label model (when it needs one).
+
+    Raises
+    ------
+    LfkitError
+        When `labelled` and `given` differ in length or `n` is not positive.
+    """
+    labelled = np.asarray(labelled, dtype=np.int64)
+    if len(labelled) != len(given):
+        raise LfkitError(f"next: {len(given)} labels for {len(labelled)} labelled rows")
+    if n < 1:
+        raise LfkitError(f"next: n must be at least 1, got {n}")
+    votes = apply_rules(ruleset, df) if votes is None else votes
+    fired = sparse.csr_array(votes.fired)
+    pool = np.setdiff1d(np.arange(len(df)), labelled)
+    if not len(pool):
+        return []
+    if len(labelled):
+        train = Votes(fired[labelled], votes.values)
+        model = fit_label_model(ruleset, train, list(given), method="naive-bayes", seed=seed)
+    else:
+        model = fit_label_model(ruleset, votes, None, seed=seed)
+    probs = model.predict_proba(Votes(fired[pool], votes.values))
+    pool_fired = fired[pool]
+    uncertainty = _scaled(_entropy(probs, multilabel=ruleset.multilabel))
+    disagreement = _scaled(_disagreement(ruleset, pool_fired))
+    seen = (
+        np.asarray(fired[labelled].sum(axis=0)).ravel() if len(labelled) else np.zeros(len(ruleset))
+    )
+    novelty = _scaled(_novelty(pool_fired, seen))
+    value = uncertainty + disagreement_weight * disagreement + novelty_weight * novelty
+    texts = _texts(ruleset, df.iloc[pool])
+    picked, similarity = _pick_diverse(value, texts, n=n, diversity=diversity)
+    ids = df[ruleset.task.id_column].tolist()
+    result = []
+    for index, sim in zip(picked, similarity, strict=True):
+        closeness = -np.abs(probs[index] - 0.5) if ruleset.multilabel else probs[index]
+        top = np.argsort(-closeness, kind="stable")[:TOP_LABELS]
+        top_probs = {ruleset.labels[j]: float(probs[index, j]) for j in top}
+        rules = tuple(ruleset.rules[j].name for j in pool_fired[[index]].indices)
+        scores = (uncertainty[index], disagreement[index], novelty[index])
+        result.append(
+            NextRow(
+                id=_plain(ids[pool[index]]),
+                row=int(pool[index]),
+                value=float(value[index]),
+                uncertainty=float(scores[0]),
+                disagreement=float(scores[1]),
+                novelty=float(scores[2]),
+                similarity=float(sim),
+                probabilities=top_probs,
+                rules=rules,
+                reason=_reason(ruleset, scores, top_probs, rules, seen, pool_fired[[index]]),
+                text=texts[index],
+            )
+        )
+    return result
+
+
+def _entropy(probs: FloatArray, *, multilabel: bool) -> FloatArray:
+    p = np.clip(probs, 1e-12, 1 - 1e-12)
+    if multilabel:
+        return np.asarray((-(p * np.log(p) + (1 - p) * np.log(1 - p))).sum(axis=1))
+    return np.asarray(-(p * np.log(p)).sum(axis=1))
+
+
+def _disagreement(ruleset: RuleSet, fired: sparse.csr_array) -> FloatArray:
+    """Per row: multiclass, the share of votes not for the most voted class; multilabel, the
+    share of the tags voted on that get both a positive and a negative vote."""
+    n_labels = len(ruleset.labels)
+    index = {label: i for i, label in enumerate(ruleset.labels)}
+    counts = {}
+    for sign in (True, False):
+        assign = np.zeros((len(ruleset), n_labels))
+        for column, rule in enumerate(ruleset.rules):
+            if rule.positive == sign:
+                assign[column, index[rule.label]] = 1.0
+        counts[sign] = np.asarray(fired.astype(np.float64) @ assign)
+    if not ruleset.multilabel:
+        total = counts[True].sum(axis=1)
+        return np.where(total > 0, 1 - counts[True].max(axis=1) / np.maximum(total, 1), 0.0)
+    voted = (counts[True] > 0) | (counts[False] > 0)
+    both = (counts[True] > 0) & (counts[False] > 0)
+    return np.asarray(both.sum(axis=1) / np.maximum(voted.sum(axis=1), 1))
+
+
+def _novelty(fired: sparse.csr_array, seen: FloatArray) -> FloatArray:
+    """Per row, the largest 1/sqrt(1 + m) over the rules firing there (m: labelled rows the
+    rule fired on); 0 where no rule fires."""
+    weight = 1.0 / np.sqrt(1.0 + seen)
+    weighted = fired.astype(np.float64) @ sparse.diags_array(weight)
+    return np.asarray(sparse.csr_array(weighted).max(axis=1).toarray()).ravel()
+
+
+def _scaled(values: FloatArray) -> FloatArray:
+    top = float(values.max()) if values.size else 0.0
+    return values / top if top > 0 else np.zeros_like(values)
+
+
+def _texts(ruleset: RuleSet, df: pd.DataFrame) -> list[str]:
+    columns = [[as_text(v) for v in df[field].tolist()] for field in ruleset.task.text_columns]
+    return [" ".join(parts).strip() for parts in zip(*columns, strict=True)]
+
+
+def _pick_diverse(
+    value: FloatArray, texts: list[str], *, n: int, diversity: float
+) -> tuple[list[int], list[float]]:
+    """Pick rows greedily by value − diversity × (max cosine similarity to the picked rows)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    n = min(n, len(value))
+    if diversity <= 0 or len(value) < 2:
+        order = np.argsort(-value, kind="stable")[:n]
+        return order.tolist(), [0.0] * len(order)
+    try:
+        x = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1).fit_transform(texts)
+    except ValueError:  # no word in any text
+        order = np.argsort(-value, kind="stable")[:n]
+        return order.tolist(), [0.0] * len(order)
+    x = sparse.csr_array(x)
+    closest = np.zeros(len(value))
+    taken = np.zeros(len(value), dtype=bool)
+    picked, similarity = [], []
+    for _ in range(n):
+        gain = np.where(taken, -np.inf, value - diversity * closest)
+        best = int(np.argmax(gain))
+        picked.append(best)
+        similarity.append(float(closest[best]))
+        taken[best] = True
+        closest = np.maximum(closest, np.asarray(x @ x[[best]].T.toarray()).ravel())
+    return picked, similarity
+
+
+def _reason(
+    ruleset: RuleSet,
+    scores: tuple[float, float, float],
+    probs: dict[str, float],
+    rules: tuple[str, ...],
+    seen: FloatArray,
+    fired: sparse.csr_array,
+) -> str:
+    """Say in words why a row is worth labelling: its strongest scores first."""
+    uncertainty, disagreement, novelty = scores
+    parts: list[tuple[float, str]] = []
+    guesses = ", ".join(f"{label} {p:.2f}" for label, p in probs.items())
+    parts.append((uncertainty, f"model unsure ({guesses})"))
+    if disagreement > 0:
+        votes = ", ".join(
+            f"{rule.name} → {'' if rule.positive else 'not '}{rule.label}"
+            for rule in (ruleset.rules[j] for j in fired.indices)
+        )
+        parts.append((disagreement, f"rules disagree ({votes})"))
+    if novelty > 0:
+        rarest = min(fired.indices, key=lambda j: seen[j])
+        parts.append(
+            (
+                novelty / 2,
+                f"rule {ruleset.rules[rarest].name} fired on only {int(seen[rarest])} "
+                "labelled rows",
+            )
+        )
+    if not rules:
+        parts.append((0.0, "no rule fires"))
+    return "; ".join(text for _, text in parts)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def render_next(rows: list[NextRow], *, fmt: str) -> str:
+    """Render the rows to label as a table or JSON Lines."""
+    if fmt == "jsonl":
+        return "".join(json.dumps(row.to_dict(), ensure_ascii=False) + "\n" for row in rows)
+    lines = [f"{'#':>3} {'id':<10} {'value':>5}  {'text':<60}  reason"]
+    for rank, row in enumerate(rows, 1):
+        text = " ".join(row.text.split())
+        text = text if len(text) <= 60 else text[:59] + "…"
+        lines.append(f"{rank:>3} {str(row.id):<10.10} {row.value:>5.2f}  {text:<60}  {row.reason}")
+    if not rows:
+        lines.append("(every row is labelled)")
+    return "\n".join(lines) + "\n"
