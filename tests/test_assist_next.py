@@ -129,3 +129,55 @@ def test_cli_next_multilabel(tmp_path: Path) -> None:
     run = RUNNER.invoke(app, ["next", str(path), "--rules", str(TAG_RULES), "--n", "5"])
     assert run.exit_code == 0, run.output
     assert len(run.stdout.splitlines()) == 6
+
+
+def test_cli_next_label_studio_round_trip(tmp_path: Path) -> None:
+    """Label Studio tasks + config; annotated tags come back as accepted `missing` decisions."""
+    projects = json.loads((EXAMPLES / "projects.json").read_text("utf-8"))
+    for i, project in enumerate(projects):
+        if i % 3:
+            project["tags"] = None
+    data = tmp_path / "projects.json"
+    data.write_text(json.dumps(projects), encoding="utf-8")
+    out = tmp_path / "tasks.json"
+    args = ["next", str(data), "--rules", str(TAG_RULES), "--n", "4", "--format", "label-studio"]
+    assert RUNNER.invoke(app, args).exit_code == 1  # needs --out
+    run = RUNNER.invoke(app, [*args, "--out", str(out)])
+    assert run.exit_code == 0, run.output
+    tasks = json.loads(out.read_text("utf-8"))
+    assert len(tasks) == 4 and (tmp_path / "tasks.xml").read_text("utf-8").startswith("<View>")
+    unlabelled = {p["id"] for p in projects if p["tags"] is None}
+    assert all(task["data"]["lfkit_id"] in unlabelled for task in tasks)
+    assert all("label next" in task["data"]["lfkit_evidence"] for task in tasks)
+    for number, task in enumerate(tasks, 1):
+        task["id"] = number
+        result = {"from_name": "label", "to_name": "title", "type": "taxonomy"}
+        result["value"] = {"taxonomy": [["natural-language-processing"]]}
+        task["annotations"] = [{"id": 1, "created_at": "2026-12-01T15:00:00Z", "result": [result]}]
+    annotated = tmp_path / "export.json"
+    annotated.write_text(json.dumps(tasks), encoding="utf-8")
+    log = tmp_path / "decisions.jsonl"
+    back = RUNNER.invoke(
+        app,
+        ["import-decisions", str(annotated), "--rules", str(TAG_RULES), "--out", str(log),
+         "--data", str(data)],
+    )  # fmt: skip
+    assert back.exit_code == 0, back.output
+    decisions = [json.loads(line) for line in log.read_text("utf-8").splitlines()]
+    assert {(d["label"], d["kind"], d["decision"]) for d in decisions} == {
+        ("natural-language-processing", "missing", "accept")
+    }
+    assert {d["id"] for d in decisions} == {task["data"]["lfkit_id"] for task in tasks}
+
+
+def test_next_multiclass_label_studio_prediction(class_rules: RuleSet, data: pd.DataFrame) -> None:
+    """Multiclass tasks predict the model's most probable class as a single choice."""
+    from lfkit.assist.next import labelstudio_next_tasks
+
+    labelled, given = labelled_fifth(data)
+    rows = rows_to_label(class_rules, data, labelled, given, n=3)
+    tasks = labelstudio_next_tasks(class_rules, data, rows)
+    for row, task in zip(rows, tasks, strict=True):
+        (result,) = task["predictions"][0]["result"]
+        assert result["value"]["choices"] == [max(row.probabilities, key=row.probabilities.get)]
+        assert task["data"]["title"] == data["title"][row.row]

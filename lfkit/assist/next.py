@@ -52,6 +52,8 @@ class NextRow:
     """Highest TF-IDF cosine similarity to a row picked before it."""
     probabilities: dict[str, float]
     """The label model's most probable classes (multilabel: the tags it is least sure of)."""
+    predicted: tuple[str, ...]
+    """The label model's guess: the most probable class, or the tags at probability >= 0.5."""
     rules: tuple[str, ...]
     """Rules that fire on the row."""
     reason: str
@@ -67,6 +69,7 @@ class NextRow:
             "novelty": round(self.novelty, 4),
             "similarity": round(self.similarity, 4),
             "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
+            "predicted": list(self.predicted),
             "rules": list(self.rules),
             "reason": self.reason,
             "text": self.text,
@@ -159,12 +162,20 @@ def rows_to_label(
                 novelty=float(scores[2]),
                 similarity=float(sim),
                 probabilities=top_probs,
+                predicted=_guess(ruleset, probs[index]),
                 rules=rules,
                 reason=_reason(ruleset, scores, top_probs, rules, seen, pool_fired[[index]]),
                 text=texts[index],
             )
         )
     return result
+
+
+def _guess(ruleset: RuleSet, probs: FloatArray) -> tuple[str, ...]:
+    if not ruleset.multilabel:
+        return (ruleset.labels[int(np.argmax(probs))],)
+    order = np.argsort(-probs, kind="stable")
+    return tuple(ruleset.labels[j] for j in order if probs[j] >= 0.5)
 
 
 def _entropy(probs: FloatArray, *, multilabel: bool) -> FloatArray:
@@ -290,3 +301,41 @@ def render_next(rows: list[NextRow], *, fmt: str) -> str:
     if not rows:
         lines.append("(every row is labelled)")
     return "\n".join(lines) + "\n"
+
+
+def labelstudio_next_tasks(
+    ruleset: RuleSet, df: pd.DataFrame, rows: list[NextRow]
+) -> list[dict[str, Any]]:
+    """Return one Label Studio task per row to label, in order, for `labelstudio_config`.
+
+    Each task's `data` holds the text fields (keys as `lfkit export` writes them),
+    `lfkit_id`, `lfkit_given: []` and `lfkit_flags: []` (the row has no label and no flag)
+    and `lfkit_evidence` (rank, reason); its prediction is the label model's guess
+    (multiclass: the most probable class; multilabel: the tags at probability >= 0.5, in
+    taxonomy paths). In a multilabel task, `lfkit import-decisions --from label-studio` turns
+    the chosen tags into accepted `missing` decisions, which `lfkit fix` applies.
+    """
+    from lfkit.review.labelstudio import CONTROL, taxonomy_path, text_keys
+
+    keys = text_keys(ruleset)
+    first = next(iter(keys.values()))
+    tasks = []
+    for rank, row in enumerate(rows, 1):
+        data: dict[str, Any] = {keys[column]: as_text(df[column].iloc[row.row]) for column in keys}
+        data |= {
+            "lfkit_id": row.id,
+            "lfkit_given": [],
+            "lfkit_flags": [],
+            "lfkit_evidence": f"label next, rank {rank} (value {row.value:.2f}): {row.reason}",
+        }
+        if ruleset.multilabel:
+            paths = [taxonomy_path(ruleset, label) for label in row.predicted]
+            value: dict[str, Any] = {"taxonomy": paths}
+            kind = "taxonomy"
+        else:
+            value, kind = {"choices": list(row.predicted)}, "choices"
+        result = {"id": "lfkit", "from_name": CONTROL, "to_name": first, "type": kind}
+        prediction = {"model_version": "lfkit-next", "score": round(row.value, 6)}
+        result["value"] = value
+        tasks.append({"data": data, "predictions": [prediction | {"result": [result]}]})
+    return tasks

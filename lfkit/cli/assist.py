@@ -25,6 +25,12 @@ class ListFormat(StrEnum):
     jsonl = "jsonl"
 
 
+class NextFormat(StrEnum):
+    table = "table"
+    jsonl = "jsonl"
+    label_studio = "label-studio"
+
+
 @app.command()
 def suggest(
     data: DataArgument,
@@ -86,24 +92,35 @@ def next_rows(
     diversity: Annotated[
         float, typer.Option(min=0.0, help="Penalty weight for rows similar to ones listed.")
     ] = 0.5,
-    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = (
-        ListFormat.table
-    ),
+    fmt: Annotated[
+        NextFormat,
+        typer.Option(
+            "--format", "-f", help="Output format (label-studio: tasks JSON + config, needs --out)."
+        ),
+    ] = NextFormat.table,
     out: OutOption = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the label model.")] = 0,
     force: ForceOption = False,
 ) -> None:
     """List the unlabelled rows to label next (rows with an empty label cell), with reasons."""
-    from lfkit.assist.next import render_next, rows_to_label
+    import json
+
+    from lfkit.assist.next import labelstudio_next_tasks, render_next, rows_to_label
     from lfkit.data import read_data
+    from lfkit.errors import LfkitError
     from lfkit.model.label import known_labels
-    from lfkit.output import check_output, write_text
+    from lfkit.output import check_outputs, write_text
+    from lfkit.review.labelstudio import labelstudio_config
     from lfkit.rules.loader import load_rules
 
     say = progress()
     with exit_on_error():
-        if out is not None:
-            check_output(out, inputs=[data, rules], force=force)
+        outputs = {"--out": out} if out is not None else {}
+        if fmt is NextFormat.label_studio:
+            if out is None:
+                raise LfkitError("--format label-studio writes two files; give --out PATH.json")
+            outputs["--config"] = out.with_suffix(".xml")
+        check_outputs(outputs, inputs=[data, rules], force=force)
         say("loading rules")
         ruleset = load_rules(rules)
         say("reading data")
@@ -111,6 +128,22 @@ def next_rows(
         labelled, given = known_labels(ruleset, df, source=str(data))
         say(f"ranking {len(df) - len(labelled):,} unlabelled rows ({len(labelled):,} labelled)")
         rows = rows_to_label(ruleset, df, labelled, given, n=n, diversity=diversity, seed=seed)
+        if fmt is NextFormat.label_studio:
+            tasks = labelstudio_next_tasks(ruleset, df, rows)
+            write_text(
+                outputs["--out"],
+                json.dumps(tasks, ensure_ascii=False, indent=1) + "\n",
+                force=force,
+            )
+            write_text(
+                outputs["--config"], labelstudio_config(ruleset), force=force, option="--config"
+            )
+            typer.echo(
+                f"{len(tasks)} tasks written to {out}; labelling config written to "
+                f"{outputs['--config']}",
+                err=True,
+            )
+            return
         text = render_next(rows, fmt=fmt.value)
         if out is None:
             echo(text, nl=False)
