@@ -426,3 +426,162 @@ def test_bundled_four_class_data_with_integer_classes(
     expected = lfkit.audit_labels(class_rules, classes, neighbours=False, top=20)
     assert [flag.id for flag in report.flags] == [flag.id for flag in expected.flags]
     assert [flag.label for flag in report.flags] == [str(number[f.label]) for f in expected.flags]
+
+
+# Token patterns on a real spaCy pipeline (built here: no model weights can be downloaded)
+
+PEOPLE = ["Katy Perry", "Eminem", "Shakira", "Justin Bieber"]
+
+
+@pytest.fixture(scope="module")
+def pipeline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small saved pipeline: PERSON entities, POS tags and a lookup lemmatizer."""
+    import spacy
+    from spacy.lookups import Lookups
+
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns(
+        [{"label": "PERSON", "pattern": [{"LOWER": w.lower()} for w in p.split()]} for p in PEOPLE]
+    )
+    attributes = nlp.add_pipe("attribute_ruler")
+    attributes.add([[{}]], {"POS": "X"})  # a tagger tags every token; this stand-in too
+    attributes.add([[{"LOWER": {"IN": ["run", "runs", "running", "ran"]}}]], {"POS": "VERB"})
+    lookups = Lookups()
+    lookups.add_table("lemma_lookup", {"runs": "run", "running": "run", "ran": "run"})
+    nlp.add_pipe("lemmatizer", config={"mode": "lookup"}).initialize(lookups=lookups)
+    folder = tmp_path_factory.mktemp("pipelines") / "small"
+    nlp.to_disk(folder)
+    return folder
+
+
+def pipeline_rules(folder: Path, pipeline_dir: Path, body: str) -> RuleSet:
+    """Load a rule set over 'text' whose task names the pipeline by a relative path."""
+    import os
+
+    relative = os.path.relpath(pipeline_dir, folder)
+    task = (
+        "task: {kind: multiclass, text_columns: [text], label_column: label, "
+        f"pipeline: '{relative}'}}"
+    )
+    return lfkit.load_rules(write_rules(folder, body, task=task))
+
+
+COMMENTS = [
+    "Katy Perry is the best",
+    "check out my channel",
+    "eminem",
+    "I love Shakira and this song is really great and I listen to it every single day "
+    "of my life because it makes me happy",
+    "running in circles",
+    "she runs, he ran",
+    "justin bieber fans subscribe",
+]
+
+
+def test_snorkel_tutorial_person_lf_as_a_rule(tmp_path: Path, pipeline_dir: Path) -> None:
+    """The tutorial's spaCy PERSON LF, written as a rule, votes like it on every comment."""
+    from snorkel.labeling import labeling_function
+    from snorkel.preprocess.nlp import SpacyPreprocessor
+
+    ruleset = pipeline_rules(
+        tmp_path,
+        pipeline_dir,
+        """labels: {0: {match_name: false}, 1: {match_name: false}}
+rules:
+  - {name: has_person, label: 0, patterns: [[{ENT_TYPE: PERSON}]], length: {max: 19}}
+""",
+    )
+    spacy_pre = SpacyPreprocessor(text_field="text", doc_field="doc", language=str(pipeline_dir))
+
+    @labeling_function(pre=[spacy_pre])
+    def has_person_nlp(x: Any) -> int:
+        """The Snorkel spam tutorial's LF, verbatim but for its labels."""
+        if len(x.text.split()) < 20 and any(ent.label_ == "PERSON" for ent in x.doc.ents):
+            return 0
+        return ABSTAIN
+
+    df = pd.DataFrame({"text": COMMENTS})
+    L = votes_equal(ruleset, df)
+    tutorial = PandasLFApplier([has_person_nlp]).apply(df, progress_bar=False)
+    np.testing.assert_array_equal(L, tutorial)
+    assert L[:, 0].tolist() == [0, ABSTAIN, 0, ABSTAIN, ABSTAIN, ABSTAIN, 0]
+
+
+def test_lemma_and_pos_patterns(tmp_path: Path, pipeline_dir: Path) -> None:
+    """LEMMA and POS patterns match every form the pipeline lemmatizes, in engine and LFs."""
+    ruleset = pipeline_rules(
+        tmp_path,
+        pipeline_dir,
+        """labels: {sport: {match_name: false}, other: {match_name: false}}
+rules:
+  - {name: runs, label: sport, patterns: [[{LEMMA: run}]]}
+  - name: verb-then-noun
+    label: other
+    patterns: [[{POS: VERB}, {LOWER: in}]]
+    unless: {patterns: [[{ENT_TYPE: PERSON}]]}
+""",
+    )
+    L = votes_equal(ruleset, pd.DataFrame({"text": COMMENTS}))
+    assert L[:, 0].tolist() == [-1, -1, -1, -1, 0, 0, -1]
+    assert L[:, 1].tolist() == [-1, -1, -1, -1, 1, -1, -1]
+
+
+def test_pipeline_loads_once_and_shows_in_evidence(tmp_path: Path, pipeline_dir: Path) -> None:
+    """The pipeline is loaded once per process; audit evidence shows the entity's span."""
+    from lfkit.rules.tokens import pipeline_nlp
+
+    ruleset = pipeline_rules(
+        tmp_path,
+        pipeline_dir,
+        """labels: {ham: {match_name: false}, spam: {match_name: false}}
+rules:
+  - {name: person, label: ham, patterns: [[{ENT_TYPE: PERSON, OP: "+"}]]}
+  - {name: promo, label: spam, keywords: [check out, subscribe]}
+""",
+    )
+    df = pd.DataFrame(
+        {"id": range(len(COMMENTS)), "text": COMMENTS, "label": ["spam"] * len(COMMENTS)}
+    )
+    pipeline_nlp.cache_clear()
+    votes_equal(ruleset, df)
+    report = lfkit.audit_labels(ruleset, df, neighbours=False, min_score=0.0)
+    assert pipeline_nlp.cache_info().misses == 1
+    flag = next(flag for flag in report.flags if flag.row == 0)
+    (match,) = [m for m in flag.rules_for + flag.rules_against if m.rule == "person"]
+    assert "Katy Perry" in match.words({"text": COMMENTS[0]})
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "phrase"),
+    [
+        ("no_such_pipeline_pkg", "is neither a folder (relative to this file) nor an installed"),
+        (".", "holds no config.cfg"),
+    ],
+)
+def test_bad_pipeline_is_a_rules_error(tmp_path: Path, pipeline: str, phrase: str) -> None:
+    """A pipeline that is neither an installed package nor a saved folder is pinned to the task."""
+    task = (
+        "task: {kind: multiclass, text_columns: [text], label_column: label, "
+        f"pipeline: '{pipeline}'}}"
+    )
+    message = load_error(tmp_path, "labels: {a: {}, b: {}}", task=task)
+    assert message.startswith("1:: ") and phrase in message
+
+
+def test_model_attribute_without_pipeline_hints_at_the_task(tmp_path: Path) -> None:
+    """An ENT_TYPE pattern (even under unless) without a pipeline names the key's line."""
+    message = load_error(
+        tmp_path,
+        """labels: {a: {}}
+rules:
+  - name: r
+    label: a
+    keywords: [x]
+    unless:
+      keywords: [y]
+      patterns: [[{ENT_TYPE: PERSON}]]
+""",
+    )
+    assert message.startswith("9:r: ") and "token attribute ENT_TYPE needs" in message
+    assert "'pipeline: en_core_web_sm'" in message

@@ -54,7 +54,7 @@ def rule_matches(rules: Iterable[CompiledRule], row: dict[str, object]) -> tuple
             text = as_text(row.get(field))
             hits = {span for regex in rule.regexes for span in match_spans(regex, text)}
             if rule.token_patterns:
-                hits.update(token_spans(list(rule.token_patterns), text))
+                hits.update(token_spans(list(rule.token_patterns), text, rule.pipeline))
             spans += [(field, start, end) for start, end in sorted(hits)]
         found.append(RuleMatch(rule.name, rule.label, rule.value, tuple(spans)))
     return tuple(found)

@@ -28,7 +28,7 @@ from lfkit.engine.text import as_text
 from lfkit.errors import DataError
 from lfkit.rules.patterns import ascii_variant, compile_regex
 from lfkit.rules.ruleset import RuleSet
-from lfkit.rules.tokens import blank_nlp, build_matcher, match_keys, required_literals
+from lfkit.rules.tokens import build_matcher, match_keys, parse, required_literals
 
 FILTER_SIZE = 20_000
 """Regexes per RE2 filter: bounds the set of required literals each filter scans for."""
@@ -75,6 +75,8 @@ class _FieldPlan:
     token_literals: list[tuple[str, ...]]
     positive: sparse.csr_array
     unless: sparse.csr_array
+    pipeline: str | None = None
+    """The spaCy pipeline token patterns run on (None: spacy.blank('en'), tokens only)."""
 
 
 def apply_rules(ruleset: RuleSet, df: pd.DataFrame) -> Votes:
@@ -239,6 +241,7 @@ def _plan_field(ruleset: RuleSet, field: str) -> _FieldPlan:
         literals,
         incidence(True),
         incidence(False),
+        pipeline=ruleset.task.pipeline,
     )
 
 
@@ -297,8 +300,7 @@ def _has_non_ascii_word_char(text: str) -> bool:
 def _token_hits(plan: _FieldPlan, texts: list[str], rows: list[int], cols: list[int]) -> None:
     """Add hits of token patterns, tokenizing only rows that could match one of them."""
     offset = plan.positive.shape[0] - len(plan.token_patterns)
-    matcher = build_matcher(plan.token_patterns)
-    nlp = blank_nlp()
+    matcher = build_matcher(plan.token_patterns, plan.pipeline)
     unfiltered = any(not literals for literals in plan.token_literals)
     needed = {literal for literals in plan.token_literals for literal in literals}
     for row, text in enumerate(texts):
@@ -306,6 +308,6 @@ def _token_hits(plan: _FieldPlan, texts: list[str], rows: list[int], cols: list[
             folded = text.casefold()
             if not any(literal in folded for literal in needed):
                 continue
-        for key in match_keys(matcher, nlp.make_doc(text)):
+        for key in match_keys(matcher, parse(text, plan.pipeline)):
             rows.append(row)
             cols.append(offset + key)

@@ -13,7 +13,7 @@ from lfkit.engine.measures import numbers, text_length, within
 from lfkit.engine.text import as_text
 from lfkit.rules.patterns import compile_regex
 from lfkit.rules.ruleset import CompiledRule, RuleSet
-from lfkit.rules.tokens import blank_nlp, build_matcher
+from lfkit.rules.tokens import build_matcher, parse, run_matcher
 
 if TYPE_CHECKING:
     from snorkel.labeling import LabelingFunction
@@ -34,9 +34,11 @@ class RuleVote:
             rule = self.rule
             self._compiled = (
                 [compile_regex(regex) for regex in rule.regexes],
-                build_matcher(list(rule.token_patterns)) if rule.token_patterns else None,
+                build_matcher(list(rule.token_patterns), rule.pipeline)
+                if rule.token_patterns
+                else None,
                 [compile_regex(regex) for regex in rule.unless_regexes],
-                build_matcher(list(rule.unless_token_patterns))
+                build_matcher(list(rule.unless_token_patterns), rule.pipeline)
                 if rule.unless_token_patterns
                 else None,
             )
@@ -48,7 +50,10 @@ class RuleVote:
             return rule.function(row)
         regexes, tokens, unless_regexes, unless_tokens = self._matchers()
         texts = [as_text(row[field]) for field in rule.fields]
-        if rule.has_text_test and not any(_matches(text, regexes, tokens) for text in texts):
+        pipeline = rule.pipeline
+        if rule.has_text_test and not any(
+            _matches(text, regexes, tokens, pipeline) for text in texts
+        ):
             return ABSTAIN
         if rule.length is not None:
             total = sum(text_length(text, rule.length.unit) for text in texts)
@@ -56,15 +61,15 @@ class RuleVote:
                 return ABSTAIN
         if rule.score is not None and not within(numbers([row[rule.score.column]]), rule.score)[0]:
             return ABSTAIN
-        if any(_matches(text, unless_regexes, unless_tokens) for text in texts):
+        if any(_matches(text, unless_regexes, unless_tokens, pipeline) for text in texts):
             return ABSTAIN
         return rule.value
 
 
-def _matches(text: str, regexes: list[Any], tokens: Any) -> bool:
+def _matches(text: str, regexes: list[Any], tokens: Any, pipeline: str | None) -> bool:
     if any(regex.search(text) for regex in regexes):
         return True
-    return tokens is not None and len(tokens(blank_nlp().make_doc(text))) > 0
+    return tokens is not None and len(run_matcher(tokens, parse(text, pipeline))) > 0
 
 
 def make_labeling_functions(ruleset: RuleSet) -> list[LabelingFunction]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import os
 import re
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from lfkit.errors import RuleError, RuleFileError, quoted
 from lfkit.rules.patterns import keyword_regex, keyword_words, user_regex
 from lfkit.rules.ruleset import CompiledRule, RuleSet
 from lfkit.rules.schema import SECTIONS, Label, Match, Rule, Task
+from lfkit.rules.tokens import model_attributes
 from lfkit.rules.yamlfile import Located, read_yaml
 
 RULE_SUFFIXES = (".yaml", ".yml")
@@ -40,6 +42,8 @@ class _Found:
     rules: list[tuple[Rule, Path, int]] = field(default_factory=list)
     errors: list[RuleError] = field(default_factory=list)
     broken_task: bool = False
+    pattern_lines: dict[tuple[Path, int], int] = field(default_factory=dict)
+    """(file, rule line) -> line of the rule's token patterns (or its unless' patterns)."""
 
 
 def load_rules(path: str | Path) -> RuleSet:
@@ -169,6 +173,10 @@ def _read_rules(node: Located, path: Path, found: _Found) -> None:
         rule = _validate(Rule, item, path, name if isinstance(name, str) else "", found.errors)
         if rule is not None:
             found.rules.append((rule, path, item.line))
+            unless = item.children.get("unless") if isinstance(item.value, dict) else None
+            lines = [item.key_lines.get("patterns")]
+            lines.append(unless.key_lines.get("patterns") if unless is not None else None)
+            found.pattern_lines[path, item.line] = next((n for n in lines if n), item.line)
 
 
 def _validate(
@@ -311,6 +319,7 @@ def _check_and_compile(found: _Found, path: Path) -> RuleSet | None:
                 f"the task is already set at {task_path}:{task_line}",
             )
         )
+    task = _resolve_pipeline(task, task_path, task_line, errors)
     labels = _check_labels(found)
     if not labels:
         if not errors:
@@ -436,6 +445,16 @@ def _compile_rules(
             return
         names[rule.name] = (path, line)
         problem, hint = _rule_problem(rule, task, label_names)
+        attributes = [a for p in rule.patterns + unless_patterns(rule) for a in model_attributes(p)]
+        if not problem and attributes and task.pipeline is None:
+            line = found.pattern_lines.get((path, line), line)
+            problem, hint = (
+                f"token attribute {attributes[0]} needs a trained spaCy pipeline; without one "
+                "lfkit runs spacy.blank('en'), a tokenizer",
+                "name one in the task: 'pipeline: en_core_web_sm' (an installed package) or a "
+                "folder saved with nlp.to_disk; or use LOWER, ORTH, TEXT, IS_*, LIKE_*, SHAPE, "
+                "LENGTH",
+            )
         if problem:
             errors.append(RuleError(path, line, rule.name, problem, hint))
         elif rule.enabled:
@@ -505,7 +524,58 @@ def _compile(rule: Rule, task: Task, labels: list[str], path: Path, line: int) -
         line=line,
         length=rule.length,
         score=rule.score,
+        pipeline=task.pipeline if rule.patterns or unless.patterns else None,
     )
+
+
+def unless_patterns(rule: Rule) -> tuple[Any, ...]:
+    """Return the token patterns of a rule's `unless`, if any."""
+    return rule.unless.patterns if rule.unless is not None else ()
+
+
+def _resolve_pipeline(task: Task, path: Path, line: int, errors: list[RuleError]) -> Task:
+    """Return the task with its spaCy pipeline as an absolute folder or a package name.
+
+    A pipeline names a folder relative to the rules file (as `nlp.to_disk` wrote it) or an
+    installed package; neither is loaded here (that takes seconds), only found.
+    """
+    if task.pipeline is None:
+        return task
+    folder = path.parent / Path(task.pipeline).expanduser()
+    if folder.is_dir():
+        if not (folder / "config.cfg").is_file():
+            errors.append(
+                RuleError(
+                    path,
+                    line,
+                    "",
+                    f"pipeline folder '{task.pipeline}' holds no config.cfg: not a saved spaCy "
+                    "pipeline",
+                    "save one with nlp.to_disk(folder), or name an installed package",
+                )
+            )
+        return task.model_copy(update={"pipeline": str(folder.resolve())})
+    if "/" not in task.pipeline and _is_package(task.pipeline):
+        return task
+    errors.append(
+        RuleError(
+            path,
+            line,
+            "",
+            f"spaCy pipeline '{task.pipeline}' is neither a folder (relative to this file) nor "
+            "an installed package",
+            "install it (python -m spacy download en_core_web_sm) or give the folder "
+            "nlp.to_disk wrote",
+        )
+    )
+    return task
+
+
+def _is_package(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _regexes(match: Match, case_sensitive: bool) -> tuple[str, ...]:

@@ -35,6 +35,8 @@ class CompiledRule:
     """Fire only when this numeric column is in this range."""
     function: FunctionVote | None = None
     """A user's labeling function that casts this column's vote (then nothing else is tested)."""
+    pipeline: str | None = None
+    """The spaCy pipeline (package or folder) token patterns run on; None: spacy.blank('en')."""
 
     @property
     def has_text_test(self) -> bool:

@@ -78,7 +78,9 @@ class Match(BaseModel):
     )
     regex: Strings = Field(default=(), description="RE2 regular expressions.")
     patterns: tuple[TokenPattern, ...] = Field(
-        default=(), description="spaCy Matcher token patterns, run on spacy.blank('en')."
+        default=(),
+        description="spaCy Matcher token patterns, run on the task's pipeline "
+        "(default spacy.blank('en'): a tokenizer only).",
     )
 
     @field_validator("keywords")
@@ -199,6 +201,13 @@ class Task(BaseModel):
     text_columns: Strings = Field(min_length=1)
     label_column: StrictStr = Field(min_length=1)
     label_delimiter: StrictStr = Field(default=",", min_length=1)
+    pipeline: StrictStr | None = Field(
+        default=None,
+        min_length=1,
+        description="A spaCy pipeline for token patterns: an installed package "
+        "(en_core_web_sm) or a folder saved with nlp.to_disk, relative to this file; "
+        "allows POS, TAG, LEMMA, ENT_TYPE, DEP, MORPH in patterns.",
+    )
 
 
 class RuleFile(BaseModel):

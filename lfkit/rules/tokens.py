@@ -1,17 +1,22 @@
-"""spaCy token patterns: checking them, and a matcher on spacy.blank('en') built on demand.
+"""spaCy token patterns: checking them, and matchers built on demand.
 
-spaCy is imported only when a rule set has token patterns: `import spacy` costs seconds.
+Patterns run on spacy.blank('en') (a tokenizer), or on the pipeline the task names (a package
+or a folder saved with `nlp.to_disk`), loaded once per process; only a pipeline sets the
+attributes in MODEL_ATTRIBUTES. spaCy is imported only when a rule set has token patterns:
+`import spacy` costs seconds.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
+from lfkit.errors import DataError
+
 # Attributes that only a trained pipeline sets: on spacy.blank("en") they would never match.
-_NEEDS_MODEL = {"POS", "TAG", "DEP", "LEMMA", "MORPH", "ENT_TYPE", "ENT_IOB", "ENT_ID"}
-_NEEDS_MODEL |= {"ENT_KB_ID", "SENT_START", "IS_SENT_START", "HEAD"}
+MODEL_ATTRIBUTES = {"POS", "TAG", "DEP", "LEMMA", "MORPH", "ENT_TYPE", "ENT_IOB", "ENT_ID"}
+MODEL_ATTRIBUTES |= {"ENT_KB_ID", "SENT_START", "IS_SENT_START", "HEAD"}
 _LITERAL_KEYS = ("LOWER", "ORTH", "TEXT")
 
 
@@ -23,17 +28,33 @@ def blank_nlp() -> Any:
     return spacy.blank("en")
 
 
+@cache
+def pipeline_nlp(pipeline: str | None) -> Any:
+    """Return the pipeline patterns run on: spacy.blank('en'), or spacy.load(pipeline) (cached)."""
+    if pipeline is None:
+        return blank_nlp()
+    import spacy
+
+    return spacy.load(pipeline)
+
+
+@lru_cache(maxsize=4096)
+def parse(text: str, pipeline: str | None = None) -> Any:
+    """Return the Doc patterns match on: tokens only, or every component of the pipeline."""
+    nlp = pipeline_nlp(pipeline)
+    return nlp(text) if pipeline is not None else nlp.make_doc(text)
+
+
+def model_attributes(pattern: Any) -> list[str]:
+    """Return the attributes of a token pattern that only a trained pipeline sets, sorted."""
+    keys = {str(key).upper() for token in pattern if isinstance(token, dict) for key in token}
+    return sorted(keys & MODEL_ATTRIBUTES)
+
+
 def token_pattern_problem(pattern: Any) -> str:
     """Return what is wrong with one spaCy token pattern, or '' when it is valid."""
     if not pattern:
         return "a token pattern needs at least one token"
-    for token in pattern:
-        upper = {str(key).upper() for key in token} if isinstance(token, dict) else set()
-        if needs := sorted(upper & _NEEDS_MODEL):
-            return (
-                f"token attribute {needs[0]} needs a trained spaCy pipeline; lfkit runs "
-                "spacy.blank('en') (use LOWER, ORTH, TEXT, IS_*, LIKE_*, SHAPE, LENGTH)"
-            )
     from spacy.errors import MatchPatternError
     from spacy.matcher import Matcher
 
@@ -65,11 +86,11 @@ def required_literals(pattern: Any) -> tuple[str, ...]:
     return ()
 
 
-def build_matcher(patterns: list[Any]) -> Any:
+def build_matcher(patterns: list[Any], pipeline: str | None = None) -> Any:
     """Return a spaCy Matcher whose match ids are the positions of `patterns`."""
     from spacy.matcher import Matcher
 
-    nlp = blank_nlp()
+    nlp = pipeline_nlp(pipeline)
     matcher = Matcher(nlp.vocab)
     for index, pattern in enumerate(patterns):
         matcher.add(str(index), [list(nfc_pattern(pattern))])
@@ -87,16 +108,38 @@ def nfc_pattern(value: Any) -> Any:
     return value
 
 
+def run_matcher(matcher: Any, doc: Any) -> list[tuple[int, int, int]]:
+    """Return the matcher's (match id, start, end) triples on a Doc.
+
+    Raises
+    ------
+    DataError
+        When the pipeline does not set an attribute a pattern needs (spaCy's E155/E156).
+    """
+    try:
+        return list(matcher(doc))
+    except ValueError as err:
+        reason = " ".join(str(err).split())
+        raise DataError(
+            f"a token pattern asks for an attribute the spaCy pipeline does not set on "
+            f"{doc.text[:60]!r}: {reason}; hint: name a pipeline with the component that sets "
+            "it (a tagger or morphologizer for POS/TAG/MORPH, a parser for DEP, ner or an "
+            "entity_ruler for ENT_TYPE, a lemmatizer or attribute_ruler for LEMMA)"
+        ) from None
+
+
 def match_keys(matcher: Any, doc: Any) -> set[int]:
     """Return the positions of the patterns that match in a tokenized text."""
     strings = doc.vocab.strings
-    return {int(strings[match_id]) for match_id, _, _ in matcher(doc)}
+    return {int(strings[match_id]) for match_id, _, _ in run_matcher(matcher, doc)}
 
 
-def token_spans(patterns: list[Any], text: str) -> list[tuple[int, int]]:
+def token_spans(
+    patterns: list[Any], text: str, pipeline: str | None = None
+) -> list[tuple[int, int]]:
     """Return the (start, end) character spans where any of the token patterns matches."""
-    doc = blank_nlp().make_doc(text)
+    doc = parse(text, pipeline)
     return [
         (doc[start].idx, doc[end - 1].idx + len(doc[end - 1]))
-        for _, start, end in build_matcher(patterns)(doc)
+        for _, start, end in run_matcher(build_matcher(patterns, pipeline), doc)
     ]
