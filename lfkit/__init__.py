@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lfkit._types import ABSTAIN
+    from lfkit.assist.next import rows_to_label
+    from lfkit.assist.slices import slice_metrics, slicing_functions
+    from lfkit.assist.suggest import suggest_rules
     from lfkit.audit.analysis import RuleStats, analyze_rules
     from lfkit.audit.suspects import AuditReport, Flag, LabelScores, audit_labels, score_labels
     from lfkit.data import read_data
@@ -55,7 +58,11 @@ _HOMES = {
     "read_data": "lfkit.data",
     "read_decisions": "lfkit.review.decisions",
     "render_report": "lfkit.report.render",
+    "rows_to_label": "lfkit.assist.next",
     "score_labels": "lfkit.audit.suspects",
+    "slice_metrics": "lfkit.assist.slices",
+    "slicing_functions": "lfkit.assist.slices",
+    "suggest_rules": "lfkit.assist.suggest",
 }
 
 __all__ = [
@@ -87,7 +94,11 @@ __all__ = [
     "read_data",
     "read_decisions",
     "render_report",
+    "rows_to_label",
     "score_labels",
+    "slice_metrics",
+    "slicing_functions",
+    "suggest_rules",
 ]
 
 
