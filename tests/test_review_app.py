@@ -401,3 +401,33 @@ def test_command_resumes_after_being_killed(driver: WebDriver, tmp_path: Path) -
         assert not decided & shown
     finally:
         _stop(process, signal.SIGTERM)
+
+
+def test_cli_review_refuses_a_decisions_path_that_is_an_input(tmp_path: Path) -> None:
+    """--decisions naming the data file is refused before any audit or server starts."""
+    from typer.testing import CliRunner
+
+    from lfkit.cli import app
+
+    data = tmp_path / "projects.json"
+    data.write_bytes((EXAMPLES / "projects.json").read_bytes())
+    args = ["review", str(data), "-r", str(TAG_RULES), "-d", str(data), "--no-open"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    assert "is an input file" in result.stderr
+    assert data.read_bytes() == (EXAMPLES / "projects.json").read_bytes()
+
+
+def test_cli_review_refuses_a_bad_decisions_log(tmp_path: Path) -> None:
+    """A decisions log with a bad line stops `lfkit review` with file:line, no traceback."""
+    from typer.testing import CliRunner
+
+    from lfkit.cli import app
+
+    log = tmp_path / "d.jsonl"
+    log.write_text('{"id": 1, "label": "x", "kind": "missing", "decision": "maybe"}\n')
+    args = ["review", str(EXAMPLES / "projects.json"), "-r", str(TAG_RULES), "-d", str(log)]
+    result = CliRunner().invoke(app, [*args, "--no-open"])
+    assert result.exit_code == 1
+    assert f"{log}:1: 'decision' must be one of" in result.stderr
+    assert "Traceback" not in result.output

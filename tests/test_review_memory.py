@@ -16,15 +16,17 @@ from lfkit.cli import app
 from lfkit.data import read_data
 from lfkit.review.decisions import Decision, append_decision, decision_for, read_decisions
 from lfkit.review.fix import apply_decisions
-from lfkit.review.memory import leave_out_decided
+from lfkit.review.memory import audit_with_decisions, leave_out_decided
 from lfkit.rules.ruleset import RuleSet
 
 
 def _reaudit(ruleset: RuleSet, data: Path, decisions: Path) -> tuple[AuditReport, int]:
     """Audit the labels as corrected by the decisions, decided flags left out."""
-    decided = read_decisions(decisions)
-    df = apply_decisions(ruleset, read_data(data, ruleset.task), decided)
-    return leave_out_decided(audit_labels(ruleset, df, neighbours=False), decided)
+    df = read_data(data, ruleset.task)
+    report, left_out, _ = audit_with_decisions(
+        ruleset, df, read_decisions(decisions), neighbours=False
+    )
+    return report, left_out
 
 
 @pytest.fixture(scope="module")

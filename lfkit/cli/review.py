@@ -11,12 +11,15 @@ import typer
 from lfkit.cli.app import (
     DataArgument,
     ForceOption,
+    LfsOption,
     RulesOption,
     app,
     echo,
     exit_on_error,
+    load_ruleset,
     progress,
 )
+from lfkit.cli.audit import LabelModelName
 from lfkit.errors import OutputError
 
 DecisionsOption = Annotated[
@@ -74,13 +77,16 @@ def review(
         bool, typer.Option("--neighbours/--no-neighbours", help="Use similar-row evidence.")
     ] = True,
     seed: Annotated[int, typer.Option(min=0, help="Seed for sampling.")] = 0,
+    label_model: Annotated[LabelModelName, typer.Option(help="How to resolve rule votes.")] = (
+        LabelModelName.naive_bayes
+    ),
+    lfs: LfsOption = None,
 ) -> None:
     """Review the audit's flags in the browser; every decision is appended to --decisions."""
     import webbrowser
 
     from lfkit.data import read_data
     from lfkit.review.app import ReviewServer, open_session
-    from lfkit.rules.loader import load_rules
 
     say = progress()
     with exit_on_error():
@@ -90,7 +96,7 @@ def review(
         if not decisions.parent.is_dir():
             folder = decisions.parent
             raise OutputError(f"--decisions {decisions}: folder '{folder}' does not exist")
-        ruleset = load_rules(rules)
+        ruleset = load_ruleset(rules, lfs)
         df = read_data(data, ruleset.task)
         fix = f"lfkit fix {data} --rules {rules} --decisions {decisions} --out FIXED{data.suffix}"
         session = open_session(
@@ -102,6 +108,7 @@ def review(
             min_score=min_score,
             neighbours=neighbours,
             seed=seed,
+            label_model=label_model.value,
             progress=say,
         )
         server = ReviewServer(session, port=port)

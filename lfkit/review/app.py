@@ -24,12 +24,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 
-from lfkit.audit.suspects import AuditReport, Flag, audit_labels
+from lfkit.audit.suspects import AuditReport, Flag
 from lfkit.engine.text import as_text
 from lfkit.errors import LfkitError
 from lfkit.review.decisions import Decision, append_decision, decision_for, read_decisions
-from lfkit.review.fix import apply_decisions
-from lfkit.review.memory import leave_out_decided
+from lfkit.review.memory import audit_with_decisions
 from lfkit.rules.ruleset import RuleSet
 
 HOST = "127.0.0.1"
@@ -207,10 +206,7 @@ def open_session(
     """
     decisions = Path(decisions)
     decided = read_decisions(decisions) if decisions.exists() else {}
-    corrected = apply_decisions(ruleset, df, decided, source="the data") if decided else df
-    top = audit.pop("top", None)
-    report = audit_labels(ruleset, corrected, **audit)
-    report, _ = leave_out_decided(report, decided, top=top)
+    report, _, corrected = audit_with_decisions(ruleset, df, decided, **audit)
     return ReviewSession(
         ruleset, corrected, review_items(report), decisions, len(decided), command=command
     )

@@ -12,8 +12,38 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from lfkit.audit.suspects import AuditReport, Flag
+import pandas as pd
+
+from lfkit.audit.suspects import AuditReport, Flag, audit_labels
 from lfkit.review.decisions import Decision, decision_key, flag_rules
+from lfkit.review.fix import apply_decisions
+from lfkit.rules.ruleset import RuleSet
+
+
+def audit_with_decisions(
+    ruleset: RuleSet,
+    df: pd.DataFrame,
+    decisions: Mapping[tuple[str, str], Decision],
+    *,
+    top: int | None = None,
+    source: str = "the data",
+    **audit: Any,
+) -> tuple[AuditReport, int, pd.DataFrame]:
+    """Audit the labels as corrected by the decisions and leave the decided flags out.
+
+    `audit` holds further `audit_labels` options. Returns the report (its top `top` open
+    flags), how many decided flags were left out, and the corrected DataFrame.
+
+    Raises
+    ------
+    DataError
+        For bad data, or decisions about ids or labels the data and rules do not know.
+    """
+    if not decisions:
+        return audit_labels(ruleset, df, top=top, **audit), 0, df
+    corrected = apply_decisions(ruleset, df, decisions, source=source)
+    report = audit_labels(ruleset, corrected, **audit)
+    return (*leave_out_decided(report, decisions, top=top), corrected)
 
 
 def flag_decision(
