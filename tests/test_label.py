@@ -43,7 +43,9 @@ def test_label_rows_multiclass(class_rules: RuleSet, classes: pd.DataFrame) -> N
 
 def test_label_rows_multilabel_threshold(tag_rules: RuleSet, projects: pd.DataFrame) -> None:
     """Tags come with their probabilities, most probable first, all at or above the threshold."""
-    model = lfkit.fit_label_model(tag_rules, projects, projects["tags"].tolist())
+    model = lfkit.fit_label_model(
+        tag_rules, projects, projects["tags"].tolist(), method="naive-bayes"
+    )
     labelled = lfkit.label_rows(model, projects, threshold=0.7)
     for tags, probs in zip(labelled["predicted"], labelled["probabilities"], strict=True):
         assert len(tags) == len(probs)
@@ -121,7 +123,7 @@ def test_cli_label_multilabel_parquet(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "naive-bayes, fitted on 2,032 labelled rows" in result.output
+    assert "majority, fitted on 2,032 labelled rows" in result.output
     labelled = pd.read_parquet(out)
     assert len(labelled) == 2032
     assert all(min(probs, default=1.0) >= 0.6 for probs in labelled["probabilities"])
@@ -211,3 +213,26 @@ def test_cli_label_refuses_existing_output(tmp_path: Path, classes: pd.DataFrame
     )
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(out)) == len(classes)
+
+
+@pytest.mark.slow
+def test_cli_label_on_a_local_cluster_equals_local(tmp_path: Path) -> None:
+    """`lfkit label --local-cluster 2` matches the rules on Dask and writes the same labels."""
+    outputs = {}
+    for name, extra in (("local", []), ("dask", ["--local-cluster", "2"])):
+        outputs[name] = tmp_path / f"{name}.parquet"
+        result = runner.invoke(
+            app,
+            [
+                "label",
+                str(EXAMPLES / "dataset.csv"),
+                "--rules",
+                str(CLASS_RULES),
+                "--no-labels",
+                "--out",
+                str(outputs[name]),
+                *extra,
+            ],
+        )
+        assert result.exit_code == 0, result.output
+    assert pd.read_parquet(outputs["dask"]).equals(pd.read_parquet(outputs["local"]))

@@ -49,10 +49,10 @@ def test_naive_bayes_is_leave_one_out(tag_rules: RuleSet, projects: pd.DataFrame
     votes = lfkit.apply_rules(tag_rules, projects)
     tags = projects["tags"].tolist()
     row = next(i for i, t in enumerate(tags) if "computer-vision" in t and "pytorch" in t)
-    before = fit_label_model(tag_rules, votes, tags).fitted_proba()
+    before = fit_label_model(tag_rules, votes, tags, method="naive-bayes").fitted_proba()
     changed = list(tags)
     changed[row] = [t for t in tags[row] if t != "pytorch"] + ["tensorflow"]
-    after = fit_label_model(tag_rules, votes, changed).fitted_proba()
+    after = fit_label_model(tag_rules, votes, changed, method="naive-bayes").fitted_proba()
     labels = list(tag_rules.labels)
     for label in ("pytorch", "tensorflow"):
         column = labels.index(label)
@@ -64,7 +64,9 @@ def test_naive_bayes_is_leave_one_out(tag_rules: RuleSet, projects: pd.DataFrame
 def test_naive_bayes_learns_rule_reliability(tag_rules: RuleSet, projects: pd.DataFrame) -> None:
     """Rows where a precise rule fires get a far higher probability than rows where none does."""
     votes = lfkit.apply_rules(tag_rules, projects)
-    probs = fit_label_model(tag_rules, votes, projects["tags"].tolist()).fitted_proba()
+    probs = fit_label_model(
+        tag_rules, votes, projects["tags"].tolist(), method="naive-bayes"
+    ).fitted_proba()
     column = tag_rules.rule_names.index("pytorch:alias")
     fired = votes.fired.toarray()[:, column]
     pytorch = probs[:, list(tag_rules.labels).index("pytorch")]
@@ -143,7 +145,8 @@ def test_em_beats_majority_on_held_out_classes(class_rules: RuleSet, classes: pd
 def test_naive_bayes_predicts_new_tags(tag_rules: RuleSet, projects: pd.DataFrame) -> None:
     """Fitted with labels on one half, naive Bayes tags the other half; pytorch mostly right."""
     train, test = _split(len(projects))
-    model = fit_label_model(tag_rules, projects.iloc[train], projects["tags"].iloc[train].tolist())
+    given = projects["tags"].iloc[train].tolist()
+    model = fit_label_model(tag_rules, projects.iloc[train], given, method="naive-bayes")
     probs = model.predict_proba(projects.iloc[test])
     assert probs.shape == (len(test), len(tag_rules.labels))
     assert ((probs >= 0) & (probs <= 1)).all()
@@ -208,10 +211,13 @@ def test_naive_bayes_needs_labels(class_rules: RuleSet, classes: pd.DataFrame) -
         fit_label_model(class_rules, classes, method="naive-bayes")
 
 
-def test_auto_picks_by_labels(class_rules: RuleSet, classes: pd.DataFrame) -> None:
-    """`auto` is naive Bayes with labels and EM without (classes)."""
+def test_auto_picks_by_task_and_labels(
+    class_rules: RuleSet, classes: pd.DataFrame, tag_rules: RuleSet, projects: pd.DataFrame
+) -> None:
+    """`auto`: classes, naive Bayes with labels and EM without; tags, majority vote."""
     assert fit_label_model(class_rules, classes, classes["tag"].tolist()).method == "naive-bayes"
     assert fit_label_model(class_rules, classes).method == "em"
+    assert fit_label_model(tag_rules, projects, projects["tags"].tolist()).method == "majority"
 
 
 def test_loaded_model_has_no_fitted_rows(

@@ -123,7 +123,7 @@ def label(
         if save_model is not None:
             fitted.save(save_model, force=force, option="--save-model")
     typer.echo(how)
-    typer.echo(count_labels(fitted, labelled, votes).summary())
+    typer.echo(count_labels(labelled, votes).summary())
     if out is not None:
         typer.echo(f"labelled data written to {out}")
     if save_model is not None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from lfkit._types import FloatArray
+from lfkit._types import BoolArray, FloatArray
 from lfkit.model.fuse import sigmoid, softmax
 from lfkit.model.naive_bayes import feature_mask
 from lfkit.rules.ruleset import RuleSet
@@ -32,6 +32,9 @@ SMOOTHING = 2.0
 MAX_ITERATIONS = 200
 TOLERANCE = 1e-5
 """EM stops when no row's probability moves by more than this."""
+MIN_RULES = 3
+"""Multilabel: EM models a tag only when at least this many of its rules fire somewhere (with
+fewer, nothing can be learned about their reliability without labels); majority vote else."""
 _EPS = 1e-6
 
 
@@ -46,6 +49,9 @@ class EmParameters:
     const: FloatArray
     """(n_labels,): what all rules staying silent add to a label's score."""
     iterations: int
+    modelled: BoolArray
+    """(n_labels,): the labels EM models; the others (multilabel: tags with fewer than
+    MIN_RULES rules that fire) keep the majority vote, as Snorkel's minimum of 3 rules does."""
 
 
 def fit_em(ruleset: RuleSet, fired: sparse.csr_array, start: FloatArray) -> EmParameters:
@@ -58,11 +64,17 @@ def fit_em(ruleset: RuleSet, fired: sparse.csr_array, start: FloatArray) -> EmPa
     rates = (np.asarray(x.sum(axis=0)).ravel() + 1.0) / (x.shape[0] + 2.0)
     mask = _rule_mask(ruleset)
     direction = _direction(ruleset)
-    probs = np.clip(start, _EPS, 1 - _EPS)
-    params = _m_step(ruleset, x, probs, rates, mask, direction, iterations=0)
+    start = probs = np.clip(start, _EPS, 1 - _EPS)
+    modelled = np.ones(len(ruleset.labels), dtype=bool)
+    if ruleset.multilabel:
+        fires = np.asarray(x.sum(axis=0)).ravel() > 0
+        modelled = (mask[:, fires] > 0).sum(axis=1) >= MIN_RULES
+    params = _m_step(ruleset, x, probs, rates, mask, direction, iterations=0, modelled=modelled)
     for iteration in range(1, MAX_ITERATIONS + 1):
-        params = _m_step(ruleset, x, probs, rates, mask, direction, iterations=iteration)
-        updated = em_probabilities(ruleset, params, x)
+        params = _m_step(
+            ruleset, x, probs, rates, mask, direction, iterations=iteration, modelled=modelled
+        )
+        updated = np.where(modelled, em_probabilities(ruleset, params, x), start)
         moved = float(np.abs(updated - probs).max()) if updated.size else 0.0
         probs = updated
         if moved < TOLERANCE:
@@ -115,6 +127,7 @@ def _m_step(
     direction: FloatArray,
     *,
     iterations: int,
+    modelled: BoolArray,
 ) -> EmParameters:
     n_rows = x.shape[0]
     on = _rate(np.asarray((x.T @ probs).T), probs.sum(axis=0), rates)
@@ -134,4 +147,4 @@ def _m_step(
     informative = mask * (np.sign(on - off) == direction)
     silent = informative * (np.log1p(-on) - np.log1p(-off))
     weights = informative * (np.log(on) - np.log(off)) - silent
-    return EmParameters(prior, weights, silent.sum(axis=1), iterations)
+    return EmParameters(prior, weights, silent.sum(axis=1), iterations, modelled)

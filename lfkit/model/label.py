@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lfkit._types import FloatArray, IntArray
+from lfkit._types import IntArray
 from lfkit.data import parse_labels
 from lfkit.engine.apply import Votes, apply_rules
 from lfkit.errors import DataError, LfkitError
@@ -95,6 +95,8 @@ def label_rows(
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise LfkitError(f"label: threshold {threshold} is not between 0 and 1")
     votes = apply_rules(ruleset, df) if votes is None else votes
+    if votes.shape[0] != len(df):
+        raise LfkitError(f"label: votes of {votes.shape[0]} rows for {len(df)} rows of data")
     probs = model.predict_proba(votes)
     abstain = np.asarray(votes.fired.sum(axis=1)).ravel() == 0
     labelled = ~abstain if not keep_abstains else np.ones(len(df), dtype=bool)
@@ -118,11 +120,11 @@ def label_rows(
     ]
     out[PROBABILITY] = np.where(labelled, top.round(6), np.nan)
     for column, label in enumerate(ruleset.labels):
-        out[f"{PROBABILITY}:{label}"] = _rounded(probs[:, column])
+        out[f"{PROBABILITY}:{label}"] = probs[:, column].round(6)
     return out
 
 
-def count_labels(model: LabelModel, labelled: pd.DataFrame, votes: Votes) -> LabelCounts:
+def count_labels(labelled: pd.DataFrame, votes: Votes) -> LabelCounts:
     """Count labelled rows, abstains and rows per label in the output of `label_rows`."""
     predicted = labelled[PREDICTED].tolist()
     per_label: dict[str, int] = {}
@@ -164,10 +166,6 @@ def _columns(model: LabelModel) -> list[str]:
     if model.ruleset.multilabel:
         return [PREDICTED, PROBABILITIES]
     return [PREDICTED, PROBABILITY, *(f"{PROBABILITY}:{label}" for label in model.ruleset.labels)]
-
-
-def _rounded(values: FloatArray) -> FloatArray:
-    return np.asarray(values.round(6))
 
 
 def known_labels(ruleset: RuleSet, df: pd.DataFrame, *, source: str) -> tuple[IntArray, list[Any]]:

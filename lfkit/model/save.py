@@ -55,6 +55,7 @@ def save_label_model(
             "weights": model.em.weights.tolist(),
             "const": model.em.const.tolist(),
             "iterations": model.em.iterations,
+            "modelled": model.em.modelled.tolist(),
         }
     for part in model.snorkel:
         params = part.parameters()
@@ -108,6 +109,7 @@ def load_label_model(path: str | Path, ruleset: RuleSet) -> LabelModel:
                 np.asarray(document["em"]["weights"], dtype=np.float64),
                 np.asarray(document["em"]["const"], dtype=np.float64),
                 int(document["em"]["iterations"]),
+                np.asarray(document["em"]["modelled"], dtype=bool),
             )
         snorkel = [
             rebuild_part(int(part["label"]), part["columns"], part["mu"], part["p"])
