@@ -143,3 +143,23 @@ def test_cli_slices_bad_predictions_exit_1(tmp_path: Path) -> None:
         app, ["slices", str(DATASET), "--rules", str(CLASS_RULES), "--predictions", str(path)]
     )
     assert run.exit_code == 1 and "p.csv" in run.output and "predicted" in run.output
+
+
+def lf_graph(row: pd.Series) -> str | int:
+    """An own labeling function: graph projects are 'other'."""
+    return "other" if "graph" in f"{row['title']} {row['description']}".lower() else -1
+
+
+def test_own_labeling_function_defines_a_slice(class_rules: RuleSet, data: pd.DataFrame) -> None:
+    """A rule set with an own LF has its slice too; Snorkel's applier agrees with the engine."""
+    ruleset = class_rules.with_lfs({"other": [lf_graph]})
+    sample = data.head(120)
+    sfs = [sf for sf in slicing_functions(ruleset, by="rule") if sf.name == "lf_graph"]
+    assert len(sfs) == 1
+    matrix = PandasSFApplier(sfs).apply(sample, progress_bar=False)
+    membership = slice_membership(ruleset, lfkit.apply_rules(ruleset, sample), by="rule")
+    expected = sample["title"].str.lower().str.contains("graph") | sample[
+        "description"
+    ].str.lower().str.contains("graph")
+    assert np.array_equal(np.asarray(matrix["lf_graph"]) > 0, membership["lf_graph"].to_numpy())
+    assert membership["lf_graph"].tolist() == expected.tolist()

@@ -177,3 +177,32 @@ def test_render_table_lists_hurting_rules(result: Suggestions) -> None:
     """The table shows the suggestions and the rules that hurt."""
     text = render_suggestions(result, fmt="table")
     assert "mlops-bad-words" in text and "keyword" in text
+
+
+def test_cli_suggest_counts_own_lfs_as_explaining(
+    weakened: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --lfs, rows an own labeling function covers are explained: 'image' is not suggested."""
+    (tmp_path / "assist_lfs.py").write_text(
+        "def lf_image(row):\n"
+        "    text = f\"{row['title']} {row['description']}\".lower()\n"
+        "    return 'computer-vision' if 'image' in text else -1\n"
+        "LFS = {'computer-vision': [lf_image]}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    args = ["suggest", str(DATASET), "--rules", str(weakened), "--format", "jsonl"]
+    plain = RUNNER.invoke(app, args)
+    with_lfs = RUNNER.invoke(app, [*args, "--lfs", "assist_lfs:LFS"])
+    assert plain.exit_code == 0 and with_lfs.exit_code == 0, with_lfs.output
+
+    def vision(output: str) -> set[str]:
+        records = [json.loads(line) for line in output.splitlines()]
+        return {
+            r["keyword"]
+            for r in records
+            if r["type"] == "suggestion" and r["label"] == "computer-vision"
+        }
+
+    assert vision(plain.stdout) & {"image", "images"}
+    assert not vision(with_lfs.stdout) & {"image", "images"}

@@ -11,11 +11,13 @@ import typer
 from lfkit.cli.app import (
     DataArgument,
     ForceOption,
+    LfsOption,
     OutOption,
     RulesOption,
     app,
     echo,
     exit_on_error,
+    load_ruleset,
     progress,
 )
 
@@ -53,20 +55,20 @@ def suggest(
         typer.Option("--out", "-o", help="Write the suggestions as a rules file (YAML) here."),
     ] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the held-out folds.")] = 0,
+    lfs: LfsOption = None,
     force: ForceOption = False,
 ) -> None:
     """Suggest keywords per label from the rows no rule explains; list rules that hurt."""
     from lfkit.assist.suggest import render_suggestions, suggest_rules
     from lfkit.data import read_data
     from lfkit.output import check_output, write_text
-    from lfkit.rules.loader import load_rules
 
     say = progress()
     with exit_on_error():
         if out is not None:
             check_output(out, inputs=[data, rules], force=force, suffixes=(".yaml", ".yml"))
         say("loading rules")
-        ruleset = load_rules(rules)
+        ruleset = load_ruleset(rules, lfs)
         say("reading data")
         df = read_data(data, ruleset.task)
         say("mining phrases")
@@ -100,6 +102,7 @@ def next_rows(
     ] = NextFormat.table,
     out: OutOption = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the label model.")] = 0,
+    lfs: LfsOption = None,
     force: ForceOption = False,
 ) -> None:
     """List the unlabelled rows to label next (rows with an empty label cell), with reasons."""
@@ -111,7 +114,6 @@ def next_rows(
     from lfkit.model.label import known_labels
     from lfkit.output import check_outputs, write_text
     from lfkit.review.labelstudio import labelstudio_config
-    from lfkit.rules.loader import load_rules
 
     say = progress()
     with exit_on_error():
@@ -122,7 +124,7 @@ def next_rows(
             outputs["--config"] = out.with_suffix(".xml")
         check_outputs(outputs, inputs=[data, rules], force=force)
         say("loading rules")
-        ruleset = load_rules(rules)
+        ruleset = load_ruleset(rules, lfs)
         say("reading data")
         df = read_data(data, ruleset.task, labels=False)
         labelled, given = known_labels(ruleset, df, source=str(data))
@@ -176,15 +178,15 @@ def slices(
     fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = (
         ListFormat.table
     ),
+    lfs: LfsOption = None,
 ) -> None:
     """Report a model's metrics on each slice the rules define, worst first."""
     from lfkit.assist.slices import read_predictions, render_slices, slice_metrics
     from lfkit.data import read_data
     from lfkit.model.label import PREDICTED
-    from lfkit.rules.loader import load_rules
 
     with exit_on_error():
-        ruleset = load_rules(rules)
+        ruleset = load_ruleset(rules, lfs)
         df = read_data(data, ruleset.task)
         table_task = ruleset.task.model_copy(update={"text_columns": (PREDICTED,)})
         table = read_data(predictions, table_task, labels=False)
