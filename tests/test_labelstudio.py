@@ -40,6 +40,7 @@ from tests.conftest import CLASS_RULES, EXAMPLES, ROOT, TAG_RULES
 CLASS_DATA = EXAMPLES / "dataset.csv"
 TAG_DATA = EXAMPLES / "projects.json"
 LABEL_STUDIO = ROOT / ".venv-labelstudio" / "bin" / "label-studio"
+USER, PASSWORD = "lfkit@example.com", "lfkit-test-pass"
 START_TIMEOUT = 600
 """Seconds to wait for a fresh Label Studio (migrations on SQLite) to answer /health."""
 
@@ -331,6 +332,20 @@ class LabelStudio:
     def __init__(self, url: str, token: str) -> None:
         self.url, self.token = url, token
 
+    def project(
+        self, ruleset: RuleSet, tasks: list[dict[str, Any]]
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Create a project with lfkit's config and import the tasks; return the project id
+        and the tasks as stored."""
+        config = labelstudio_config(ruleset)
+        project = self.call(
+            "POST", "/api/projects", {"title": "lfkit audit", "label_config": config}
+        )
+        imported = self.call("POST", f"/api/projects/{project['id']}/import", tasks)
+        stored = self.call("GET", f"/api/tasks?project={project['id']}&page_size=1000")["tasks"]
+        assert imported["task_count"] == imported["prediction_count"] == len(stored) == len(tasks)
+        return int(project["id"]), list(stored)
+
     def call(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode("utf-8")
         request = urllib.request.Request(
@@ -382,9 +397,9 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStud
         "--data-dir",
         str(folder / "data"),
         "--username",
-        "lfkit@example.com",
+        USER,
         "--password",
-        "lfkit-test-pass",
+        PASSWORD,
         "--user-token",
         token,
         "--enable-legacy-api-token",
@@ -422,14 +437,9 @@ def _round_trip(
     """
     tasks_path = tmp_path / "tasks.json"
     lfkit(f"export {data} --rules {rules} --to label-studio --out {tasks_path}", *args)
-    config = tasks_path.with_suffix(".xml").read_text("utf-8")
-    project = studio.call("POST", "/api/projects", {"title": "lfkit audit", "label_config": config})
-    pid = project["id"]
-    imported = studio.call(
-        "POST", f"/api/projects/{pid}/import", json.loads(tasks_path.read_text())
-    )
-    tasks = studio.call("GET", f"/api/tasks?project={pid}&page_size=1000")["tasks"]
-    assert imported["task_count"] == imported["prediction_count"] == len(tasks) >= 8
+    assert tasks_path.with_suffix(".xml").read_text("utf-8") == labelstudio_config(ruleset)
+    pid, tasks = studio.project(ruleset, json.loads(tasks_path.read_text("utf-8")))
+    assert len(tasks) >= 8
     chosen: dict[str, list[str]] = {}
     for number, task in enumerate(tasks[:8]):
         (prediction,) = studio.call("GET", f"/api/predictions?task={task['id']}")
@@ -504,3 +514,62 @@ def test_round_trip_multilabel(
         assert {tag for tag in new if tag in known} == set(chosen[key]), row_id
         assert [tag for tag in new if tag not in known] == [t for t in old if t not in known]
     assert left
+
+
+@pytest.fixture(scope="module")
+def chrome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless Chromium (`make browser` installs it), as in tests/test_report_html.py."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--no-first-run", "--window-size=1400,1800",
+                f"--user-data-dir={tmp_path_factory.mktemp('chrome-profile')}"):  # fmt: skip
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("multilabel", [False, True], ids=["classes", "tags"])
+def test_labelling_ui_shows_evidence_and_prefills_the_suggestion(
+    label_studio: LabelStudio,
+    chrome: Any,
+    request: pytest.FixtureRequest,
+    multilabel: bool,
+    tmp_path: Path,
+) -> None:
+    """In Label Studio's own labelling page, an annotator sees the text and lfkit's evidence,
+    and the answer starts as lfkit's suggestion (checked class, or taxonomy paths)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    ruleset = request.getfixturevalue("tag_rules" if multilabel else "class_rules")
+    tasks = request.getfixturevalue("tag_tasks" if multilabel else "class_tasks")
+    pid, stored = label_studio.project(ruleset, tasks[:3])
+    if not chrome.current_url.startswith(label_studio.url):  # log in once per server
+        chrome.get(label_studio.url + "/user/login/")
+        chrome.find_element("id", "email").send_keys(USER)
+        chrome.find_element("id", "password").send_keys(PASSWORD)
+        chrome.find_element("css selector", "button[type=submit]").click()
+        WebDriverWait(chrome, 60).until(lambda d: "/user/login" not in d.current_url)
+    chrome.get(f"{label_studio.url}/projects/{pid}/data?task={stored[0]['id']}")
+    data = stored[0]["data"]
+    selector = ".lsf-taxonomy" if multilabel else "input[type=checkbox]:checked"
+    try:
+        WebDriverWait(chrome, 120).until(lambda d: d.find_elements("css selector", selector))
+    finally:
+        chrome.save_screenshot(str(tmp_path / "labelling.png"))
+    page = chrome.find_element("tag name", "body").text
+    assert data["title"].strip() in page
+    assert f"lfkit suggests: {', '.join(data['lfkit_suggestion'])}" in page
+    if multilabel:
+        (prediction,) = tasks[0]["predictions"]
+        paths = prediction["result"][0]["value"]["taxonomy"]
+        shown = chrome.find_element("css selector", ".lsf-taxonomy").text.splitlines()
+        assert sorted(shown) == sorted(" / ".join(path) for path in paths)
+    else:
+        checked = chrome.find_elements("css selector", "input[type=checkbox]:checked")
+        assert [box.get_attribute("name") for box in checked] == data["lfkit_suggestion"]

@@ -69,7 +69,7 @@ def export(
         if decided:
             report, left_out = leave_out_decided(report, decided, top=top)
             typer.echo(f"{left_out:,} flags already decided in {decisions} left out", err=True)
-        tasks = labelstudio_tasks(ruleset, report)
+        tasks = labelstudio_tasks(ruleset, report, df)
         write_text(out, json.dumps(tasks, ensure_ascii=False, indent=1) + "\n", force=force)
         write_text(config, labelstudio_config(ruleset), force=force, option="--config")
     typer.echo(

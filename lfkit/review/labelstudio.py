@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from xml.sax.saxutils import quoteattr
 import pandas as pd
 
 from lfkit.audit.suspects import AuditReport, Flag
+from lfkit.engine.text import as_text
 from lfkit.errors import DataError
 from lfkit.review.decisions import Decision, flag_rules
 from lfkit.rules.ruleset import RuleSet
@@ -105,7 +107,9 @@ def taxonomy_path(ruleset: RuleSet, label: str) -> list[str]:
     return path
 
 
-def labelstudio_tasks(ruleset: RuleSet, report: AuditReport) -> list[dict[str, Any]]:
+def labelstudio_tasks(
+    ruleset: RuleSet, report: AuditReport, df: pd.DataFrame | None = None
+) -> list[dict[str, Any]]:
     """Return one Label Studio task per flagged row of an audit, best-scored rows first.
 
     Each task's `data` holds the text fields (keys from `text_keys`), `lfkit_id` (the row id),
@@ -114,37 +118,101 @@ def labelstudio_tasks(ruleset: RuleSet, report: AuditReport) -> list[dict[str, A
     `lfkit_evidence` (the same as readable text). Its one prediction is lfkit's suggestion
     for the row, scored with the row's best flag: multiclass the suggested class, multilabel
     the row's tags with every flag's fix applied.
+
+    The rows of the report's taxonomy findings (a child tag without its parent) become
+    `missing-parent` flags too when `df`, the audited data, is given.
     """
-    rows: dict[int, list[Flag]] = {}
+    rows: dict[int, _Row] = {}
     for flag in report.flags:
-        rows.setdefault(flag.row, []).append(flag)
-    return [_task(ruleset, flags) for flags in rows.values()]
+        row = rows.setdefault(flag.row, _Row(flag.to_dict()["id"], flag.texts, list(flag.given)))
+        row.add(_flag_entry(flag), _flag_evidence(flag))
+    for finding in getattr(report, "findings", ()) if df is not None else ():
+        entry = {
+            "label": finding.parent,
+            "kind": "missing-parent",
+            "score": round(finding.score, 6),
+            "suggestion": None,
+            "rules": [],
+        }
+        gap = f"{finding.child} is under {finding.parent} in the taxonomy"
+        why = [f"   child tag present: {gap}; {len(finding.rows):,} rows have this gap"]
+        for index in finding.rows:
+            row = rows.setdefault(index, _row_of(ruleset, df, index))
+            if all(flag["label"] != finding.parent for flag in row.flags):
+                row.add(dict(entry), why)
+    ranked = sorted(rows.values(), key=lambda row: -max(flag["score"] for flag in row.flags))
+    return [_task(ruleset, row) for row in ranked]
 
 
-def _task(ruleset: RuleSet, flags: list[Flag]) -> dict[str, Any]:
-    first = flags[0]
-    given = list(first.given)
+@dataclass
+class _Row:
+    """One flagged row on its way to a task: its flags as `lfkit_flags` entries, with the
+    evidence lines of each."""
+
+    id: Any
+    texts: dict[str, str]
+    given: list[str]
+    flags: list[dict[str, Any]] = field(default_factory=list)
+    evidence: list[list[str]] = field(default_factory=list)
+
+    def add(self, flag: dict[str, Any], evidence: list[str]) -> None:
+        self.flags.append(flag)
+        self.evidence.append(evidence)
+
+
+def _row_of(ruleset: RuleSet, df: pd.DataFrame, index: int) -> _Row:
+    task, known = ruleset.task, set(ruleset.labels)
+    row_id = df.at[index, task.id_column]
+    labels = df.at[index, task.label_column]
+    labels = labels if isinstance(labels, list | tuple) else [labels]
+    return _Row(
+        row_id.item() if hasattr(row_id, "item") else row_id,
+        {column: as_text(df.at[index, column]) for column in task.text_columns},
+        [label for label in ruleset.labels if label in set(labels) & known],
+    )
+
+
+def _flag_entry(flag: Flag) -> dict[str, Any]:
+    return {
+        "label": flag.label,
+        "kind": flag.kind,
+        "score": round(flag.score, 6),
+        "suggestion": flag.suggestion,
+        "rules": list(flag_rules(flag)),
+    }
+
+
+def _flag_evidence(flag: Flag) -> list[str]:
+    """Return the evidence of one flag as indented lines of text."""
+    lines = []
+    for name, matches in (("rules for", flag.rules_for), ("rules against", flag.rules_against)):
+        if matches:
+            words = [
+                f"{match.rule} ({', '.join(repr(w) for w in match.words(flag.texts)[:3])})"
+                for match in matches
+            ]
+            lines.append(f"   {name}: {'; '.join(words)}")
+    if flag.children:
+        lines.append(f"   child tags present: {', '.join(flag.children)}")
+    if flag.neighbour_probability is not None:
+        lines.append(f"   similar rows carry it: {flag.neighbour_probability:.0%}")
+    return lines
+
+
+def _task(ruleset: RuleSet, row: _Row) -> dict[str, Any]:
     if ruleset.multilabel:
-        suggested = corrected_labels(ruleset, given, [(flag.label, flag.kind) for flag in flags])
+        fixes = [(flag["label"], flag["kind"]) for flag in row.flags]
+        suggested = corrected_labels(ruleset, row.given, fixes)
     else:
-        suggested = [_suggested_class(flags)]
+        suggested = [_suggested_class(row.flags)]
     keys = text_keys(ruleset)
-    data: dict[str, Any] = {keys[column]: text for column, text in first.texts.items()}
+    data: dict[str, Any] = {keys[column]: text for column, text in row.texts.items()}
     data |= {
-        "lfkit_id": first.to_dict()["id"],
-        "lfkit_given": given,
+        "lfkit_id": row.id,
+        "lfkit_given": row.given,
         "lfkit_suggestion": suggested,
-        "lfkit_flags": [
-            {
-                "label": flag.label,
-                "kind": flag.kind,
-                "score": round(flag.score, 6),
-                "suggestion": flag.suggestion,
-                "rules": list(flag_rules(flag)),
-            }
-            for flag in flags
-        ],
-        "lfkit_evidence": _evidence(given, suggested, flags),
+        "lfkit_flags": row.flags,
+        "lfkit_evidence": _evidence(row, suggested),
     }
     if ruleset.multilabel:
         paths = [taxonomy_path(ruleset, label) for label in suggested]
@@ -159,7 +227,7 @@ def _task(ruleset: RuleSet, flags: list[Flag]) -> dict[str, Any]:
         "type": kind,
         "value": value,
     }
-    score = round(max(flag.score for flag in flags), 6)
+    score = round(max(flag["score"] for flag in row.flags), 6)
     return {
         "data": data,
         "predictions": [{"model_version": MODEL_VERSION, "score": score, "result": [result]}],
@@ -187,35 +255,25 @@ def corrected_labels(
     return [label for label in ruleset.labels if label in labels]
 
 
-def _suggested_class(flags: Sequence[Flag]) -> str:
+def _suggested_class(flags: Sequence[dict[str, Any]]) -> str:
     """Return the class lfkit suggests for a multiclass row: a spurious flag's suggestion, else
     the class of a missing flag."""
     for flag in flags:
-        if flag.kind == "spurious" and flag.suggestion:
-            return flag.suggestion
-    return next(flag.label for flag in flags if flag.kind in ADDS)
+        if flag["kind"] == "spurious" and flag["suggestion"]:
+            return str(flag["suggestion"])
+    return str(next(flag["label"] for flag in flags if flag["kind"] in ADDS))
 
 
-def _evidence(given: list[str], suggested: list[str], flags: list[Flag]) -> str:
+def _evidence(row: _Row, suggested: list[str]) -> str:
     """Return the flags of one row, their evidence and lfkit's suggestion, as readable text."""
     lines = [
-        f"row id: {flags[0].to_dict()['id']}",
-        f"given: {', '.join(given) or '(none)'}",
+        f"row id: {row.id}",
+        f"given: {', '.join(row.given) or '(none)'}",
         f"lfkit suggests: {', '.join(suggested) or '(none)'}",
     ]
-    for number, flag in enumerate(flags, start=1):
-        lines.append(f"{number}. {flag.kind} {flag.label} (score {flag.score:.3f})")
-        for name, matches in (("rules for", flag.rules_for), ("rules against", flag.rules_against)):
-            if matches:
-                words = [
-                    f"{match.rule} ({', '.join(repr(w) for w in match.words(flag.texts)[:3])})"
-                    for match in matches
-                ]
-                lines.append(f"   {name}: {'; '.join(words)}")
-        if flag.children:
-            lines.append(f"   child tags present: {', '.join(flag.children)}")
-        if flag.neighbour_probability is not None:
-            lines.append(f"   similar rows carry it: {flag.neighbour_probability:.0%}")
+    for number, (flag, evidence) in enumerate(zip(row.flags, row.evidence, strict=True), 1):
+        lines.append(f"{number}. {flag['kind']} {flag['label']} (score {flag['score']:.3f})")
+        lines += evidence
     return "\n".join(lines)
 
 
