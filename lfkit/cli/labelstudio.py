@@ -43,13 +43,11 @@ def export(
     """
     import json
 
-    from lfkit.audit.suspects import audit_labels
     from lfkit.data import read_data
     from lfkit.output import check_outputs, write_text
     from lfkit.review.decisions import read_decisions
-    from lfkit.review.fix import apply_decisions
     from lfkit.review.labelstudio import labelstudio_config, labelstudio_tasks
-    from lfkit.review.memory import leave_out_decided
+    from lfkit.review.memory import audit_with_decisions
     from lfkit.rules.loader import load_rules
 
     config = config or out.with_suffix(".xml")
@@ -62,12 +60,11 @@ def export(
         say("reading data")
         df = read_data(data, ruleset.task)
         decided = read_decisions(decisions) if decisions is not None else {}
-        df = apply_decisions(ruleset, df, decided, source=str(data)) if decided else df
-        report = audit_labels(
-            ruleset, df, min_score=min_score, top=None if decided else top, seed=seed, progress=say
+        audit = {"min_score": min_score, "seed": seed, "progress": say}
+        report, left_out, df = audit_with_decisions(
+            ruleset, df, decided, top=top, source=str(data), **audit
         )
         if decided:
-            report, left_out = leave_out_decided(report, decided, top=top)
             typer.echo(f"{left_out:,} flags already decided in {decisions} left out", err=True)
         tasks = labelstudio_tasks(ruleset, report, df)
         write_text(out, json.dumps(tasks, ensure_ascii=False, indent=1) + "\n", force=force)
