@@ -134,6 +134,10 @@ def main() -> None:
         ]
     )
     log = [json.loads(line) for line in decisions.read_text("utf-8").splitlines()]
+    flags_before, flags_after = (
+        sum(json.loads(line).get("type", "flag") == "flag" for line in run.stdout.splitlines())
+        for run in (before, after)
+    )
     counts = {kind: sum(d["decision"] == kind for d in log) for kind in ("accept", "reject")}
     print(f"plain lfkit audit (baseline):             {audit_s:6.1f} s")
     print(
@@ -150,8 +154,8 @@ def main() -> None:
     print(f"decisions: {counts} over {TOP} flags: {', '.join(seen)}")
     print(f"lfkit fix:                                {fix_s:6.1f} s; {fix.stderr.strip()}")
     print(
-        f"flags before: {len(before.stdout.splitlines())}; re-audit with decisions: "
-        f"{len(after.stdout.splitlines())} ({after.stderr.strip()}) in {reaudit_s:.1f} s"
+        f"flags before: {flags_before}; re-audit with decisions: "
+        f"{flags_after} ({after.stderr.strip()}) in {reaudit_s:.1f} s"
     )
 
 

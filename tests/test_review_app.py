@@ -193,7 +193,7 @@ def test_session_multiclass_accept_records_the_suggested_class(
 ) -> None:
     """Accepting a multiclass spurious flag records the class the row gets, as fix needs."""
     df = read_data(EXAMPLES / "dataset.csv", class_rules.task)
-    report = audit_labels(class_rules, df, top=10, neighbours=False)
+    report = audit_labels(class_rules, df, top=10, neighbours=False, min_score=0.1)
     session = _session(class_rules, df, report, tmp_path / "d.jsonl")
     index = next(item.index for item in session.items if item.flag.kind == "spurious")
     session.decide(index, "accept")
@@ -306,6 +306,33 @@ def test_browser_relabel_with_search(driver: WebDriver, server: ReviewServer) ->
     decision = _lines(server.session.decisions, 1)[0]
     assert (decision["decision"], decision["value"]) == ("relabel", [target])
     assert decision["label"] == item.flag.label
+
+
+@pytest.mark.slow
+def test_browser_multiclass_relabel_picks_one_class(
+    driver: WebDriver,  # noqa: F811
+    tmp_path: Path,
+    class_rules: RuleSet,
+) -> None:
+    """Multiclass: the question names the suggested class; relabel records one class name."""
+    from selenium.webdriver.common.keys import Keys
+
+    df = read_data(EXAMPLES / "dataset.csv", class_rules.task)
+    report = audit_labels(class_rules, df, top=6, neighbours=False, min_score=0.1)
+    with serving(_session(class_rules, df, report, tmp_path / "d.jsonl")) as running:
+        flag = running.session.items[0].flag
+        browser = _open(driver, running.url)
+        if flag.kind == "spurious":
+            assert f"Change class '{flag.label}' to '{flag.suggestion}'?" in _card(browser)
+        target = next(c for c in class_rules.labels if c not in (flag.label, flag.suggestion))
+        _press(browser, "r")
+        search = browser.find_element("id", "search")
+        _until(search.is_displayed)
+        search.send_keys(target[:4])
+        _until(lambda: browser.find_element("css selector", "#choices li.active").text == target)
+        search.send_keys(Keys.ENTER)
+        decision = _lines(running.session.decisions, 1)[0]
+        assert (decision["decision"], decision["value"]) == ("relabel", target)
 
 
 @pytest.mark.slow

@@ -41,7 +41,8 @@ def _decide(report: AuditReport, ruleset: RuleSet) -> list[Decision]:
 
 def _decisions_log(ruleset: RuleSet, data: Path, path: Path) -> Path:
     """Write a decisions log over the top flags of a real audit of `data`."""
-    report = audit_labels(ruleset, read_data(data, ruleset.task), top=14, neighbours=False)
+    df = read_data(data, ruleset.task)
+    report = audit_labels(ruleset, df, top=14, neighbours=False, min_score=0.1)
     for decision in _decide(report, ruleset):
         append_decision(path, decision)
     return path

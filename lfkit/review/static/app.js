@@ -105,6 +105,11 @@ function renderFlag(card, item) {
   if (!evidence.given.length) given.appendChild(el("span", "meta", "(none)"));
   card.appendChild(given);
   const why = el("ul", "evidence");
+  if (Array.isArray(item.why) && item.why.length) {  // the audit's own sentences, when it gives them
+    for (const reason of item.why) why.appendChild(el("li", "", reason));
+    card.appendChild(why);
+    return;
+  }
   for (const [side, matchesOf] of [["for", evidence.rules_for], ["against", evidence.rules_against]]) {
     for (const match of matchesOf) {
       const words = [...new Set(match.matches.map((m) => m.text))].join(", ");
