@@ -585,3 +585,40 @@ rules:
     )
     assert message.startswith("9:r: ") and "token attribute ENT_TYPE needs" in message
     assert "'pipeline: en_core_web_sm'" in message
+
+
+def test_label_outputs_numeric_classes_as_numbers(tmp_path: Path) -> None:
+    """lfkit label on JSON data with 0/1 classes writes predicted classes as numbers, ids kept."""
+    from typer.testing import CliRunner
+
+    from lfkit.cli import app
+
+    rules = write_rules(
+        tmp_path,
+        """labels: {0: {match_name: false}, 1: {match_name: false}}
+rules:
+  - {name: link, label: 1, keywords: [http], match: substring}
+  - {name: subscribe, label: 1, keywords: [subscribe], match: prefix}
+  - {name: short, label: 0, length: {max: 3}}
+""",
+        task="task: {kind: multiclass, text_columns: [text], label_column: label}",
+    )
+    rows = [
+        {"id": 7, "text": "see https://x.co", "label": 1},
+        {"id": 8, "text": "nice song", "label": 0},
+        {"id": 9, "text": "a comment with no vote at all", "label": 0},
+        {"id": 10, "text": "subscribers wanted here now", "label": 1},
+    ]
+    data = tmp_path / "data.json"
+    data.write_text(json.dumps(rows))
+    out = tmp_path / "labelled.jsonl"
+    result = CliRunner().invoke(
+        app, ["label", str(data), "-r", str(rules), "-o", str(out), "--keep-abstains"]
+    )
+    assert result.exit_code == 0, result.output
+    labelled = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [row["id"] for row in labelled] == [7, 8, 9, 10]
+    assert [row["label"] for row in labelled] == [1, 0, 0, 1]
+    predicted = [row["predicted"] for row in labelled]
+    assert predicted[0] == 1 and predicted[1] == 0 and predicted[3] == 1
+    assert all(isinstance(value, int) for value in predicted if value is not None)

@@ -37,7 +37,7 @@ class LabelCounts:
     """Rows on which no rule voted."""
     labelled: int
     """Rows that got a label (multilabel: at least one tag)."""
-    per_label: dict[str, int]
+    per_label: dict[str | int, int]
     """Rows per predicted label, most frequent first."""
 
     def summary(self) -> str:
@@ -107,7 +107,7 @@ def label_rows(
         for row in range(len(df)):
             keep = np.nonzero(probs[row] >= cut)[0] if labelled[row] else np.array([], dtype=int)
             keep = keep[np.argsort(-probs[row, keep], kind="stable")]
-            tags.append([ruleset.labels[i] for i in keep])
+            tags.append([ruleset.label_value(ruleset.labels[i]) for i in keep])
             values.append([round(float(probs[row, i]), 6) for i in keep])
         out[PREDICTED], out[PROBABILITIES] = tags, values
         return out
@@ -115,9 +115,13 @@ def label_rows(
     top = probs[np.arange(len(df)), best]
     if threshold is not None:
         labelled &= top >= threshold
-    out[PREDICTED] = [
-        ruleset.labels[i] if ok else None for i, ok in zip(best, labelled, strict=True)
-    ]
+    out[PREDICTED] = pd.Series(
+        [
+            ruleset.label_value(ruleset.labels[i]) if ok else None
+            for i, ok in zip(best, labelled, strict=True)
+        ],
+        dtype=object,
+    )
     out[PROBABILITY] = np.where(labelled, top.round(6), np.nan)
     for column, label in enumerate(ruleset.labels):
         out[f"{PROBABILITY}:{label}"] = probs[:, column].round(6)
@@ -127,7 +131,7 @@ def label_rows(
 def count_labels(labelled: pd.DataFrame, votes: Votes) -> LabelCounts:
     """Count labelled rows, abstains and rows per label in the output of `label_rows`."""
     predicted = labelled[PREDICTED].tolist()
-    per_label: dict[str, int] = {}
+    per_label: dict[str | int, int] = {}
     for value in predicted:
         for label in value if isinstance(value, list) else [value] if _filled(value) else []:
             per_label[label] = per_label.get(label, 0) + 1
@@ -135,8 +139,12 @@ def count_labels(labelled: pd.DataFrame, votes: Votes) -> LabelCounts:
     return LabelCounts(
         n_rows=len(labelled),
         abstains=abstains,
-        labelled=sum(1 for value in predicted if _filled(value) and len(value)),
-        per_label=dict(sorted(per_label.items(), key=lambda item: (-item[1], item[0]))),
+        labelled=sum(
+            1
+            for value in predicted
+            if _filled(value) and not (isinstance(value, list) and not value)
+        ),
+        per_label=dict(sorted(per_label.items(), key=lambda item: (-item[1], str(item[0])))),
     )
 
 

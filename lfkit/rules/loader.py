@@ -339,7 +339,12 @@ def _check_and_compile(found: _Found, path: Path) -> RuleSet | None:
     warnings = _risky_alias_warnings(labels)
     disabled = tuple(rule.name for rule, _, _ in found.rules if not rule.enabled)
     parents = {name: label.parents for name, (label, _, _) in labels.items() if label.parents}
-    return RuleSet(task, tuple(labels), parents, tuple(compiled), warnings, disabled)
+    # Class names that are all whole numbers (0/1, written 0 or '0') are numbers in outputs.
+    whole = all(label.lstrip("-").isdecimal() and str(int(label)) == label for label in labels)
+    numeric = frozenset(labels) if whole else frozenset()
+    return RuleSet(
+        task, tuple(labels), parents, tuple(compiled), warnings, disabled, numeric_labels=numeric
+    )
 
 
 def _check_labels(found: _Found) -> dict[str, tuple[Label, Path, int]]:

@@ -59,6 +59,8 @@ class RuleSet:
     rules: tuple[CompiledRule, ...]
     warnings: tuple[str, ...] = ()
     disabled: tuple[str, ...] = ()
+    numeric_labels: frozenset[str] = frozenset()
+    """Labels that outputs write as numbers: all of them when every label is a whole number."""
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -85,6 +87,19 @@ class RuleSet:
             if rule.name == name:
                 return rule
         raise KeyError(name)
+
+    def label_value(self, label: str) -> str | int:
+        """Return a label as outputs write it: a number for labels that are numbers (0/1).
+
+        Examples
+        --------
+        >>> from lfkit.rules.schema import Task
+        >>> task = Task(kind="multiclass", text_columns=("text",), label_column="label")
+        >>> ruleset = RuleSet(task, ("0", "1", "2x"), {}, (), numeric_labels=frozenset({"1"}))
+        >>> [ruleset.label_value(label) for label in ruleset.labels]
+        ['0', 1, '2x']
+        """
+        return int(label) if label in self.numeric_labels else label
 
     def ancestors(self, label: str) -> list[str]:
         """Return the parents of a label, their parents and so on, nearest first.
