@@ -340,3 +340,40 @@ def test_cli_label_with_lfs_saves_and_reuses(
     assert len(labelled) == len(classes) - 400
     code, out, err = run("label", "b.csv", "-r", CLASS_RULES, "--model", "m.json", "-o", "c.jsonl")
     assert code == 1 and "fitted on another rule set" in err
+
+
+@pytest.mark.slow
+def test_dask_engine_runs_new_rule_kinds_and_lfs(
+    tmp_path: Path, projects: pd.DataFrame, tag_rules: RuleSet
+) -> None:
+    """On a 2-process LocalCluster, length, score, match-mode rules and LFs equal the local run."""
+    import dask
+    import dask.dataframe as dd
+    import distributed
+
+    body = """labels: {short: {match_name: false}, confident: {match_name: false}}
+rules:
+  - {name: terse, label: short, fields: [title], length: {max: 4}}
+  - {name: sure, label: confident, score: {column: p, min: 0.5}}
+  - {name: nets, label: confident, keywords: [net], match: prefix}
+"""
+    ruleset = lfkit.load_rules(write_rules(tmp_path, body)).with_lfs(
+        {"short": [regex_check_out, mentions_paper]}, vote="both"
+    )
+    df = projects.assign(p=np.random.default_rng(0).random(len(projects)), text=projects["title"])
+    expected = lfkit.apply_rules(ruleset, df).to_dense()
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            processes=True,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address=":0",
+        ) as local,
+        distributed.Client(local),
+        dask.config.set({"dataframe.convert-string": False}),
+    ):
+        ddf = dd.from_pandas(df, npartitions=5, sort=False)
+        got = lfkit.apply_rules(ruleset, ddf).to_dense()
+    np.testing.assert_array_equal(got, expected)
+    assert (expected[:, :3] != ABSTAIN).any(axis=0).all()
