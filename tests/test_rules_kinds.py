@@ -529,7 +529,7 @@ rules:
 
 def test_pipeline_loads_once_and_shows_in_evidence(tmp_path: Path, pipeline_dir: Path) -> None:
     """The pipeline is loaded once per process; audit evidence shows the entity's span."""
-    from lfkit.rules.tokens import pipeline_nlp
+    from lfkit.rules.tokens import parse, pipeline_nlp
 
     ruleset = pipeline_rules(
         tmp_path,
@@ -544,6 +544,7 @@ rules:
         {"id": range(len(COMMENTS)), "text": COMMENTS, "label": ["spam"] * len(COMMENTS)}
     )
     pipeline_nlp.cache_clear()
+    parse.cache_clear()  # its Docs belong to the pipeline loaded before
     votes_equal(ruleset, df)
     report = lfkit.audit_labels(ruleset, df, neighbours=False, min_score=0.0)
     assert pipeline_nlp.cache_info().misses == 1
@@ -622,3 +623,45 @@ rules:
     predicted = [row["predicted"] for row in labelled]
     assert predicted[0] == 1 and predicted[1] == 0 and predicted[3] == 1
     assert all(isinstance(value, int) for value in predicted if value is not None)
+
+
+@given(
+    st.lists(
+        st.lists(
+            st.sampled_from([*PEOPLE, "katy", "perry", "runs", "RAN", "running", "Run", "in"])
+            | texts,
+            max_size=5,
+        ).map(" ".join),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_pipeline_patterns_equal_snorkel_fuzzed(pipeline_dir: Path, comments: list[str]) -> None:
+    """ENT_TYPE, LEMMA and POS patterns vote like their Snorkel LFs on random texts."""
+    import tempfile
+
+    body = {
+        "task": {
+            "kind": "multilabel",
+            "text_columns": ["text"],
+            "label_column": "tags",
+            "pipeline": str(pipeline_dir),
+        },
+        "labels": {"x": {"match_name": False}},
+        "rules": [
+            {"name": "person", "label": "x", "patterns": [[{"ENT_TYPE": "PERSON", "OP": "+"}]]},
+            {"name": "lemma", "label": "x", "patterns": [[{"LEMMA": "run"}, {"LOWER": "in"}]]},
+            {
+                "name": "pos",
+                "label": "x",
+                "vote": "negative",
+                "patterns": [[{"POS": "VERB"}]],
+                "unless": {"patterns": [[{"ENT_TYPE": "PERSON"}]]},
+            },
+        ],
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "rules.yaml"
+        path.write_text(json.dumps(body))
+        ruleset = lfkit.load_rules(path)
+    votes_equal(ruleset, pd.DataFrame({"text": comments}))
