@@ -334,8 +334,13 @@ def labelstudio_next_tasks(
             kind = "taxonomy"
         else:
             value, kind = {"choices": list(row.predicted)}, "choices"
-        result = {"id": "lfkit", "from_name": CONTROL, "to_name": first, "type": kind}
+        result = {
+            "id": "lfkit",
+            "from_name": CONTROL,
+            "to_name": first,
+            "type": kind,
+            "value": value,
+        }
         prediction = {"model_version": "lfkit-next", "score": round(row.value, 6)}
-        result["value"] = value
         tasks.append({"data": data, "predictions": [prediction | {"result": [result]}]})
     return tasks
