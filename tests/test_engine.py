@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import pickle
+import re
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import write_rules
+from hypothesis import given
+from hypothesis import strategies as st
 from snorkel.labeling import PandasLFApplier
 
 import lfkit
 from lfkit import ABSTAIN
+from lfkit.engine import keywords
+from lfkit.engine.keywords import keyword_words
+from lfkit.engine.lfs import RuleVote
+from lfkit.rules.patterns import keyword_regex
 from lfkit.rules.ruleset import RuleSet
 
 
@@ -211,3 +220,180 @@ def test_apply_rules_is_deterministic(tag_rules: RuleSet, projects: pd.DataFrame
     shuffled = lfkit.apply_rules(tag_rules, projects.iloc[order]).to_dense()
     np.testing.assert_array_equal(first, lfkit.apply_rules(tag_rules, projects).to_dense())
     np.testing.assert_array_equal(first[order], shuffled)
+
+
+# The keyword index (lfkit/engine/keywords.py) and the RE2 filters' candidate rows.
+
+
+def reference_matrix(ruleset: RuleSet, df: pd.DataFrame) -> np.ndarray:
+    """Return the votes of the rules' own Snorkel LF functions, called row by row."""
+    votes = [RuleVote(rule) for rule in ruleset.rules]
+    rows = df.to_dict("records")
+    return np.array([[vote(row) for vote in votes] for row in rows], dtype=np.int64).reshape(
+        len(rows), len(votes)
+    )
+
+
+def test_keywords_separators_and_underscores(tmp_path: Path) -> None:
+    """Runs of spaces/hyphens/underscores join words; '_' next to a keyword is part of a word."""
+    L = votes_on(
+        tmp_path,
+        "labels: {qa: {match_name: false, aliases: [question answering, tf]}}",
+        [
+            "question_answering",
+            "question -_ answering",
+            "question\t\n answering",
+            "questionanswering",
+            "question\x0banswering",
+            "question\u00a0answering",
+            "question.answering",
+            "_tf",
+            "tf_",
+            "tf-idf",
+            "x\x00tf",
+            "\u017fome tf",
+        ],
+    )
+    assert L[:, 0].tolist() == [1, 1, 1, 1, -1, -1, -1, -1, -1, 1, 1, 1]
+
+
+def test_keywords_long_words_digits_and_folding(tmp_path: Path) -> None:
+    """Words over 16 bytes, digits, the long s and the Kelvin sign match as RE2 matches them."""
+    L = votes_on(
+        tmp_path,
+        """labels: {nets: {match_name: false}}
+rules:
+  - {name: long, label: nets, keywords: [convolutionalneuralnetworks, yolo v5]}
+  - {name: folded, label: nets, keywords: [stop, kb]}
+  - {name: cased, label: nets, keywords: [KB], case_sensitive: true}
+  - {name: ascii, label: nets, regex: ['\\bKB\\b', '\\bdeep rl\\b']}
+""",
+        [
+            "ConvolutionalNeuralNetworks!",
+            "convolutionalneuralnetworksx",
+            "YOLOv5 and yolo-v5",
+            "\u017ftop",
+            "x\u017ftop",
+            "\u212aB",
+            "x\u212aB",
+            "KB",
+            "Deep RL",
+            "deep  rl",
+        ],
+    )
+    assert L[:, 0].tolist() == [1, -1, 1, -1, -1, -1, -1, -1, -1, -1]
+    assert L[:, 1].tolist() == [-1, -1, -1, 1, -1, 1, -1, 1, -1, -1]
+
+
+def test_filter_candidates_span_rows(tmp_path: Path) -> None:
+    """Regexes that match across the newline between rows, or anchor, still vote per row."""
+    L = votes_on(
+        tmp_path,
+        """labels: {x: {match_name: false}}
+rules:
+  - {name: span, label: x, regex: ['a[^b]*c']}
+  - {name: blank, label: x, regex: ['^\\s*$']}
+  - {name: sym, label: x, keywords: [c++, café]}
+""",
+        ["xa", "zac", "", "CAFÉ", "c++", "ac", "c", "cafébar"],
+        description=["x"] * 8,
+    )
+    assert L.tolist() == [
+        [-1, -1, -1],
+        [1, -1, -1],
+        [-1, 1, -1],
+        [-1, -1, 1],
+        [-1, -1, 1],
+        [1, -1, -1],
+        [-1, -1, -1],
+        [-1, -1, -1],
+    ]
+
+
+def test_keyword_words_sorts_regexes() -> None:
+    """Keyword regexes of ASCII words go to the index, exact only when case-insensitive."""
+    assert keyword_words(keyword_regex("Yolo-v5")) == (("yolo", "v5"), True)
+    assert keyword_words(keyword_regex("Yolo", case_sensitive=True)) == (("yolo",), False)
+    assert keyword_words(r"(?i)\bdeep rl\b") == (("deep", "rl"), False)
+    for regex in [keyword_regex("c++"), keyword_regex("café"), r"\bLMs?\b", r"\b\b", "tf"]:
+        assert keyword_words(regex) is None
+    assert keyword_words(keyword_regex(" ".join("abcdefghij"))) is None  # too many words
+
+
+def test_keyword_index_without_packed_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When no mixer gives runs distinct keys, every run is looked up by its bytes: same votes."""
+    monkeypatch.setattr(keywords, "_MIXERS", [(np.uint64(0), np.uint64(0))])
+    L = votes_on(
+        tmp_path,
+        "labels: {qa: {match_name: false, aliases: [question answering, ab, cd]}}",
+        ["Question Answering", "ab cd", "abcd", "xyz"],
+    )
+    assert L[:, 0].tolist() == [1, 1, -1, -1]
+
+
+KEYWORD_ALPHABET = "aAbB01 _-\t\n\x0b.+é\u017f\u212a\u00a0\x00"
+keyword_texts = st.text(alphabet=KEYWORD_ALPHABET, max_size=30) | st.lists(
+    st.sampled_from(["ab", "AB", "a", "b0", "ab_", "_ab", "a-b", "ab b0", "é", "\u017f", " "]),
+    max_size=8,
+).map("".join)
+keyword_lists = st.lists(
+    st.lists(st.sampled_from(["a", "ab", "b0", "B", "s", "k", "0"]), min_size=1, max_size=3).map(
+        " ".join
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@given(
+    keyword_lists,
+    st.booleans(),
+    st.lists(st.sampled_from([r"\bab\b", r"(?i)\bab b0\b", r"\bs\b", r"a\s*$"]), max_size=2),
+    st.lists(st.tuples(keyword_texts, keyword_texts), min_size=1, max_size=8),
+)
+def test_keyword_index_equals_rule_votes(
+    keywords_: list[str], case_sensitive: bool, regexes: list[str], rows: list[tuple[str, str]]
+) -> None:
+    """Keywords and ASCII-boundary regexes vote as the rules' own LFs on boundary-heavy text."""
+    rules = [{"name": "kw", "label": "x", "keywords": keywords_}]
+    if case_sensitive:
+        rules.append(
+            {"name": "cased", "label": "x", "keywords": list(keywords_), "case_sensitive": True}
+        )
+    if regexes:
+        rules.append({"name": "re", "label": "x", "regex": regexes})
+    task = {"kind": "multilabel", "text_columns": ["title", "description"], "label_column": "t"}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "rules.yaml"
+        path.write_text(yaml.safe_dump({"task": task, "labels": {"x": {}}, "rules": rules}))
+        ruleset = lfkit.load_rules(path)
+    df = pd.DataFrame(rows, columns=["title", "description"])
+    np.testing.assert_array_equal(
+        lfkit.apply_rules(ruleset, df).to_dense(), reference_matrix(ruleset, df)
+    )
+
+
+@pytest.mark.slow
+def test_many_keywords_equal_rule_votes(projects: pd.DataFrame, tmp_path: Path) -> None:
+    """2,000 word n-grams of the projects as keywords vote as the rules' own LFs."""
+    grams: dict[str, None] = {}
+    for text in projects["description"].head(300):
+        words = re.findall(r"[A-Za-z][A-Za-z0-9]+", text.lower())
+        for n in (1, 2, 3):
+            for i in range(len(words) - n + 1):
+                grams.setdefault(" ".join(words[i : i + n]))
+    phrases = list(grams)[:2000]
+    rules = [
+        {"name": f"r{i}", "label": "x", "keywords": phrases[start : start + 20]}
+        for i, start in enumerate(range(0, len(phrases), 20))
+    ]
+    path = tmp_path / "rules.yaml"
+    task = {"kind": "multilabel", "text_columns": ["title", "description"], "label_column": "t"}
+    path.write_text(yaml.safe_dump({"task": task, "labels": {"x": {}}, "rules": rules}))
+    ruleset = lfkit.load_rules(path)
+    non_ascii = projects.index[~projects["description"].map(str.isascii)][:40]
+    sample = projects.loc[sorted(set(range(0, len(projects), 25)) | set(non_ascii))]
+    matrix = lfkit.apply_rules(ruleset, projects).to_dense()
+    expected = reference_matrix(ruleset, sample[["title", "description"]])
+    np.testing.assert_array_equal(matrix[sample.index.to_numpy()], expected)
+    assert (expected != ABSTAIN).sum() > 500

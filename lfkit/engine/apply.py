@@ -1,17 +1,22 @@
-"""The fast engine: every pattern of every rule in one RE2 filter per text field, one pass per row.
+"""The fast engine: all keywords of a text field in one vectorized pass, RE2 for the other regexes.
 
-Rules are not called row by row. For each text field, the distinct regexes of all rules that
-look at it go into an RE2 `Filter` (RE2's FilteredRE2): one pass of an RE2 set of the literal
-strings the regexes require finds the candidates, and only those run, each as its own RE2
-regex, so one `Filter.Match` per cell says exactly which regexes occur. (A plain RE2 set of
-thousands of regexes builds its DFA lazily and slowly: seconds to minutes on the first rows.)
-Token patterns run through one spaCy Matcher, only on rows that contain a word the pattern
-requires. Sparse incidence matrices then turn pattern hits into rule votes.
+Rules are not called row by row. For each text field, the engine collects the distinct regexes
+of all rules that look at it. Whole-word keywords of ASCII letters and digits (most of them)
+are matched on the whole column at once by a trie of word runs (`lfkit/engine/keywords.py`),
+exactly; the other regexes (user regexes, case-sensitive or symbol keywords) go into RE2
+`Filter`s (RE2's FilteredRE2): one pass of an RE2 set of the literal strings the regexes
+require finds the candidates, and only those run, each as its own RE2 regex, so one
+`Filter.Match` per cell says exactly which regexes occur. (A plain RE2 set of thousands of
+regexes builds its DFA lazily and slowly: seconds to minutes on the first rows.) Token patterns
+run through one spaCy Matcher, only on rows that contain a word the pattern requires. Sparse
+incidence matrices then turn pattern hits into rule votes.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,10 +28,17 @@ import re2
 from scipy import sparse
 
 from lfkit._types import ABSTAIN, IntArray, LabelMatrix
+from lfkit.engine.keywords import (
+    FOLD_TO_ASCII,
+    KeywordIndex,
+    build_keyword_index,
+    keyword_hits,
+    keyword_words,
+)
 from lfkit.engine.measures import numbers, text_length, within
 from lfkit.engine.text import as_text
 from lfkit.errors import DataError
-from lfkit.rules.patterns import ascii_variant, compile_regex
+from lfkit.rules.patterns import ascii_variant, compile_regex, keyword_regex
 from lfkit.rules.ruleset import RuleSet
 from lfkit.rules.tokens import build_matcher, match_keys, parse, required_literals
 
@@ -66,8 +78,16 @@ class _FieldPlan:
     """Everything matched in one text field: RE2 filters, a token matcher, incidence matrices."""
 
     field: str
+    keywords: KeywordIndex
+    """The keyword regexes matched by the run trie instead of RE2."""
+    verified: np.ndarray
+    """Patterns whose keyword matches are only candidates, always verified with RE2."""
     filters: list[Any]
     offsets: list[int]
+    filtered: np.ndarray
+    """Pattern index of each regex in the filters, in filter order."""
+    any_filtered: Any
+    """One RE2 regex matching where any regex of the filters does, when all are local."""
     regexes: list[str]
     inexact: frozenset[int]
     """Regexes whose ASCII-boundary variant in the filters can over-match on non-ASCII text."""
@@ -227,14 +247,25 @@ def _plan_field(ruleset: RuleSet, field: str) -> _FieldPlan:
         return matrix
 
     ordered = list(regexes)
-    offsets = list(range(0, len(ordered), FILTER_SIZE))
-    filters = [_build_filter(ordered[start : start + FILTER_SIZE]) for start in offsets]
+    keywords = {i: found for i, regex in enumerate(ordered) if (found := keyword_words(regex))}
+    filtered = [i for i in range(len(ordered)) if i not in keywords]
+    offsets = list(range(0, len(filtered), FILTER_SIZE))
+    filters = [
+        _build_filter([ordered[i] for i in filtered[start : start + FILTER_SIZE]])
+        for start in offsets
+    ]
     literals = [required_literals(pattern) for pattern in token_patterns]
     inexact = frozenset(i for i, regex in enumerate(ordered) if ascii_variant(regex) != regex)
+    verified = np.zeros(n_patterns, dtype=bool)
+    verified[[i for i, (_, exact) in keywords.items() if not exact]] = True
     return _FieldPlan(
         field,
+        build_keyword_index([(i, words) for i, (words, _) in keywords.items()], n_patterns),
+        verified,
         filters,
         offsets,
+        np.array(filtered, dtype=np.int64),
+        _any_regex([ascii_variant(ordered[i]) for i in filtered]),
         ordered,
         inexact,
         token_patterns,
@@ -256,30 +287,148 @@ def _build_filter(regexes: Sequence[str]) -> Any:
 def _field_hits(plan: _FieldPlan, column: pd.Series) -> sparse.csr_array:
     """Return a (n_rows, n_patterns) 0/1 matrix of which pattern occurs in which cell."""
     texts = [as_text(value) for value in column.tolist()]
+    unsure = [row for row, text in enumerate(texts) if _has_non_ascii_word_char(text)]
+    hits = _keyword_hits(plan, texts, unsure)
+    rows, cols = [hits.row], [hits.col]
+    if plan.filters:
+        found = _filter_hits(plan, texts, set(unsure))
+        rows.append(found[0])
+        cols.append(found[1])
+    if plan.token_patterns:
+        found = _token_hits(plan, texts)
+        rows.append(found[0])
+        cols.append(found[1])
+    n_patterns = plan.positive.shape[0]
+    row, col = np.concatenate(rows), np.concatenate(cols)
+    hits = sparse.csr_array(
+        (np.ones(len(row), dtype=np.int32), (row, col)), shape=(len(texts), n_patterns)
+    )
+    hits.data[:] = 1  # a pattern may be found both by the index and directly
+    return hits
+
+
+def _keyword_hits(plan: _FieldPlan, texts: list[str], unsure: list[int]) -> sparse.coo_array:
+    """Return the keyword hits: the index's matches, verified by RE2 where they are candidates.
+
+    Candidates are the matches in cells with non-ASCII letters or digits (searched folded) and
+    the matches of patterns that are not exact keywords. Cells that folding changed (a long s,
+    a Kelvin sign) are searched with the inexact patterns directly: RE2's ASCII `\\b` does
+    not see these letters as word characters, so their folded matches are no superset.
+    """
+    folded = list(texts)
+    changed: list[int] = []
+    for row in unsure:
+        folded[row] = texts[row].translate(FOLD_TO_ASCII)
+        if folded[row] != texts[row]:
+            changed.append(row)
+    hits = keyword_hits(plan.keywords, folded).tocoo()
+    is_unsure = np.zeros(len(texts), dtype=bool)
+    is_unsure[unsure] = True
+    keep = ~(is_unsure[hits.row] | plan.verified[hits.col])
+    for at in np.flatnonzero(~keep):
+        regex = compile_regex(plan.regexes[hits.col[at]])
+        keep[at] = regex.search(texts[hits.row[at]]) is not None
+    rows, cols = [hits.row[keep]], [hits.col[keep]]
+    for row in changed:
+        found = [
+            pattern
+            for pattern in np.flatnonzero(plan.verified)
+            if compile_regex(plan.regexes[pattern]).search(texts[row])
+        ]
+        rows.append(np.full(len(found), row, dtype=np.int64))
+        cols.append(np.array(found, dtype=np.int64))
+    row, col = np.concatenate(rows), np.concatenate(cols)
+    return sparse.coo_array((np.ones(len(row), dtype=np.int32), (row, col)), shape=hits.shape)
+
+
+def _filter_hits(
+    plan: _FieldPlan, texts: list[str], unsure: set[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (rows, patterns) of the regexes in the RE2 filters, one Match per candidate cell."""
     rows: list[int] = []
     cols: list[int] = []
-    unsure = {row for row, text in enumerate(texts) if _has_non_ascii_word_char(text)}
     inexact = plan.inexact
-    encoded = [text.encode() for text in texts]  # once, not once per filter
+    candidates = (
+        range(len(texts))
+        if plan.any_filtered is None
+        else _candidate_rows(plan.any_filtered, texts)
+    )
     for regex_filter, offset in zip(plan.filters, plan.offsets, strict=True):
         match = regex_filter.Match
-        for row, (text, data) in enumerate(zip(texts, encoded, strict=True)):
-            found = match(data)
+        patterns = plan.filtered[offset:].tolist()
+        for row in candidates:
+            found = match(texts[row].encode())
             if found:
+                found = [patterns[index] for index in found]
                 if row in unsure:
                     found = [
-                        index
-                        for index in found
-                        if offset + index not in inexact
-                        or compile_regex(plan.regexes[offset + index]).search(text)
+                        pattern
+                        for pattern in found
+                        if pattern not in inexact
+                        or compile_regex(plan.regexes[pattern]).search(texts[row])
                     ]
                 rows.extend([row] * len(found))
-                cols.extend(offset + index for index in found)
-    if plan.token_patterns:
-        _token_hits(plan, texts, rows, cols)
-    n_patterns = plan.positive.shape[0]
-    data = np.ones(len(rows), dtype=np.int32)
-    return sparse.csr_array((data, (rows, cols)), shape=(len(texts), n_patterns))
+                cols.extend(found)
+    return np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64)
+
+
+def _candidate_rows(any_filtered: Any, texts: list[str]) -> list[int]:
+    """Return the rows where some regex of the filters occurs, and maybe a few more.
+
+    One RE2 search of the alternation of the (local) regexes runs over the cells joined by
+    newlines. A match marks every row it touches; the search then resumes at the newline
+    before the next row, so a match of a row's own (which may take the newlines around the
+    row as its boundaries) is found even when an earlier match runs into the row.
+    """
+    encoded = [text.encode() for text in texts]
+    starts = list(itertools.accumulate((len(data) + 1 for data in encoded), initial=0))
+    data = b"\n".join(encoded)
+    search = any_filtered.search
+    rows: list[int] = []
+    position = 0
+    while (found := search(data, position)) is not None:
+        start, end = found.span()
+        # from the row of the first byte (a newline counts with the row before it) to the row
+        # of the last byte, or of the byte after an empty match (so the search moves on)
+        first = max(bisect_right(starts, start) - 1, rows[-1] + 1 if rows else 0)
+        last = min(bisect_right(starts, max(end - 1, start + 1)) - 1, len(texts) - 1)
+        rows.extend(range(first, last + 1))
+        if last + 1 >= len(texts):
+            break
+        position = starts[last + 1] - 1
+    return rows
+
+
+@lru_cache(maxsize=1)
+def _boundary_forms() -> tuple[str, str]:
+    """Return the word-boundary groups of keyword regexes in the filters (ASCII variants)."""
+    form = ascii_variant(keyword_regex("a", case_sensitive=True))
+    start = form.index("(a)")
+    return form[:start], form[start + 3 :]
+
+
+def _is_local(regex: str) -> bool:
+    """Say whether every match of the regex in a cell is also one in a text around the cell.
+
+    True unless the regex has an anchor (`^`, `$`, `\\A`, `\\z`) other than those of the
+    keyword boundaries, which a newline next to the cell matches too; `\\b` and `\\B` see a
+    newline beside a cell as they see its edge. Conservative: a `^` inside `[^` is allowed,
+    any other `^` or `$` (escaped or not) is taken for an anchor.
+    """
+    body = regex
+    for form in _boundary_forms():
+        body = body.replace(form, "")
+    if "\\[" in body:
+        return False
+    body = body.replace("[^", "")
+    return not any(anchor in body for anchor in ("^", "$", "\\A", "\\z"))
+
+
+def _any_regex(regexes: list[str]) -> Any:
+    """Return one RE2 regex matching wherever one of the regexes does, if all are local."""
+    if not regexes or not all(_is_local(regex) for regex in regexes):
+        return None
+    return re2.compile("|".join(f"(?:{regex})" for regex in regexes), _REGEX_OPTIONS)
 
 
 _DROP_ASCII = dict.fromkeys(range(128))
@@ -297,8 +446,10 @@ def _has_non_ascii_word_char(text: str) -> bool:
     return not text.isascii() and _WORD_CHAR_FOLDED.search(text.translate(_DROP_ASCII)) is not None
 
 
-def _token_hits(plan: _FieldPlan, texts: list[str], rows: list[int], cols: list[int]) -> None:
-    """Add hits of token patterns, tokenizing only rows that could match one of them."""
+def _token_hits(plan: _FieldPlan, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Return (rows, patterns) of token patterns, tokenizing only rows that could match one."""
+    rows: list[int] = []
+    cols: list[int] = []
     offset = plan.positive.shape[0] - len(plan.token_patterns)
     matcher = build_matcher(plan.token_patterns, plan.pipeline)
     unfiltered = any(not literals for literals in plan.token_literals)
@@ -311,3 +462,4 @@ def _token_hits(plan: _FieldPlan, texts: list[str], rows: list[int], cols: list[
         for key in match_keys(matcher, parse(text, plan.pipeline)):
             rows.append(row)
             cols.append(offset + key)
+    return np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64)
