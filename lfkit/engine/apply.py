@@ -260,7 +260,7 @@ def _plan_field(ruleset: RuleSet, field: str) -> _FieldPlan:
     verified[[i for i, (_, exact) in keywords.items() if not exact]] = True
     return _FieldPlan(
         field,
-        build_keyword_index([(i, words) for i, (words, _) in keywords.items()], n_patterns),
+        build_keyword_index(tuple((i, words) for i, (words, _) in keywords.items()), n_patterns),
         verified,
         filters,
         offsets,

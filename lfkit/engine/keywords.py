@@ -24,7 +24,6 @@ superset of the matches, which the caller verifies with the keyword's own regex.
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,23 +55,27 @@ _UNDERSCORE = ord("_")
 
 
 @lru_cache(maxsize=2)
-def _keyword_form(case_sensitive: bool) -> tuple[str, str, str]:
-    """Return the text `keyword_regex` puts before, between and after a keyword's words."""
+def _keyword_form(case_sensitive: bool) -> tuple[str, str, str] | None:
+    """Return the text `keyword_regex` puts before, between and after ASCII words, or None
+    when its regexes of ASCII words are not of that shape (then RE2 runs every keyword)."""
     one = keyword_regex("a", case_sensitive=case_sensitive)
     two = keyword_regex("a b", case_sensitive=case_sensitive)
     start = one.index("(a)") + 1
     before, after = one[:start], one[start + 1 :]
-    return before, two[len(before) + 1 : len(two) - len(after) - 1], after
+    separator = two[len(before) + 1 : len(two) - len(after) - 1]
+    sample = ["Ab", "0c", "D1e"]
+    built = keyword_regex(" ".join(sample), case_sensitive=case_sensitive)
+    return (before, separator, after) if built == before + separator.join(sample) + after else None
 
 
 def keyword_words(regex: str) -> tuple[tuple[str, ...], bool] | None:
     r"""Return the lowercased words a regex needs as a keyword, and whether matching is exact.
 
     Exact: a case-insensitive regex that `keyword_regex` makes from words of ASCII letters and
-    digits (checked by rebuilding the regex from the words). Not exact, but every match of the
-    regex is a match of its words as a keyword, so the index finds candidates that RE2
-    verifies: the same made case-sensitive, and `\bword word\b`. Else None: RE2 runs the
-    regex.
+    digits (it puts such words between fixed strings, checked once in `_keyword_form`). Not
+    exact, but every match of the regex is a match of its words as a keyword, so the index
+    finds candidates that RE2 verifies: the same made case-sensitive, and `\bword word\b`.
+    Else None: RE2 runs the regex.
 
     Examples
     --------
@@ -86,11 +89,9 @@ def keyword_words(regex: str) -> tuple[tuple[str, ...], bool] | None:
     """
     words: list[str] = []
     for case_sensitive in (False, True):
-        before, separator, after = _keyword_form(case_sensitive)
-        if regex.startswith(before) and regex.endswith(after):
-            words = regex[len(before) : len(regex) - len(after)].split(separator)
-            if keyword_regex(" ".join(words), case_sensitive=case_sensitive) != regex:
-                return None
+        form = _keyword_form(case_sensitive)
+        if form and regex.startswith(form[0]) and regex.endswith(form[2]):
+            words = regex[len(form[0]) : len(regex) - len(form[2])].split(form[1])
             exact = not case_sensitive
             break
     else:
@@ -131,28 +132,30 @@ class KeywordIndex:
     """Which of `_MIXERS` packs the keys (the first that gives every short run its own key)."""
 
 
+@lru_cache(maxsize=8)
 def build_keyword_index(
-    keywords: Sequence[tuple[int, tuple[str, ...]]], n_patterns: int
+    keywords: tuple[tuple[int, tuple[str, ...]], ...], n_patterns: int
 ) -> KeywordIndex:
-    """Index keywords given as (pattern index, lowercased words) pairs."""
+    """Index keywords given as (pattern index, lowercased words) pairs (cached: fields that
+    the same rules read share one index)."""
     vocabulary: dict[bytes, int] = {}
     trie: dict[tuple[int, int], int] = {}
     ends: list[tuple[int, int]] = []
-    depth = 0
+
+    def child(node: int, run: bytes) -> int:
+        return trie.setdefault((node, vocabulary.setdefault(run, len(vocabulary))), len(trie) + 1)
+
     for pattern, words in keywords:
-        for cuts in itertools.product((False, True), repeat=len(words) - 1):
-            runs = [words[0]]
-            for cut, word in zip(cuts, words[1:], strict=True):
-                if cut:
-                    runs.append(word)
-                else:
-                    runs[-1] += word
-            node = 0
-            for run in runs:
-                run_id = vocabulary.setdefault(run.encode(), len(vocabulary))
-                node = trie.setdefault((node, run_id), len(trie) + 1)
-            ends.append((node, pattern))
-            depth = max(depth, len(runs))
+        first, *rest = [word.encode() for word in words]
+        states = [(0, first)]  # (the node of the runs before, the run being built)
+        for word in rest:  # between two words: no separator (one run) or some (a new run)
+            states = [
+                grown
+                for node, run in states
+                for grown in ((node, run + word), (child(node, run), word))
+            ]
+        ends.extend((child(node, run), pattern) for node, run in states)
+    depth = max((len(words) for _, words in keywords), default=0)
     n_runs = max(len(vocabulary), 1)
     nodes, patterns = zip(*ends, strict=True) if ends else ((), ())
     complete = sparse.csr_array(
