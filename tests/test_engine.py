@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import re2
 import yaml
 from conftest import write_rules
 from hypothesis import given
@@ -18,6 +19,7 @@ from snorkel.labeling import PandasLFApplier
 
 import lfkit
 from lfkit import ABSTAIN
+from lfkit.engine import apply as engine
 from lfkit.engine import keywords
 from lfkit.engine.keywords import keyword_words
 from lfkit.engine.lfs import RuleVote
@@ -397,3 +399,32 @@ def test_many_keywords_equal_rule_votes(projects: pd.DataFrame, tmp_path: Path) 
     expected = reference_matrix(ruleset, sample[["title", "description"]])
     np.testing.assert_array_equal(matrix[sample.index.to_numpy()], expected)
     assert (expected != ABSTAIN).sum() > 500
+
+
+@given(
+    st.lists(st.text(alphabet="ab\n é_", max_size=6), min_size=1, max_size=8),
+    st.sampled_from(
+        [
+            "a",
+            "x*",
+            "a[^b]*b",
+            "(?i)(?:^|[^A-Za-z0-9_])(ab)(?:[^A-Za-z0-9_]|$)",
+            r"\bab\b",
+            r"\Bb",
+            "\n",
+            "é$|^é",
+            r"a\s+b",
+            "[^a]",
+        ]
+    ),
+)
+def test_candidate_rows_cover_every_matching_row(texts: list[str], regex: str) -> None:
+    """The one search over joined rows finds every row the regex matches on its own."""
+    any_regex = engine._any_regex([regex])
+    if any_regex is None:  # anchored: rows are matched one by one
+        assert not engine._is_local(regex)
+        return
+    non_ascii = [row for row, text in enumerate(texts) if not text.isascii()]
+    rows = engine._candidate_rows(any_regex, texts, non_ascii)
+    assert rows == sorted(set(rows))
+    assert {row for row, text in enumerate(texts) if re2.search(regex, text)} <= set(rows)

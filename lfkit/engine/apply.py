@@ -286,12 +286,17 @@ def _build_filter(regexes: Sequence[str]) -> Any:
 
 def _field_hits(plan: _FieldPlan, column: pd.Series) -> sparse.csr_array:
     """Return a (n_rows, n_patterns) 0/1 matrix of which pattern occurs in which cell."""
-    texts = [as_text(value) for value in column.tolist()]
-    unsure = [row for row, text in enumerate(texts) if _has_non_ascii_word_char(text)]
+    # as_text, without its calls for the common case of ASCII strings
+    texts = [
+        value if type(value) is str and value.isascii() else as_text(value)
+        for value in column.tolist()
+    ]
+    non_ascii = [row for row, text in enumerate(texts) if not text.isascii()]
+    unsure = [row for row in non_ascii if _has_non_ascii_word_char(texts[row])]
     hits = _keyword_hits(plan, texts, unsure)
     rows, cols = [hits.row], [hits.col]
     if plan.filters:
-        found = _filter_hits(plan, texts, set(unsure))
+        found = _filter_hits(plan, texts, non_ascii, set(unsure))
         rows.append(found[0])
         cols.append(found[1])
     if plan.token_patterns:
@@ -342,7 +347,7 @@ def _keyword_hits(plan: _FieldPlan, texts: list[str], unsure: list[int]) -> spar
 
 
 def _filter_hits(
-    plan: _FieldPlan, texts: list[str], unsure: set[int]
+    plan: _FieldPlan, texts: list[str], non_ascii: list[int], unsure: set[int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return (rows, patterns) of the regexes in the RE2 filters, one Match per candidate cell."""
     rows: list[int] = []
@@ -351,7 +356,7 @@ def _filter_hits(
     candidates = (
         range(len(texts))
         if plan.any_filtered is None
-        else _candidate_rows(plan.any_filtered, texts)
+        else _candidate_rows(plan.any_filtered, texts, non_ascii)
     )
     for regex_filter, offset in zip(plan.filters, plan.offsets, strict=True):
         match = regex_filter.Match
@@ -372,7 +377,7 @@ def _filter_hits(
     return np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64)
 
 
-def _candidate_rows(any_filtered: Any, texts: list[str]) -> list[int]:
+def _candidate_rows(any_filtered: Any, texts: list[str], non_ascii: list[int]) -> list[int]:
     """Return the rows where some regex of the filters occurs, and maybe a few more.
 
     One RE2 search of the alternation of the (local) regexes runs over the cells joined by
@@ -380,17 +385,20 @@ def _candidate_rows(any_filtered: Any, texts: list[str]) -> list[int]:
     before the next row, so a match of a row's own (which may take the newlines around the
     row as its boundaries) is found even when an earlier match runs into the row.
     """
-    encoded = [text.encode() for text in texts]
-    starts = list(itertools.accumulate((len(data) + 1 for data in encoded), initial=0))
-    data = b"\n".join(encoded)
+    sizes = [len(text) + 1 for text in texts]  # in UTF-8 bytes, with the newline
+    for row in non_ascii:
+        sizes[row] = len(texts[row].encode()) + 1
+    starts = list(itertools.accumulate(sizes, initial=0))
+    data = "\n".join(texts).encode()
     search = any_filtered.search
     rows: list[int] = []
     position = 0
     while (found := search(data, position)) is not None:
         start, end = found.span()
-        # from the row of the first byte (a newline counts with the row before it) to the row
-        # of the last byte, or of the byte after an empty match (so the search moves on)
-        first = max(bisect_right(starts, start) - 1, rows[-1] + 1 if rows else 0)
+        # from the row of the first byte taken (a newline between rows counts with the row
+        # after it; an empty match with the row before) to the row of the last byte taken
+        # (with the row before), or of the byte after an empty match (so the search moves on)
+        first = max(bisect_right(starts, start + (end > start)) - 1, rows[-1] + 1 if rows else 0)
         last = min(bisect_right(starts, max(end - 1, start + 1)) - 1, len(texts) - 1)
         rows.extend(range(first, last + 1))
         if last + 1 >= len(texts):
