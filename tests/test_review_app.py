@@ -354,14 +354,21 @@ def test_browser_shows_data_as_text(  # noqa: F811
     tag_rules: RuleSet,
     projects: pd.DataFrame,
 ) -> None:
-    """Titles holding <script> and <img onerror> show as text and never run."""
-    df = projects.assign(title=projects["title"] + XSS, description=XSS + projects["description"])
+    """Titles holding <script> and <img onerror> show as text and never run; highlights stay
+    on the matched words after an emoji (two UTF-16 units, one code point)."""
+    df = projects.assign(
+        title="🤗 " + projects["title"] + XSS, description=XSS + projects["description"]
+    )
     report = audit_labels(tag_rules, df, top=5, neighbours=False)
     with serving(_session(tag_rules, df, report, tmp_path / "d.jsonl")) as running:
         browser = _open(driver, running.url)
         card = browser.find_element("id", "card")
         assert "<script>alert(1)</script>" in card.text and "onerror=" in card.text
         assert card.find_elements("css selector", "script, img") == []
+        flag = running.session.items[0].flag
+        words = {w for m in flag.rules_for + flag.rules_against for w in m.words(flag.texts)}
+        marked = {mark.text for mark in card.find_elements("css selector", "mark")}
+        assert marked and marked <= words  # spans count code points: the emoji shifts nothing
         _press(browser, "l")
         _until(lambda: browser.find_elements("css selector", "#rows tr"))
         assert browser.find_elements("css selector", "main img, main script") == []
