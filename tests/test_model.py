@@ -227,3 +227,12 @@ def test_loaded_model_has_no_fitted_rows(
     fit_label_model(class_rules, classes, method="majority").save(tmp_path / "m.json")
     with pytest.raises(LfkitError, match="predict_proba"):
         lfkit.load_label_model(tmp_path / "m.json", class_rules).fitted_proba()
+
+
+def test_predict_refuses_votes_of_other_rules(
+    class_rules: RuleSet, tag_rules: RuleSet, classes: pd.DataFrame, projects: pd.DataFrame
+) -> None:
+    """Votes with another number of rule columns are refused, not silently misread."""
+    model = fit_label_model(class_rules, classes, method="majority")
+    with pytest.raises(LfkitError, match="rules"):
+        model.predict_proba(lfkit.apply_rules(tag_rules, projects))

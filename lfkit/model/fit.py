@@ -49,7 +49,7 @@ def auto_method(ruleset: RuleSet, *, labels: bool) -> str:
     """Return the method `auto` stands for, as chosen by benchmarks/bench_label_model.py.
 
     Classes: `naive-bayes` with labels, `em` without (on held-out rows of the 4-class data
-    both label 97% of voted rows right; Snorkel's LabelModel 94%). Tags: `majority`, with
+    both label 97% of voted rows right; Snorkel's LabelModel 95%). Tags: `majority`, with
     or without labels: rules that only vote positive give an unsupervised model nothing to
     learn, and at P >= 0.5 majority vote had the best F1 against the authors' tags (see
     docs/labeling.md).
