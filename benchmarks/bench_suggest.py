@@ -10,7 +10,8 @@ neighbours) then scores every (row, label) pair on the noisy copy with:
 - the taxonomy plus the top N keywords per label that `suggest_rules` mines *on the noisy
   copy* (the clean labels are never seen), accepted as they are;
 - the curated rules (rules/madewithml, rules/madewithml-4class), written by hand.
-We report the audit's average precision (AP) and precision@k at finding the planted errors.
+We report the audit's average precision (AP) and precision@k at finding the planted errors,
+with the default audit and with rules only (`--no-neighbours`: no similar-row evidence).
 
 Run: .venv/bin/python benchmarks/bench_suggest.py [--seeds 0 1 2] [--top 3 5] [--quick]
 """
@@ -67,11 +68,13 @@ def with_suggestions(folder: Path, noisy: pd.DataFrame, top: int, seed: int) -> 
     return target, len(result.suggestions)
 
 
-def audit_scores(rules: Path, noisy: pd.DataFrame, seed: int) -> tuple[np.ndarray, int]:
+def audit_scores(
+    rules: Path, noisy: pd.DataFrame, seed: int, *, neighbours: bool = True
+) -> tuple[np.ndarray, int]:
     """Return the audit's score per (row, label) pair (multiclass: per row) and the rule count."""
     ruleset = lfkit.load_rules(rules)
     votes = lfkit.apply_rules(ruleset, noisy)
-    scores = score_labels(ruleset, noisy, votes, seed=seed)
+    scores = score_labels(ruleset, noisy, votes, neighbours=neighbours, seed=seed)
     if ruleset.multilabel:
         return suspicion(ruleset, scores)[0].ravel(), len(ruleset)
     given = given_matrix(ruleset, noisy[ruleset.task.label_column].tolist()).toarray()
@@ -106,12 +109,14 @@ def run(kind: str, seed: int, tops: list[int], work: Path) -> dict[str, dict[str
         configs[-1] = (*configs[-1][:3], time.perf_counter() - begin)
     configs.append(("curated rules (hand-written)", curated, None, 0.0))
     results = {}
-    for name, folder, count, seconds in configs:
-        scores, n_rules = audit_scores(folder, noisy, seed)
-        results[name] = metrics(errors, scores, scores >= 0.5)
-        results[name]["rules"] = n_rules
-        results[name]["keywords"] = np.nan if count is None else count
-        results[name]["suggest s"] = seconds if count is not None else np.nan
+    for neighbours in (True, False):
+        for name, folder, count, seconds in configs:
+            scores, n_rules = audit_scores(folder, noisy, seed, neighbours=neighbours)
+            key = name if neighbours else f"{name}, rules only (--no-neighbours)"
+            results[key] = metrics(errors, scores, scores >= 0.5)
+            results[key]["rules"] = n_rules
+            results[key]["keywords"] = np.nan if count is None else count
+            results[key]["suggest s"] = seconds if count is not None else np.nan
     return results
 
 
