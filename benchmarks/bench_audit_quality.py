@@ -39,7 +39,8 @@ from sklearn.model_selection import KFold, cross_val_predict
 from sklearn.multiclass import OneVsRestClassifier
 
 import lfkit
-from lfkit.audit.suspects import score_labels, suspicion
+from lfkit.audit.scores import best_threshold, fit_scorer
+from lfkit.audit.suspects import _NewLabels, _row_errors
 from lfkit.data import read_data
 from lfkit.model.naive_bayes import feature_mask
 from lfkit.model.targets import given_matrix
@@ -71,13 +72,38 @@ def oof_probs(texts: pd.Series, y: np.ndarray, *, seed: int) -> np.ndarray:
 def metrics(errors: np.ndarray, scores: np.ndarray, flagged: np.ndarray) -> dict[str, float]:
     k = int(errors.sum())
     top = np.argsort(-scores, kind="stable")[:k]
-    hits = errors & flagged
+    hits = int((errors & flagged).sum())
+    precision = hits / max(int(flagged.sum()), 1)
+    recall = hits / max(k, 1)
     return {
         "P@k": float(errors[top].mean()),
         "AP": float(average_precision_score(errors, scores)),
-        "flag precision": float(hits.sum() / max(flagged.sum(), 1)),
-        "flag recall": float(hits.sum() / max(k, 1)),
+        "flagged": float(flagged.sum()),
+        "precision": precision,
+        "recall": recall,
+        "F1": 2 * precision * recall / max(precision + recall, 1e-12),
     }
+
+
+def lfkit_scores(ruleset, df, votes, seed: int, **options) -> tuple[np.ndarray, float]:
+    """Return lfkit's score of every pair (multiclass: row) and its default threshold.
+
+    As `audit_labels` computes them: taxonomy gaps (findings: add the parent to the row)
+    score P(child right), labels on too few rows are left to candidates (score 0).
+    """
+    scorer = fit_scorer(ruleset, df, votes, seed=seed, **options)
+    few = _NewLabels.of(ruleset, scorer, votes).few
+    threshold = best_threshold(_row_errors(ruleset, scorer.score(scorer.sample), few)[0])
+    wrong, check = _row_errors(ruleset, scorer.score(np.arange(len(df))), few)
+    return np.asarray(wrong + check.child_right if ruleset.multilabel else wrong), threshold
+
+
+VARIANTS = [
+    ("lfkit (default)", {}),
+    ("lfkit no classifier", {"classifier": False}),
+    ("lfkit no neighbours", {"neighbours": False}),
+    ("lfkit rules only", {"classifier": False, "neighbours": False}),
+]
 
 
 def inject_multilabel(ruleset, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -114,20 +140,10 @@ def multilabel_run(ruleset, df: pd.DataFrame, seed: int, quick: bool) -> dict[st
     noisy_df = df.assign(tags=[[ruleset.labels[j] for j in np.nonzero(r)[0]] for r in noisy])
     votes = lfkit.apply_rules(ruleset, noisy_df)
     results = {}
-    variants = [
-        ("lfkit (default)", "naive-bayes", True),
-        ("lfkit rules only", "naive-bayes", False),
-        ("lfkit majority + neighbours", "majority", True),
-    ]
-    if not quick:
-        variants.append(("lfkit snorkel + neighbours", "snorkel", True))
-    for name, model, neighbours in variants:
+    for name, options in VARIANTS if not quick else VARIANTS[:2]:
         start = time.perf_counter()
-        label_scores = score_labels(
-            ruleset, noisy_df, votes, label_model=model, neighbours=neighbours, seed=seed
-        )
-        scores, _ = suspicion(ruleset, label_scores)
-        results[name] = metrics(errors, scores.ravel(), scores.ravel() >= 0.5)
+        scores, threshold = lfkit_scores(ruleset, noisy_df, votes, seed, **options)
+        results[name] = metrics(errors, scores.ravel(), scores.ravel() >= threshold)
         results[name]["seconds"] = time.perf_counter() - start
     from cleanlab.multilabel_classification.filter import find_multilabel_issues_per_class
     from cleanlab.multilabel_classification.rank import get_label_quality_scores_per_class
@@ -177,17 +193,10 @@ def multiclass_run(ruleset, df: pd.DataFrame, seed: int, mode: str) -> dict[str,
     votes = lfkit.apply_rules(ruleset, noisy_df)
     rows = np.arange(len(y))
     results = {}
-    for name, model, neighbours in [
-        ("lfkit (default)", "naive-bayes", True),
-        ("lfkit rules only", "naive-bayes", False),
-        ("lfkit snorkel + neighbours", "snorkel", True),
-        ("lfkit majority + neighbours", "majority", True),
-    ]:
+    for name, options in VARIANTS:
         start = time.perf_counter()
-        scores = score_labels(
-            ruleset, noisy_df, votes, label_model=model, neighbours=neighbours, seed=seed
-        ).error_scores()[rows, noisy]
-        results[name] = metrics(errors, scores, scores >= 0.5)
+        scores, threshold = lfkit_scores(ruleset, noisy_df, votes, seed, **options)
+        results[name] = metrics(errors, scores, scores >= threshold)
         results[name]["seconds"] = time.perf_counter() - start
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
@@ -212,7 +221,7 @@ def multiclass_run(ruleset, df: pd.DataFrame, seed: int, mode: str) -> dict[str,
 
 def table(title: str, runs: list[dict[str, dict]]) -> str:
     names = list(runs[0])
-    keys = ["P@k", "AP", "flag precision", "flag recall", "seconds"]
+    keys = ["P@k", "AP", "flagged", "precision", "recall", "F1", "seconds"]
     lines = [
         f"### {title} ({len(runs)} seeds, mean ± std)",
         "",
@@ -225,8 +234,10 @@ def table(title: str, runs: list[dict[str, dict]]) -> str:
             values = np.array([run[name].get(key, np.nan) for run in runs])
             cells.append(
                 f"{values.mean():.3f} ± {values.std():.3f}"
-                if key != "seconds"
+                if key not in ("seconds", "flagged")
                 else f"{values.mean():.1f}"
+                if key == "seconds"
+                else f"{values.mean():.0f}"
                 if not np.isnan(values).any()
                 else "-"
             )

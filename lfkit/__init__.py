@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from lfkit.assist.slices import slice_metrics, slicing_functions
     from lfkit.assist.suggest import suggest_rules
     from lfkit.audit.analysis import RuleStats, analyze_rules
-    from lfkit.audit.suspects import AuditReport, Flag, LabelScores, audit_labels, score_labels
+    from lfkit.audit.scores import LabelScores, score_labels
+    from lfkit.audit.suspects import AuditReport, Flag, audit_labels
     from lfkit.data import read_data
     from lfkit.engine.apply import Votes, apply_rules
     from lfkit.errors import DataError, LfkitError, OutputError, RuleError, RuleFileError
@@ -37,7 +38,7 @@ _HOMES = {
     "Decision": "lfkit.review.decisions",
     "Flag": "lfkit.audit.suspects",
     "LabelModel": "lfkit.model.fit",
-    "LabelScores": "lfkit.audit.suspects",
+    "LabelScores": "lfkit.audit.scores",
     "LfkitError": "lfkit.errors",
     "OutputError": "lfkit.errors",
     "RuleError": "lfkit.errors",
@@ -59,7 +60,7 @@ _HOMES = {
     "read_decisions": "lfkit.review.decisions",
     "render_report": "lfkit.report.render",
     "rows_to_label": "lfkit.assist.next",
-    "score_labels": "lfkit.audit.suspects",
+    "score_labels": "lfkit.audit.scores",
     "slice_metrics": "lfkit.assist.slices",
     "slicing_functions": "lfkit.assist.slices",
     "suggest_rules": "lfkit.assist.suggest",

@@ -60,10 +60,10 @@ def _report(*flags: Flag) -> AuditReport:
     """Return a report holding these flags, counted per label and kind."""
     counts: dict[str, dict[str, int]] = {}
     for flag in flags:
-        kinds = counts.setdefault(flag.label, {"missing": 0, "spurious": 0, "missing-parent": 0})
+        kinds = counts.setdefault(flag.label, {"missing": 0, "spurious": 0, "candidate": 0})
         kinds[flag.kind] += 1
     return AuditReport(
-        "multilabel", 10, ("nlp",), "naive-bayes", False, (1.0, 0.0, 0.0), 0.5, flags, counts
+        "multilabel", 10, ("nlp",), "naive-bayes", False, {"rules": 1.0}, 0.5, flags, counts
     )
 
 
@@ -115,6 +115,17 @@ def test_html_highlights_overlapping_spans_with_well_nested_markup() -> None:
     assert parser.text == text and parser.open == []
     assert '<mark class="both" title="for: a; against: f">d</mark>' in out
     assert 'title="for: b, c; against: e">&lt;learni</mark>' in out and "<learn" not in out
+
+
+def test_html_lists_taxonomy_findings_apart(report: AuditReport) -> None:
+    """Taxonomy gaps are a table of their own, with parent, child, row count and fixes, and
+    no flag is a missing-parent flag."""
+    page = render_html(report)
+    assert report.findings and "missing-parent" not in {flag.kind for flag in report.flags}
+    section = page[page.index('<table id="findings">') :]
+    finding = report.findings[0]
+    assert f"<td>{finding.count}</td><td>{finding.parent}</td><td>{finding.child}</td>" in section
+    assert "add the parent to these rows, or change the taxonomy" in page
 
 
 def test_html_empty_report_says_no_flags() -> None:
@@ -186,7 +197,7 @@ def _shown(browser: WebDriver) -> tuple[int, int]:
 
 
 def test_html_summary_lists_label_counts(browser: WebDriver, report: AuditReport) -> None:
-    """The summary table shows each label's missing/spurious/missing-parent counts and total."""
+    """The summary table shows each label's missing/spurious/candidate counts and total."""
     SCREENSHOT.unlink(missing_ok=True)
     browser.save_screenshot(str(SCREENSHOT))
     rows = browser.find_elements("css selector", "#summary tbody tr")
@@ -197,7 +208,7 @@ def test_html_summary_lists_label_counts(browser: WebDriver, report: AuditReport
         )
         seen[label] = [int(n) for n in numbers]
     expected = {
-        label: [c["missing"], c["spurious"], c["missing-parent"], sum(c.values())]
+        label: [c["missing"], c["spurious"], c["candidate"], sum(c.values())]
         for label, c in report.counts.items()
     }
     assert seen == expected

@@ -1,4 +1,5 @@
-"""The audit: rank the (row, label) pairs whose existing label is probably wrong, with evidence."""
+"""The audit: rank the (row, label) pairs whose existing label is probably wrong, with evidence,
+and report taxonomy gaps as findings and unused labels as candidates."""
 
 from __future__ import annotations
 
@@ -8,43 +9,42 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from lfkit._types import FloatArray, IntArray
 from lfkit.audit.evidence import RuleMatch, rule_matches
+from lfkit.audit.findings import Finding, TaxonomyCheck, add_gaps, apply_taxonomy, collect_findings
+from lfkit.audit.scores import LabelScores, Scorer, best_threshold, fit_scorer, score_labels
 from lfkit.data import check_frame
 from lfkit.engine.apply import Votes, apply_rules
 from lfkit.engine.text import as_text
 from lfkit.errors import LfkitError
-from lfkit.model.fit import LabelModel, base_rates, fit_label_model
-from lfkit.model.fuse import Fusion, fit_fusion
 from lfkit.model.naive_bayes import descendant_matrix, feature_mask
-from lfkit.model.neighbours import NeighbourIndex, build_neighbours
-from lfkit.model.targets import given_matrix
 from lfkit.rules.ruleset import RuleSet
 
-KINDS = ("missing", "spurious", "missing-parent")
+__all__ = ["AuditReport", "Finding", "Flag", "LabelScores", "audit_labels", "score_labels"]
+
+KINDS = ("missing", "spurious", "candidate")
 CHUNK_ROWS = 10_000
 """Rows scored at a time: memory stays bounded whatever the size of the data."""
-FIT_ROWS = 20_000
-"""At most this many rows (a seeded sample) teach the fusion its weights."""
-NOISE = 0.1
-"""Prior share of existing labels that are wrong (multilabel: of given tags, and of true tags
-that are missing), before any evidence; see docs/audit.md."""
+FEW_ROWS = 2
+"""A label on fewer rows than this is new or unused: the existing labels cannot teach how
+reliable its rules are, so its rule hits become `candidate` flags instead."""
 
 
 @dataclass(frozen=True)
 class Flag:
-    """One (row, label) pair whose existing label is probably wrong."""
+    """One (row, label) pair whose existing label is probably wrong (or, `candidate`, a label
+    with too few rows yet whose rule fires here)."""
 
     id: Any
     row: int
     label: str
     kind: str
-    """'missing' (should be there), 'spurious' (should not), or 'missing-parent' (a child
-    tag is there but this parent is not)."""
+    """'missing' (should be there), 'spurious' (should not; multiclass: the row's class, with
+    the suggested class in `suggestion`), or 'candidate' (a new or unused label may apply)."""
     score: float
-    """How confident lfkit is that the existing label is wrong, in [0, 1]."""
+    """P(the existing label is wrong), in [0, 1]; candidates: P(the label applies), from
+    the pooled precision of the rule set's rules."""
     probability: float
     """P(label present) after fusing all evidence."""
     rule_probability: float
@@ -53,26 +53,70 @@ class Flag:
     rules_for: tuple[RuleMatch, ...]
     rules_against: tuple[RuleMatch, ...]
     children: tuple[str, ...]
+    """Descendant tags the row has (for a flag on a parent)."""
     suggestion: str | None
     texts: dict[str, str] = field(repr=False)
+    classifier_probability: float | None = None
+    """The out-of-fold text classifier's estimate, clipped to [0, 1]."""
+    child_probabilities: tuple[float, ...] = ()
+    """P(each of `children` is right), in the same order."""
+    noise: float | None = None
+    """The estimated share of this label's existing values that are wrong (multilabel:
+    missing flags, of true tags left out; spurious flags, of given tags)."""
+
+    def reasons(self) -> list[str]:
+        """Return what moved the score, one short sentence per evidence source."""
+        out = []
+        if self.rules_for:
+            out.append("rules for: " + ", ".join(_rule_text(self, m) for m in self.rules_for[:3]))
+        if self.rules_against:
+            out.append(
+                "rules against: " + ", ".join(_rule_text(self, m) for m in self.rules_against[:3])
+            )
+        if not self.rules_for and not self.rules_against:
+            out.append(f"no rule fired for or against it (rules alone {self.rule_probability:.0%})")
+        else:
+            out.append(f"rules {self.rule_probability:.0%}")
+        if self.neighbour_probability is not None:
+            out.append(f"similar rows {self.neighbour_probability:.0%}")
+        if self.classifier_probability is not None:
+            out.append(f"classifier {self.classifier_probability:.0%}")
+        if self.children:
+            pairs = zip(self.children, self.child_probabilities, strict=False)
+            out.append(
+                "taxonomy: has child "
+                + ", ".join(f"{child} ({right:.0%} right)" for child, right in pairs)
+            )
+        if self.suggestion:
+            out.append(f"suggests {self.suggestion}")
+        if self.noise is not None and self.kind != "candidate":
+            out.append(f"~{self.noise:.1%} of '{self.label}' labels estimated wrong")
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON Lines record of this flag (documented in docs/audit.md)."""
         row_id = self.id.item() if hasattr(self.id, "item") else self.id
+
+        def rounded(value: float | None) -> float | None:
+            return None if value is None else round(value, 6)
+
         return {
+            "type": "flag",
             "id": row_id,
             "label": self.label,
             "kind": self.kind,
             "score": round(self.score, 6),
+            "why": self.reasons(),
             "evidence": {
                 "probability": round(self.probability, 6),
                 "rule_probability": round(self.rule_probability, 6),
-                "neighbour_probability": None
-                if self.neighbour_probability is None
-                else round(self.neighbour_probability, 6),
+                "neighbour_probability": rounded(self.neighbour_probability),
+                "classifier_probability": rounded(self.classifier_probability),
+                "noise": rounded(self.noise),
                 "rules_for": [match.to_dict(self.texts) for match in self.rules_for],
                 "rules_against": [match.to_dict(self.texts) for match in self.rules_against],
                 "children_present": list(self.children),
+                "children_probability": [round(p, 6) for p in self.child_probabilities],
                 "given": list(self.given),
                 "suggestion": self.suggestion,
             },
@@ -80,25 +124,59 @@ class Flag:
         }
 
 
+def _rule_text(flag: Flag, match: RuleMatch) -> str:
+    quoted = "/".join(f'"{word}"' for word in match.words(flag.texts)[:2])
+    target = "" if match.label == flag.label else f" ({match.label})"
+    return f"{match.rule}{target} {quoted}".strip()
+
+
 @dataclass(frozen=True)
 class AuditReport:
-    """The ranked flags of an audit, with per-label counts and how they were found."""
+    """The ranked flags of an audit, per-label counts, taxonomy findings and new labels."""
 
     kind: str
     n_rows: int
     labels: tuple[str, ...]
     label_model: str
     neighbours: bool
-    fusion: tuple[float, float, float]
+    fusion: dict[str, float]
+    """The learned weight of each evidence source, and the bias ("bias")."""
     min_score: float
+    """The threshold applied (chosen from the data unless given)."""
     flags: tuple[Flag, ...]
     counts: dict[str, dict[str, int]]
     """Per label, the number of flags of each kind at or above min_score (before --top)."""
+    findings: tuple[Finding, ...] = ()
+    """Taxonomy gaps: (child, parent) pairs with the rows that have the child, not the parent."""
+    new_labels: tuple[tuple[str, int, int], ...] = ()
+    """(label, rows with it, rows where its rules fire) for labels on fewer than FEW_ROWS rows
+    whose rules fire."""
+    unused_labels: int = 0
+    """How many labels are on fewer than FEW_ROWS rows (whether their rules fire or not)."""
+    classifier: bool = False
+    auto_threshold: bool = False
+    noise: dict[str, float] = field(default_factory=dict)
+    """The pooled noise rates ("missing", "spurious"; multiclass: "wrong")."""
 
     @property
     def n_flags(self) -> int:
         """Return how many flags scored at or above min_score (before --top)."""
         return sum(sum(kinds.values()) for kinds in self.counts.values())
+
+
+class Candidate(NamedTuple):
+    """A flag before its evidence; sorts best first (by -score, then row, then label)."""
+
+    neg_score: float
+    row: int
+    label: int
+    kind: str
+    suggested: int | None
+    probability: float
+    rule_probability: float
+    neighbour_probability: float | None
+    classifier_probability: float | None
+    children: tuple[tuple[int, float], ...]
 
 
 def audit_labels(
@@ -107,15 +185,17 @@ def audit_labels(
     *,
     label_model: str = "naive-bayes",
     neighbours: bool = True,
-    min_score: float = 0.5,
+    classifier: bool = True,
+    min_score: float | None = None,
     top: int | None = None,
     seed: int = 0,
     votes: Votes | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> AuditReport:
-    """Apply the rules, fit the label model, fuse neighbour evidence and rank suspect labels.
+    """Apply the rules, fit the evidence and the noise model, and rank suspect labels.
 
-    Rows are scored in chunks of CHUNK_ROWS, so memory stays bounded on large data.
+    `min_score` None chooses the threshold whose flag set has the highest expected F1 (see
+    `best_threshold`). Rows are scored in chunks of CHUNK_ROWS, so memory stays bounded.
 
     Raises
     ------
@@ -136,15 +216,32 @@ def audit_labels(
             " (one row per data row, one column per rule)"
         )
     scorer = fit_scorer(
-        ruleset, df, votes, label_model=label_model, neighbours=neighbours, seed=seed, progress=say
+        ruleset,
+        df,
+        votes,
+        label_model=label_model,
+        neighbours=neighbours,
+        classifier=classifier,
+        seed=seed,
+        progress=say,
     )
     say("scoring and ranking")
-    find = _multilabel_candidates if ruleset.multilabel else _multiclass_candidates
+    news = _NewLabels.of(ruleset, scorer, votes)
+    auto = min_score is None
+    if min_score is None:
+        sample_scores = scorer.score(scorer.sample)
+        min_score = best_threshold(_row_errors(ruleset, sample_scores, news.few)[0])
     counts = np.zeros((len(ruleset.labels), len(KINDS)), dtype=np.int64)
     kept: list[Candidate] = []
+    gaps: dict[tuple[int, int], list[tuple[int, Any, float]]] = {}
+    ids = df[task.id_column].tolist()
     for start in range(0, len(df), CHUNK_ROWS):
         rows = np.arange(start, min(start + CHUNK_ROWS, len(df)))
-        found = find(ruleset, scorer.score(rows), min_score, rows)
+        scores = scorer.score(rows)
+        wrong, check = _row_errors(ruleset, scores, news.few)
+        add_gaps(gaps, check, rows, ids[start : start + len(rows)])
+        found = _candidates(ruleset, scores, wrong, check, min_score, rows)
+        found += news.candidates(scorer, votes, rows, min_score)
         for candidate in found:
             counts[candidate.label, KINDS.index(candidate.kind)] += 1
         kept = sorted(kept + found)[:top] if top is not None else kept + found
@@ -157,13 +254,15 @@ def audit_labels(
     speaks = feature_mask(ruleset)[:, : len(ruleset)] > 0
     descendants = descendant_matrix(ruleset)
     flags = tuple(
-        _flag(ruleset, df, votes, scorer.y, speaks, descendants, candidate) for candidate in kept
+        _flag(ruleset, df, votes, scorer, speaks, descendants, candidate) for candidate in kept
     )
     fusion = scorer.fusion
-    weights = (
-        (1.0, 0.0, 0.0)
-        if fusion is None
-        else (fusion.rule_weight, fusion.neighbour_weight, fusion.bias)
+    weights = dict(zip(fusion.sources, fusion.weights, strict=True))
+    weights["bias"] = float(np.mean(fusion.bias))
+    noise = (
+        {"missing": fusion.pooled[0], "spurious": fusion.pooled[1]}
+        if ruleset.multilabel
+        else {"wrong": fusion.pooled[0]}
     )
     return AuditReport(
         task.kind,
@@ -172,186 +271,31 @@ def audit_labels(
         label_model,
         neighbours,
         weights,
-        min_score,
+        float(min_score),
         flags,
         per_label,
+        findings=collect_findings(ruleset, gaps),
+        new_labels=news.summary(ruleset),
+        unused_labels=int(news.few.sum()),
+        classifier=classifier,
+        auto_threshold=auto,
+        noise=noise,
     )
 
 
-@dataclass(frozen=True, eq=False)
-class LabelScores:
-    """Probabilities of some rows' (row, label) pairs, before ranking; see `Scorer.score`."""
-
-    given: np.ndarray
-    """(n_rows, n_labels) bool: the existing labels."""
-    probs: FloatArray
-    """(n_rows, n_labels): P(label present), all evidence fused."""
-    rule_probs: FloatArray
-    neighbour_probs: FloatArray | None
-    base: FloatArray
-    """Each row's label base rates over the whole data, without the row's own labels."""
-    multilabel: bool
-
-    def error_scores(self) -> FloatArray:
-        """Return, per pair, P(the existing label is wrong); see `error_scores`."""
-        return error_scores(self.probs, self.given, multilabel=self.multilabel, base=self.base)
-
-
-@dataclass(frozen=True, eq=False)
-class Scorer:
-    """Everything fitted on the whole data that scoring a chunk of rows needs."""
-
-    ruleset: RuleSet
-    y: sparse.csr_array
-    model: LabelModel
-    neighbours: NeighbourIndex | None
-    fusion: Fusion | None
-
-    def score(self, rows: IntArray) -> LabelScores:
-        """Return the fused probabilities of these rows, each out-of-sample for its row."""
-        rule_probs = self.model.fitted_proba(rows)
-        probs, neighbour_probs = rule_probs, None
-        if self.neighbours is not None and self.fusion is not None:
-            neighbour_probs = self.neighbours.predict_proba(rows)
-            probs = self.fusion.apply(rule_probs, neighbour_probs)
-        base = base_rates(self.y, rows)
-        return LabelScores(
-            self.y[rows].toarray() > 0,
-            probs,
-            rule_probs,
-            neighbour_probs,
-            base,
-            self.ruleset.multilabel,
-        )
-
-
-def fit_scorer(
-    ruleset: RuleSet,
-    df: pd.DataFrame,
-    votes: Votes,
-    *,
-    label_model: str = "naive-bayes",
-    neighbours: bool = True,
-    seed: int = 0,
-    progress: Callable[[str], None] | None = None,
-) -> Scorer:
-    """Fit the label model, the neighbour index and the fusion weights on the whole data.
-
-    `df` must hold parsed labels (as `read_data` or `check_frame` return them).
-    """
-    task = ruleset.task
-    say = progress or (lambda _: None)
-    given = df[task.label_column].tolist()
-    y = given_matrix(ruleset, given)
-    say(f"fitting the {label_model} label model")
-    model = fit_label_model(ruleset, votes, given, method=label_model, seed=seed)
-    if not neighbours:
-        return Scorer(ruleset, y, model, None, None)
-    say("indexing similar rows")
-    texts = df[list(task.text_columns)].map(as_text).agg(" ".join, axis=1)
-    index = build_neighbours(texts, y, exclusive=not ruleset.multilabel, seed=seed)
-    sample = np.arange(len(df))
-    if len(sample) > FIT_ROWS:
-        sample = np.sort(np.random.default_rng(seed).choice(len(df), FIT_ROWS, replace=False))
-    fusion = fit_fusion(
-        model.fitted_proba(sample),
-        index.predict_proba(sample),
-        y[sample].toarray(),
-        multilabel=ruleset.multilabel,
-        seed=seed,
-    )
-    return Scorer(ruleset, y, model, index, fusion)
-
-
-def score_labels(
-    ruleset: RuleSet,
-    df: pd.DataFrame,
-    votes: Votes,
-    *,
-    label_model: str = "naive-bayes",
-    neighbours: bool = True,
-    seed: int = 0,
-) -> LabelScores:
-    """Return the fused probabilities of every (row, label) pair (dense: for moderate data)."""
-    scorer = fit_scorer(
-        ruleset, df, votes, label_model=label_model, neighbours=neighbours, seed=seed
-    )
-    return scorer.score(np.arange(len(df)))
-
-
-def error_scores(
-    probs: FloatArray,
-    y: np.ndarray,
-    *,
-    multilabel: bool,
-    base: FloatArray | None = None,
-    noise: float = NOISE,
-) -> FloatArray:
-    """Return, per (row, label), P(the existing label is wrong) under a simple noise model.
-
-    Multilabel: a true tag is left out with probability `noise`, and a false tag t is added
-    with rate noise * b_t / (1 - b_t) for base rate b_t (default: from `y`), so a tenth of
-    given tags are wrong. Bayes' rule with the evidence P(present) = `probs` gives the score:
-    for a given tag, that it is spurious; for an absent one, that it is missing. A rare tag
-    with no evidence either way is thus not suspect merely for being rare.
-    Multiclass: the given class is wrong with probability `noise`, toward any other class
-    alike; the given class's column holds P(wrong) and each other column P(it is the class).
-
-    Examples
-    --------
-    >>> y = np.array([[True, False], [False, False]])
-    >>> error_scores(np.full((2, 2), 0.5), y, multilabel=True).round(3).tolist()
-    [[0.1, 0.094], [0.1, 0.094]]
-    >>> y = np.array([[True, False, False]])
-    >>> error_scores(np.array([[0.2, 0.7, 0.1]]), y, multilabel=False).round(3).tolist()
-    [[0.182, 0.159, 0.023]]
-    """
-    p = np.clip(probs, 1e-9, 1 - 1e-9)
-    if not multilabel:
-        flips = noise / max(y.shape[1] - 1, 1)
-        posterior = p * np.where(y, 1 - noise, flips)
-        posterior /= posterior.sum(axis=1, keepdims=True)
-        return np.asarray(np.where(y, 1 - posterior, posterior))
-    if base is None:
-        base = (y.sum(axis=0) + 1.0) / (len(y) + 2.0)
-    base = np.clip(base, 1e-9, 0.5)
-    false_rate = np.clip(noise * base / (1.0 - base), 1e-9, 0.5)
-    wrong_if_given = (1 - p) * false_rate / ((1 - p) * false_rate + p * (1 - noise))
-    wrong_if_absent = p * noise / (p * noise + (1 - p) * (1 - false_rate))
-    return np.asarray(np.where(y, wrong_if_given, wrong_if_absent))
-
-
-class Candidate(NamedTuple):
-    """A flag before its evidence; sorts best first (by -score, then row, then label)."""
-
-    neg_score: float
-    row: int
-    label: int
-    kind: str
-    suggested: int | None
-    probability: float
-    rule_probability: float
-    neighbour_probability: float | None
-
-
-def suspicion(ruleset: RuleSet, scores: LabelScores) -> tuple[FloatArray, np.ndarray]:
-    """Return the final score per (row, label) and which pairs are taxonomy gaps.
-
-    On top of `error_scores`, the taxonomy is a hard constraint: a row whose child tag is right
-    must also have the parent, so a missing parent scores at least the child's P(right).
-    """
-    y = scores.given
-    suspect = scores.error_scores()
-    if not ruleset.multilabel:
-        return suspect, np.zeros_like(y)
-    descendants = descendant_matrix(ruleset)
-    child_right = np.where(y, 1.0 - suspect, 0.0)
-    parent_needed = np.zeros_like(suspect)
-    for parent in np.nonzero(descendants.any(axis=1))[0]:
-        children = np.nonzero(descendants[parent])[0]
-        parent_needed[:, parent] = child_right[:, children].max(axis=1)
-    gap = ~y & (parent_needed > 0)
-    return np.where(gap, np.maximum(suspect, parent_needed), suspect), gap
+def _row_errors(
+    ruleset: RuleSet, scores: LabelScores, few: np.ndarray
+) -> tuple[FloatArray, TaxonomyCheck]:
+    """Return each row's flaggable error scores (multilabel: per pair, taxonomy applied and
+    new labels left to candidates; multiclass: per row, its class) and the taxonomy check."""
+    wrong = scores.error_scores()
+    if ruleset.multilabel:
+        wrong[:, few] = 0.0
+    check = apply_taxonomy(ruleset, scores.given, wrong)
+    if ruleset.multilabel:
+        return check.wrong, check
+    given = scores.given.argmax(axis=1)
+    return wrong[np.arange(len(given)), given], check
 
 
 def _candidate(
@@ -361,9 +305,12 @@ def _candidate(
     label: int,
     kind: str,
     score: float,
-    suggested: int | None,
+    suggested: int | None = None,
+    children: tuple[tuple[int, float], ...] = (),
 ) -> Candidate:
     neighbour = None if scores.neighbour_probs is None else float(scores.neighbour_probs[i, label])
+    model = scores.classifier_scores
+    clf = None if model is None else float(np.clip(model[i, label], 0.0, 1.0))
     return Candidate(
         -score,
         int(rows[i]),
@@ -373,44 +320,126 @@ def _candidate(
         float(scores.probs[i, label]),
         float(scores.rule_probs[i, label]),
         neighbour,
+        clf,
+        children,
     )
 
 
-def _multilabel_candidates(
-    ruleset: RuleSet, scores: LabelScores, min_score: float, rows: IntArray
+def _candidates(
+    ruleset: RuleSet,
+    scores: LabelScores,
+    wrong: FloatArray,
+    check: TaxonomyCheck,
+    min_score: float,
+    rows: IntArray,
 ) -> list[Candidate]:
-    suspect, gap = suspicion(ruleset, scores)
     y = scores.given
     found = []
-    for i, label in zip(*np.nonzero(suspect >= min_score), strict=True):
-        kind = "spurious" if y[i, label] else ("missing-parent" if gap[i, label] else "missing")
-        found.append(_candidate(scores, rows, i, label, kind, float(suspect[i, label]), None))
-    return found
-
-
-def _multiclass_candidates(
-    ruleset: RuleSet, scores: LabelScores, min_score: float, rows: IntArray
-) -> list[Candidate]:
-    suspect = scores.error_scores()
-    given = scores.given.argmax(axis=1)
-    wrong = suspect[np.arange(len(given)), given]
-    suggested = np.where(scores.given, -1.0, suspect).argmax(axis=1)
-    found = []
-    for i in np.nonzero(wrong >= min_score)[0]:
-        label, other = int(given[i]), int(suggested[i])
-        found.append(_candidate(scores, rows, i, label, "spurious", float(wrong[i]), other))
-        if suspect[i, other] >= min_score:
+    if not ruleset.multilabel:
+        errors = scores.error_scores()
+        suggested = np.where(y, -1.0, errors).argmax(axis=1)
+        given = y.argmax(axis=1)
+        for i in np.nonzero(wrong >= min_score)[0]:
             found.append(
-                _candidate(scores, rows, i, other, "missing", float(suspect[i, other]), label)
+                _candidate(
+                    scores, rows, i, int(given[i]), "spurious", float(wrong[i]), int(suggested[i])
+                )
             )
+        return found
+    raw = scores.error_scores()
+    descendants = descendant_matrix(ruleset) > 0
+    for i, label in zip(*np.nonzero(wrong >= min_score), strict=True):
+        children: tuple[tuple[int, float], ...] = ()
+        if y[i, label]:
+            below = np.nonzero(descendants[label] & y[i])[0]
+            children = tuple((int(c), float(1.0 - raw[i, c])) for c in below)
+        kind = "spurious" if y[i, label] else "missing"
+        found.append(
+            _candidate(scores, rows, i, label, kind, float(wrong[i, label]), children=children)
+        )
     return found
+
+
+@dataclass(frozen=True, eq=False)
+class _NewLabels:
+    """Labels on fewer than FEW_ROWS rows, the rules that speak for them, and how precise the
+    rule set's positive rules are on the labels the data do teach."""
+
+    few: np.ndarray
+    """(n_labels,) bool."""
+    support: np.ndarray
+    """(n_labels, n_rules) bool: the positive rules that vote for each label."""
+    precision: float
+    present: np.ndarray
+    """(n_labels,) rows with each label."""
+    hits: np.ndarray
+    """(n_labels,) rows where a rule for the label fires."""
+
+    @staticmethod
+    def of(ruleset: RuleSet, scorer: Scorer, votes: Votes) -> _NewLabels:
+        y = scorer.y
+        present = np.asarray(y.sum(axis=0)).ravel()
+        few = present < FEW_ROWS
+        if ruleset.multilabel:
+            positive = np.array([rule.positive for rule in ruleset.rules], dtype=bool)
+            support = (feature_mask(ruleset)[:, : len(ruleset)] > 0) & positive
+        else:
+            support = np.zeros((len(ruleset.labels), len(ruleset)), dtype=bool)
+            support[[rule.value for rule in ruleset.rules], np.arange(len(ruleset))] = True
+        fired = votes.fired.astype(np.float64)
+        hits = np.asarray((fired @ support.T.astype(np.float64)) > 0).sum(axis=0)
+        own = np.array([ruleset.labels.index(rule.label) for rule in ruleset.rules])
+        agree = np.asarray((fired.T @ y.astype(np.float64)).toarray())[np.arange(len(own)), own]
+        fired_count = np.asarray(fired.sum(axis=0)).ravel()
+        taught = ~few[own] & support[own, np.arange(len(own))]
+        total = fired_count[taught].sum()
+        precision = float(agree[taught].sum() / total) if total else 0.5
+        return _NewLabels(few, support, precision, present, np.asarray(hits).ravel())
+
+    def candidates(
+        self, scorer: Scorer, votes: Votes, rows: IntArray, min_score: float
+    ) -> list[Candidate]:
+        """Return the candidate flags of these rows: a rule for a new label fires."""
+        labels = np.nonzero(self.few)[0]
+        if not len(labels):
+            return []
+        fired = votes.fired[rows].astype(np.float64)
+        n_rules = np.asarray(fired @ self.support[labels].T.astype(np.float64))
+        given = scorer.y[rows].toarray() > 0
+        score = 1.0 - (1.0 - self.precision) ** n_rules
+        hit = (n_rules > 0) & ~given[:, labels] & (score >= min_score)
+        if not hit.any():
+            return []
+        chosen = np.nonzero(hit.any(axis=1))[0]
+        scores = scorer.score(rows[chosen])
+        position = {int(i): k for k, i in enumerate(chosen)}
+        return [
+            _candidate(
+                scores,
+                rows[chosen],
+                position[int(i)],
+                int(labels[j]),
+                "candidate",
+                float(score[i, j]),
+            )
+            for i, j in zip(*np.nonzero(hit), strict=True)
+        ]
+
+    def summary(self, ruleset: RuleSet) -> tuple[tuple[str, int, int], ...]:
+        """Return (label, rows with it, rows its rules fire on) for new labels whose rules
+        fire, most hits first."""
+        found = [
+            (ruleset.labels[i], int(self.present[i]), int(self.hits[i]))
+            for i in np.nonzero(self.few & (self.hits > 0))[0]
+        ]
+        return tuple(sorted(found, key=lambda item: (-item[2], item[0])))
 
 
 def _flag(
     ruleset: RuleSet,
     df: pd.DataFrame,
     votes: Votes,
-    y: sparse.csr_array,
+    scorer: Scorer,
     speaks: np.ndarray,
     descendants: np.ndarray,
     candidate: Candidate,
@@ -419,7 +448,7 @@ def _flag(
     `descendant_matrix`."""
     row, label_index = candidate.row, candidate.label
     task, label = ruleset.task, ruleset.labels[label_index]
-    given = y[[row]].toarray()[0] > 0
+    given = scorer.y[[row]].toarray()[0] > 0
     record = {column: df.at[row, column] for column in task.text_columns}
     columns = votes.fired[[row]].indices
     fired = [ruleset.rules[column] for column in columns]
@@ -427,11 +456,14 @@ def _flag(
         relevant = [ruleset.rules[c] for c in columns if speaks[label_index, c]]
         supporting = [rule for rule in relevant if rule.positive]
         opposing = [rule for rule in relevant if not rule.positive]
-        children = tuple(ruleset.labels[c] for c in np.nonzero(descendants[label_index] * given)[0])
     else:
         supporting = [rule for rule in fired if rule.value == label_index]
         opposing = [rule for rule in fired if rule.value != label_index]
-        children = ()
+    fusion = scorer.fusion
+    noise = None
+    if candidate.kind != "candidate":
+        rates = fusion.missing if candidate.kind == "missing" else fusion.spurious
+        noise = float(rates[label_index])
     return Flag(
         id=df.at[row, task.id_column],
         row=row,
@@ -444,7 +476,10 @@ def _flag(
         given=tuple(ruleset.labels[c] for c in np.nonzero(given)[0]),
         rules_for=rule_matches(supporting, record),
         rules_against=rule_matches(opposing, record),
-        children=children,
+        children=tuple(ruleset.labels[c] for c, _ in candidate.children),
         suggestion=None if candidate.suggested is None else ruleset.labels[candidate.suggested],
         texts={column: as_text(value) for column, value in record.items()},
+        classifier_probability=candidate.classifier_probability,
+        child_probabilities=tuple(right for _, right in candidate.children),
+        noise=noise,
     )

@@ -60,12 +60,27 @@ def audit(
     top: Annotated[
         int | None, typer.Option(min=1, help="Show the N best flags (table: 20).")
     ] = None,
-    min_score: Annotated[float, typer.Option(min=0.0, max=1.0, help="Lowest score shown.")] = 0.5,
+    min_score: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Lowest score shown (default: chosen from the data, the flag set with the "
+            "best expected F1).",
+        ),
+    ] = None,
     label_model: Annotated[LabelModelName, typer.Option(help="How to resolve rule votes.")] = (
         LabelModelName.naive_bayes
     ),
     neighbours: Annotated[
         bool, typer.Option("--neighbours/--no-neighbours", help="Use similar-row evidence.")
+    ] = True,
+    classifier: Annotated[
+        bool,
+        typer.Option(
+            "--classifier/--no-classifier",
+            help="Use an out-of-fold text classifier trained on the existing labels.",
+        ),
     ] = True,
     seed: Annotated[int, typer.Option(min=0, help="Seed for sampling.")] = 0,
     fail_on: Annotated[
@@ -109,6 +124,7 @@ def audit(
             df,
             label_model=label_model.value,
             neighbours=neighbours,
+            classifier=classifier,
             min_score=min_score,
             top=None if decided else top,
             seed=seed,
@@ -123,7 +139,10 @@ def audit(
             echo(text, nl=False)
         else:
             write_text(out, text, force=force)
-            typer.echo(f"{len(report.flags):,} flags written to {out}", err=True)
+            findings = (
+                f" (and {len(report.findings):,} taxonomy findings)" if report.findings else ""
+            )
+            typer.echo(f"{len(report.flags):,} flags written to {out}{findings}", err=True)
         if html is not None:
             write_text(html, render_report(report, fmt="html"), force=force, option="--html")
             typer.echo(f"HTML report written to {html}", err=True)

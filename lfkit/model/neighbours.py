@@ -74,17 +74,11 @@ class NeighbourIndex:
         return probs
 
 
-def build_neighbours(
-    texts: pd.Series,
-    given: sparse.csr_array,
-    *,
-    exclusive: bool,
-    seed: int,
-    k: int = NEIGHBOURS,
-) -> NeighbourIndex:
-    """Vectorise the texts and choose the reference rows (all, or a seeded sample).
+def text_vectors(texts: pd.Series, *, seed: int) -> tuple[sparse.csr_array, IntArray]:
+    """Return the TF-IDF vectors of every row (L2-normalised) and the reference rows.
 
-    With `exclusive` (multiclass) the base rates, and so each row's probabilities, sum to 1.
+    The vocabulary is fitted on the reference rows: all rows, or a seeded sample of
+    REFERENCE_ROWS. Shared by the neighbours and the text classifier.
     """
     n_rows = len(texts)
     reference = np.arange(n_rows)
@@ -96,10 +90,28 @@ def build_neighbours(
     try:
         vectorizer.fit(texts.iloc[reference])  # type: ignore[attr-defined]
         vectors = sparse.csr_array(vectorizer.transform(texts))  # type: ignore[attr-defined]
-    except ValueError:  # no term occurs twice: no neighbours to learn from
+    except ValueError:  # no term occurs twice: nothing to learn from
         vectors = sparse.csr_array((n_rows, 1), dtype=np.float32)
+    return vectors, reference
+
+
+def build_neighbours(
+    texts: pd.Series,
+    given: sparse.csr_array,
+    *,
+    exclusive: bool,
+    seed: int,
+    k: int = NEIGHBOURS,
+    vectors: tuple[sparse.csr_array, IntArray] | None = None,
+) -> NeighbourIndex:
+    """Vectorise the texts (unless `vectors` from `text_vectors` are given) and index them.
+
+    With `exclusive` (multiclass) the base rates, and so each row's probabilities, sum to 1.
+    """
+    n_rows = len(texts)
+    matrix, reference = vectors if vectors is not None else text_vectors(texts, seed=seed)
     y = given.astype(np.float64).tocsr()
     counts = np.asarray(y.sum(axis=0)).ravel() + 1.0
     total = counts.sum() - 1.0 if exclusive else n_rows + 1.0
     k = max(1, min(k, len(reference) - 1))
-    return NeighbourIndex(vectors, reference, vectors[reference].T.tocsc(), y, counts, total, k)
+    return NeighbourIndex(matrix, reference, matrix[reference].T.tocsc(), y, counts, total, k)

@@ -7,6 +7,9 @@ from string import Template
 
 from lfkit.audit.evidence import RuleMatch
 from lfkit.audit.suspects import KINDS, AuditReport, Flag
+from lfkit.report.table import describe, new_labels_line
+
+SHOWN_IDS = 30
 
 _PAGE = Template("""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -36,7 +39,9 @@ th:first-child,td:first-child{text-align:left}
 .bar{width:70px;height:7px;background:#eaeef2;border-radius:4px;overflow:hidden}
 .bar i{display:block;height:100%;background:#cf222e}
 .badge{font-size:12px;padding:0 8px;border-radius:10px;color:#fff}
-.k-missing{background:#1a7f37}.k-spurious{background:#cf222e}.k-missing-parent{background:#8250df}
+.k-missing{background:#1a7f37}.k-spurious{background:#cf222e}.k-candidate{background:#9a6700}
+.k-missing-parent{background:#8250df}
+#findings td:nth-child(n+2){text-align:left}.ids{font-size:12px;color:#57606a;max-width:420px}
 .field{margin:6px 0 0;white-space:pre-wrap;overflow-wrap:anywhere}
 .field b{color:#57606a;font-weight:500;margin-right:6px}
 mark{border-radius:3px;padding:0 1px}
@@ -61,6 +66,7 @@ $summary
 </div>
 <div id="flags">$flags</div>
 <p id="empty" class="empty"$empty_hidden>No flags at this score.</p>
+$findings
 </main>
 <script>
 (function () {
@@ -102,19 +108,38 @@ $summary
 
 
 def _header(report: AuditReport) -> str:
-    shown, total = len(report.flags), report.n_flags
-    similar = "with similar-row evidence" if report.neighbours else "without similar-row evidence"
-    top = (
-        ""
-        if not total
-        else (f"; showing the top {shown:,}" if shown < total else f"; showing all {shown:,}")
+    lines = [escape(line) for line in describe(report)]
+    new = new_labels_line(report)
+    if new:
+        lines.append(escape(new))
+    lines.append(
+        'Highlights: <mark class="for">rule for the label</mark> '
+        '<mark class="against">rule against it</mark>'
     )
+    return "\n".join(f'<p class="meta">{line}</p>' for line in lines)
+
+
+def _findings(report: AuditReport) -> str:
+    if not report.findings:
+        return ""
+    rows = []
+    for finding in report.findings:
+        ids = ", ".join(escape(str(row_id)) for row_id in finding.ids[:SHOWN_IDS])
+        ids += ", &hellip;" if finding.count > SHOWN_IDS else ""
+        rows.append(
+            f'<tr data-parent="{escape(finding.parent)}"><td>{finding.count}</td>'
+            f"<td>{escape(finding.parent)}</td><td>{escape(finding.child)}</td>"
+            f'<td>{finding.score:.0%}</td><td class="ids">{ids}</td></tr>'
+        )
+    total = sum(finding.count for finding in report.findings)
     return (
-        f'<p class="meta">{report.n_rows:,} rows audited ({escape(report.kind)}, '
-        f"{len(report.labels):,} labels), {escape(report.label_model)} label model, "
-        f'{similar}.</p>\n<p class="meta">{total:,} flags at score &ge; '
-        f'{report.min_score:g}{top}. Highlights: <mark class="for">rule for the label</mark>'
-        ' <mark class="against">rule against it</mark></p>'
+        f'<h2>Taxonomy findings</h2><p class="meta">{len(report.findings):,} (child, parent) '
+        f"gaps on {total:,} rows: these rows have the child tag but not its parent. Fix: add the "
+        "parent to these rows, or change the taxonomy (the child is not always a kind of the "
+        'parent).</p><table id="findings"><thead><tr><th>rows</th><th>parent (missing)</th>'
+        "<th>child (given)</th><th>P(child right)</th><th>ids</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
     )
 
 
@@ -224,13 +249,13 @@ def _flag(rank: int, flag: Flag) -> str:
     evidence = [
         f"P(label) {_percent(flag.probability)} &middot; rules "
         f"{_percent(flag.rule_probability)} &middot; similar rows "
-        f"{_percent(flag.neighbour_probability)}"
+        f"{_percent(flag.neighbour_probability)} &middot; classifier "
+        f"{_percent(flag.classifier_probability)}"
     ]
     for title, value in (
+        ("Why", escape("; ".join(flag.reasons()))),
         ("Rules for", _rules(flag, flag.rules_for)),
         ("Rules against", _rules(flag, flag.rules_against)),
-        ("Children present", escape(", ".join(flag.children))),
-        ("Suggestion", escape(flag.suggestion or "")),
         ("Given labels", escape(", ".join(flag.given)) or "(none)"),
     ):
         if value:
@@ -256,7 +281,7 @@ def render_html(report: AuditReport, *, title: str = "lfkit audit") -> str:
     all text is HTML-escaped, and the inline script embeds no report data.
     """
     labels = sorted({flag.label for flag in report.flags})
-    kinds = KINDS if report.kind == "multilabel" else ("missing", "spurious")
+    kinds = KINDS if report.kind == "multilabel" else ("spurious", "candidate")
     floor = min([report.min_score, *(flag.score for flag in report.flags)])
     return _PAGE.substitute(
         title=escape(title),
@@ -272,4 +297,5 @@ def render_html(report: AuditReport, *, title: str = "lfkit audit") -> str:
         n=len(report.flags),
         flags="\n".join(_flag(rank, flag) for rank, flag in enumerate(report.flags, start=1)),
         empty_hidden=" hidden" if report.flags else "",
+        findings=_findings(report),
     )

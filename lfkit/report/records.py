@@ -11,11 +11,15 @@ from lfkit.display import csv_cell
 
 
 def render_jsonl(report: AuditReport) -> str:
-    """Return one JSON object per flag, ranked by score."""
-    return "".join(json.dumps(flag.to_dict(), ensure_ascii=False) + "\n" for flag in report.flags)
+    """Return one JSON object per flag (`"type": "flag"`, ranked by score), then one per
+    taxonomy finding (`"type": "finding"`, largest first)."""
+    records = [flag.to_dict() for flag in report.flags]
+    records += [finding.to_dict() for finding in report.findings]
+    return "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
 
 
 CSV_COLUMNS = (
+    "type",
     "rank",
     "id",
     "label",
@@ -24,12 +28,19 @@ CSV_COLUMNS = (
     "probability",
     "rule_probability",
     "neighbour_probability",
+    "classifier_probability",
+    "noise",
+    "why",
     "rules_for",
     "rules_against",
     "matched",
     "children_present",
     "suggestion",
     "given",
+    "child",
+    "count",
+    "ids",
+    "fixes",
 )
 
 
@@ -38,30 +49,50 @@ def _matched(flag: Flag) -> str:
     return "; ".join(dict.fromkeys(word for match in matches for word in match.words(flag.texts)))
 
 
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
 def render_csv(report: AuditReport) -> str:
-    """Return the flags as CSV, one row per flag; list columns are joined with '; '."""
+    """Return the flags as CSV, one row per flag, then one row per taxonomy finding (type
+    'finding'); list columns are joined with '; '."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for rank, flag in enumerate(report.flags, start=1):
-        neighbour = (
-            "" if flag.neighbour_probability is None else f"{flag.neighbour_probability:.4f}"
-        )
-        row = [
-            rank,
-            flag.to_dict()["id"],
-            flag.label,
-            flag.kind,
-            f"{flag.score:.4f}",
-            f"{flag.probability:.4f}",
-            f"{flag.rule_probability:.4f}",
-            neighbour,
-            "; ".join(m.rule for m in flag.rules_for),
-            "; ".join(m.rule for m in flag.rules_against),
-            _matched(flag),
-            "; ".join(flag.children),
-            flag.suggestion or "",
-            "; ".join(flag.given),
-        ]
-        writer.writerow([csv_cell(cell) for cell in row])  # no formulas (docs/errors.md)
-    return out.getvalue()
+        row = {
+            "type": "flag",
+            "rank": rank,
+            "id": flag.to_dict()["id"],
+            "label": flag.label,
+            "kind": flag.kind,
+            "score": f"{flag.score:.4f}",
+            "probability": f"{flag.probability:.4f}",
+            "rule_probability": f"{flag.rule_probability:.4f}",
+            "neighbour_probability": _number(flag.neighbour_probability),
+            "classifier_probability": _number(flag.classifier_probability),
+            "noise": _number(flag.noise),
+            "why": "; ".join(flag.reasons()),
+            "rules_for": "; ".join(m.rule for m in flag.rules_for),
+            "rules_against": "; ".join(m.rule for m in flag.rules_against),
+            "matched": _matched(flag),
+            "children_present": "; ".join(flag.children),
+            "suggestion": flag.suggestion or "",
+            "given": "; ".join(flag.given),
+        }
+        writer.writerow([csv_cell(row.get(column, "")) for column in CSV_COLUMNS])
+    for rank, finding in enumerate(report.findings, start=1):
+        record = finding.to_dict()
+        row = {
+            "type": "finding",
+            "rank": rank,
+            "label": finding.parent,
+            "kind": record["kind"],
+            "score": f"{finding.score:.4f}",
+            "child": finding.child,
+            "count": finding.count,
+            "ids": "; ".join(map(str, record["ids"])),
+            "fixes": "; ".join(record["fixes"]),
+        }
+        writer.writerow([csv_cell(row.get(column, "")) for column in CSV_COLUMNS])
+    return out.getvalue()  # no formulas (docs/errors.md)

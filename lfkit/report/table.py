@@ -5,51 +5,89 @@ from __future__ import annotations
 import shutil
 import textwrap
 
-from lfkit.audit.evidence import RuleMatch
-from lfkit.audit.suspects import AuditReport, Flag
+from lfkit.audit.suspects import FEW_ROWS, AuditReport
 from lfkit.display import terminal_safe
 
-
-def _evidence(flag: Flag) -> str:
-    parts = []
-    if flag.rules_for:
-        parts.append("for: " + ", ".join(_rule_text(flag, m) for m in flag.rules_for[:3]))
-    if flag.rules_against:
-        parts.append("against: " + ", ".join(_rule_text(flag, m) for m in flag.rules_against[:3]))
-    if flag.children:
-        parts.append("has child " + ", ".join(flag.children[:3]))
-    if flag.suggestion and flag.kind == "spurious":
-        parts.append(f"suggests {flag.suggestion}")
-    if not parts:
-        parts.append("no rule fired" if flag.kind == "spurious" else "similar rows")
-    if flag.neighbour_probability is not None:
-        parts.append(f"similar rows {flag.neighbour_probability:.0%}")
-    return "; ".join(parts)
+SHOWN_FINDINGS = 10
+SHOWN_IDS = 6
 
 
-def _rule_text(flag: Flag, match: RuleMatch) -> str:
-    quoted = "/".join(f'"{word}"' for word in match.words(flag.texts)[:2])
-    return f"{match.rule} {quoted}".strip()
+def describe(report: AuditReport) -> list[str]:
+    """Return the header sentences shared by the table and the HTML page."""
+    sources = ["rules"]
+    if report.neighbours:
+        sources.append("similar rows")
+    if report.classifier:
+        sources.append("text classifier")
+    how = "chosen from the data for the best expected F1" if report.auto_threshold else "given"
+    if report.kind == "multilabel":
+        noise = (
+            f"estimated label noise: {report.noise.get('missing', 0):.1%} of true tags missing, "
+            f"{report.noise.get('spurious', 0):.1%} of given tags wrong"
+        )
+    else:
+        noise = f"estimated label noise: {report.noise.get('wrong', 0):.1%} of rows mislabelled"
+    shown = len(report.flags)
+    top = f"; showing the top {shown:,}" if shown < report.n_flags else ""
+    return [
+        f"{report.n_flags:,} flags at score >= {report.min_score:.2f} ({how}) among "
+        f"{report.n_rows:,} rows{top}",
+        f"evidence: {' + '.join(sources)} ({report.label_model} label model); {noise}",
+    ]
+
+
+def new_labels_line(report: AuditReport) -> str:
+    """Return the sentence naming labels with too few rows, or '' when there are none."""
+    if not report.unused_labels:
+        return ""
+    named = ", ".join(
+        f"{label} ({rows} rows, rules fire on {hits})"
+        for label, rows, hits in report.new_labels[:8]
+    )
+    more = len(report.new_labels) - 8
+    named += f", and {more} more" if more > 0 else ""
+    firing = f"; rules fire for {len(report.new_labels)}: {named}" if report.new_labels else ""
+    return (
+        f"{report.unused_labels:,} labels are on fewer than {FEW_ROWS} rows (new or unused: their "
+        f"rule hits are 'candidate' flags){firing}"
+    )
 
 
 def render_table(report: AuditReport, *, width: int | None = None) -> str:
-    """Return a header line and one block per flag: rank, score, kind, label, id, title, why."""
+    """Return the header, one block per flag (rank, score, kind, label, id, text, why), then the
+    taxonomy findings and the new labels."""
     width = width or shutil.get_terminal_size((120, 20)).columns
-    similar = ", with similar-row evidence" if report.neighbours else ""
-    shown = f"; showing the top {len(report.flags)}" if len(report.flags) < report.n_flags else ""
-    lines = [
-        f"{report.n_flags:,} flags at score >= {report.min_score:g} among {report.n_rows:,} rows "
-        f"({report.label_model} label model{similar}){shown}",
-        "",
-        f"{'#':>4}  {'score':>5}  {'kind':<14}  {'label':<28}  {'id':<8}  text",
-    ]
+    lines = [*describe(report), ""]
+    lines.append(f"{'#':>4}  {'score':>5}  {'kind':<10}  {'label':<28}  {'id':<8}  text")
     for rank, flag in enumerate(report.flags, start=1):
         text = " | ".join(value for value in flag.texts.values() if value)
         head = (
-            f"{rank:>4}  {flag.score:5.3f}  {flag.kind:<14}  {flag.label:<28.28}  "
+            f"{rank:>4}  {flag.score:5.3f}  {flag.kind:<10}  {flag.label:<28.28}  "
             f"{str(flag.id):<8.8}  "
         )
         lines.append(head + textwrap.shorten(text, max(20, width - len(head)), placeholder=" …"))
-        why = textwrap.shorten(_evidence(flag), max(20, width - 8), placeholder=" …")
+        why = textwrap.shorten("; ".join(flag.reasons()), max(20, width - 11), placeholder=" …")
         lines.append(" " * 6 + "why: " + why)
+    if report.findings:
+        rows = sum(finding.count for finding in report.findings)
+        lines += [
+            "",
+            f"Taxonomy findings: {len(report.findings):,} (child, parent) gaps on {rows:,} rows "
+            "have the child tag but not its parent; fix: add the parent to those rows, or "
+            "change the taxonomy",
+            f"{'rows':>6}  {'parent':<28}  {'child':<28}  {'P(child)':>8}  ids",
+        ]
+        for finding in report.findings[:SHOWN_FINDINGS]:
+            ids = ", ".join(map(str, finding.ids[:SHOWN_IDS]))
+            ids += ", …" if finding.count > SHOWN_IDS else ""
+            lines.append(
+                f"{finding.count:>6}  {finding.parent:<28.28}  {finding.child:<28.28}  "
+                f"{finding.score:8.0%}  {ids}"
+            )
+        more = len(report.findings) - SHOWN_FINDINGS
+        if more > 0:
+            lines.append(f"        … and {more} more (all in --format jsonl, csv and html)")
+    line = new_labels_line(report)
+    if line:
+        lines += ["", textwrap.fill(line, width, break_on_hyphens=False)]
     return terminal_safe("\n".join(lines) + "\n")  # data may hold escape sequences

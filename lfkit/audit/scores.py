@@ -1,0 +1,184 @@
+"""Score every (row, label) pair: fuse the evidence sources, estimate the label noise, and turn
+both into P(the existing label is wrong); choose the default flag threshold from the scores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from lfkit._types import FloatArray, IntArray
+from lfkit.engine.apply import Votes
+from lfkit.engine.text import as_text
+from lfkit.model.classifier import out_of_fold_scores
+from lfkit.model.fit import LabelModel, fit_label_model
+from lfkit.model.fuse import Fusion, fit_fusion
+from lfkit.model.neighbours import NeighbourIndex, build_neighbours, text_vectors
+from lfkit.model.targets import given_matrix
+from lfkit.rules.ruleset import RuleSet
+
+FIT_ROWS = 20_000
+"""At most this many rows (a seeded sample) teach the fusion its weights and the noise."""
+FLOOR = 0.05
+"""The automatic threshold never goes below this score."""
+
+
+@dataclass(frozen=True, eq=False)
+class LabelScores:
+    """Probabilities of some rows' (row, label) pairs, before ranking; see `Scorer.score`."""
+
+    given: np.ndarray
+    """(n_rows, n_labels) bool: the existing labels."""
+    probs: FloatArray
+    """(n_rows, n_labels): P(label truly present), all evidence fused."""
+    rule_probs: FloatArray
+    neighbour_probs: FloatArray | None
+    classifier_scores: FloatArray | None
+    fusion: Fusion
+    multilabel: bool
+
+    def error_scores(self) -> FloatArray:
+        """Return, per pair, P(the existing label is wrong) under the fitted noise model
+        (multiclass: the given class's column holds P(wrong), others P(it is the class))."""
+        return self.fusion.error_scores(self.probs, self.given)
+
+
+@dataclass(frozen=True, eq=False)
+class Scorer:
+    """Everything fitted on the whole data that scoring a chunk of rows needs."""
+
+    ruleset: RuleSet
+    y: sparse.csr_array
+    model: LabelModel
+    neighbours: NeighbourIndex | None
+    classifier: FloatArray | None
+    """Out-of-fold classifier scores of every row (None when switched off)."""
+    fusion: Fusion
+    sample: IntArray
+    """The rows the fusion was fitted on."""
+
+    def evidence(self, rows: IntArray) -> dict[str, FloatArray]:
+        """Return each evidence source's estimates for these rows, "rules" first."""
+        return _evidence(self.model, self.neighbours, self.classifier, rows)
+
+    def score(self, rows: IntArray) -> LabelScores:
+        """Return the fused probabilities of these rows, each out-of-sample for its row."""
+        evidence = self.evidence(rows)
+        return LabelScores(
+            self.y[rows].toarray() > 0,
+            self.fusion.apply(evidence),
+            evidence["rules"],
+            evidence.get("neighbours"),
+            evidence.get("classifier"),
+            self.fusion,
+            self.ruleset.multilabel,
+        )
+
+
+def _evidence(
+    model: LabelModel,
+    neighbours: NeighbourIndex | None,
+    classifier: FloatArray | None,
+    rows: IntArray,
+) -> dict[str, FloatArray]:
+    found = {"rules": model.fitted_proba(rows)}
+    if neighbours is not None:
+        found["neighbours"] = neighbours.predict_proba(rows)
+    if classifier is not None:
+        found["classifier"] = np.asarray(classifier[rows], dtype=np.float64)
+    return found
+
+
+def fit_scorer(
+    ruleset: RuleSet,
+    df: pd.DataFrame,
+    votes: Votes,
+    *,
+    label_model: str = "naive-bayes",
+    neighbours: bool = True,
+    classifier: bool = True,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> Scorer:
+    """Fit the label model, the text evidence and the fusion (with the noise) on the data.
+
+    `df` must hold parsed labels (as `read_data` or `check_frame` return them).
+    """
+    task = ruleset.task
+    say = progress or (lambda _: None)
+    given = df[task.label_column].tolist()
+    y = given_matrix(ruleset, given)
+    say(f"fitting the {label_model} label model")
+    model = fit_label_model(ruleset, votes, given, method=label_model, seed=seed)
+    index, scores = None, None
+    if neighbours or classifier:
+        say("vectorising the text")
+        texts = df[list(task.text_columns)].map(as_text).agg(" ".join, axis=1)
+        vectors = text_vectors(texts, seed=seed)
+        if neighbours:
+            say("indexing similar rows")
+            index = build_neighbours(
+                texts, y, exclusive=not ruleset.multilabel, seed=seed, vectors=vectors
+            )
+        if classifier:
+            say("training the text classifier (out-of-fold)")
+            scores = out_of_fold_scores(vectors[0], y, seed=seed, reference=vectors[1])
+    sample = np.arange(len(df))
+    if len(sample) > FIT_ROWS:
+        sample = np.sort(np.random.default_rng(seed).choice(len(df), FIT_ROWS, replace=False))
+    say("fusing the evidence and estimating the label noise")
+    fusion = fit_fusion(
+        _evidence(model, index, scores, sample),
+        y[sample].toarray(),
+        multilabel=ruleset.multilabel,
+        seed=seed,
+    )
+    return Scorer(ruleset, y, model, index, scores, fusion, sample)
+
+
+def score_labels(
+    ruleset: RuleSet,
+    df: pd.DataFrame,
+    votes: Votes,
+    *,
+    label_model: str = "naive-bayes",
+    neighbours: bool = True,
+    classifier: bool = True,
+    seed: int = 0,
+) -> LabelScores:
+    """Return the fused probabilities of every (row, label) pair (dense: for moderate data)."""
+    scorer = fit_scorer(
+        ruleset,
+        df,
+        votes,
+        label_model=label_model,
+        neighbours=neighbours,
+        classifier=classifier,
+        seed=seed,
+    )
+    return scorer.score(np.arange(len(df)))
+
+
+def best_threshold(scores: FloatArray, *, floor: float = FLOOR) -> float:
+    """Return the score threshold whose flag set has the highest expected F1.
+
+    The scores are read as probabilities that each label is wrong: flagging the n highest
+    catches sum(top n) errors in expectation out of sum(all), so the expected F1 of the set is
+    2 sum(top n) / (n + sum(all)). The threshold is the lowest score in the best set (at
+    least `floor`); with well-calibrated scores it is about half the F1 it expects.
+
+    Examples
+    --------
+    >>> best_threshold(np.array([0.95, 0.9, 0.6, 0.2, 0.1, 0.05, 0.01]))
+    0.6
+    """
+    values = np.sort(np.asarray(scores, dtype=np.float64).ravel())[::-1]
+    values = values[values > 0]
+    if not len(values):
+        return 1.0
+    caught = np.cumsum(values)
+    f1 = 2 * caught / (np.arange(1, len(values) + 1) + caught[-1])
+    return float(max(values[int(np.argmax(f1))], floor))
