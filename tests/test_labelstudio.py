@@ -48,7 +48,7 @@ START_TIMEOUT = 600
 @pytest.fixture(scope="module")
 def class_tasks(class_rules: RuleSet) -> list[dict[str, Any]]:
     """Tasks for every flagged row of the 4-class data."""
-    report = audit_labels(class_rules, read_data(CLASS_DATA, class_rules.task), min_score=0.3)
+    report = audit_labels(class_rules, read_data(CLASS_DATA, class_rules.task), min_score=0.1)
     return labelstudio_tasks(class_rules, report)
 
 
@@ -275,7 +275,9 @@ def test_decisions_refuse_labels_outside_the_rules(
 def test_cli_export_writes_tasks_and_config(tmp_path: Path) -> None:
     """`lfkit export --to label-studio` writes the tasks and, beside them, the config."""
     out = tmp_path / "tasks.json"
-    output = lfkit(f"export {CLASS_DATA} --rules {CLASS_RULES} --to label-studio --out {out}")
+    output = lfkit(
+        f"export {CLASS_DATA} --rules {CLASS_RULES} --to label-studio --out {out} --min-score 0.1"
+    )
     tasks = json.loads(out.read_text("utf-8"))
     assert len(tasks) >= 8
     assert ET.fromstring(out.with_suffix(".xml").read_text("utf-8")).tag == "View"
@@ -314,7 +316,7 @@ def test_cli_import_decisions_appends_and_reports_bad_files(
     tasks = tmp_path / "tasks.json"
     output = lfkit(
         f"export {CLASS_DATA} --rules {CLASS_RULES} --out {tasks} --decisions {log}",
-        "--min-score=0.3",
+        "--min-score=0.1",
     )
     assert f"{n} flags already decided" in output
     ids = {task["data"]["lfkit_id"] for task in json.loads(tasks.read_text("utf-8"))}
@@ -487,7 +489,7 @@ def test_round_trip_multiclass(
 ) -> None:
     """4-class data: annotated rows get the class chosen in Label Studio, nothing else moves."""
     chosen, left, before, after = _round_trip(
-        label_studio, tmp_path, CLASS_DATA, CLASS_RULES, class_rules, ["--min-score", "0.3"]
+        label_studio, tmp_path, CLASS_DATA, CLASS_RULES, class_rules, ["--min-score", "0.1"]
     )
     assert after.drop(columns="tag").equals(before.drop(columns="tag"))
     for row_id, old, new in zip(before["id"], before["tag"], after["tag"], strict=True):
