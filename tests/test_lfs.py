@@ -290,6 +290,8 @@ def test_cli_apply_analyze_audit_with_lfs(tmp_path: Path, monkeypatch: pytest.Mo
         "jsonl",
         "--top",
         "300",
+        "--min-score",
+        "0",
     )
     assert code == 0, err
     rules = {

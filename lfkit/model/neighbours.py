@@ -32,7 +32,7 @@ def _vectorizer() -> object:
         min_df=2,
         max_df=0.5,
         ngram_range=(1, 2),
-        stop_words="english",
+        stop_words=None,
         dtype=np.float32,
     )
 
