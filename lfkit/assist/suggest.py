@@ -12,6 +12,7 @@ file that `lfkit check` accepts when it is added to the rules folder.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -187,7 +188,11 @@ def suggest_rules(
     """
     unknown = [label for label in labels or () if label not in ruleset.labels]
     if unknown:
-        raise LfkitError(f"suggest: label '{unknown[0]}' is not a label of the rule set")
+        close = difflib.get_close_matches(unknown[0], ruleset.labels, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else "see 'lfkit check' for the labels"
+        raise LfkitError(
+            f"suggest: label '{unknown[0]}' is not a label of the rule set\n  hint: {hint}"
+        )
     task = ruleset.task
     if votes is None:
         votes = apply_rules(ruleset, df)
