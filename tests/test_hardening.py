@@ -10,6 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import CLASS_RULES, EXAMPLES, write_rules
@@ -289,9 +290,9 @@ def test_taxonomy_link_to_dev_zero_is_refused(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "not a regular file" in result.stderr
 
 
-def test_huge_invalid_regex_gives_a_short_message(tmp_path: Path) -> None:
-    """A 1 MB regex that does not compile is quoted in a few hundred characters, not 2 MB."""
-    pattern = "(" * 1_000_000
+@pytest.mark.parametrize("pattern", ["(" * 1_000_000, "(" * 9_000, "[" * 9_000])
+def test_huge_invalid_regex_gives_a_short_message(tmp_path: Path, pattern: str) -> None:
+    """A 1 MB (or 9 KB) regex that does not compile is quoted in a few hundred characters."""
     path = tmp_path / "rules.yaml"
     path.write_text(
         (CLASS_RULES / "task.yaml").read_text()
@@ -299,7 +300,7 @@ def test_huge_invalid_regex_gives_a_short_message(tmp_path: Path) -> None:
     )
     result = CliRunner().invoke(app, ["check", str(path)])
     assert result.exit_code == 1 and "rule 'huge'" in result.stderr
-    assert len(result.stderr) < 1000 and "(1,000,000 characters)" in result.stderr
+    assert len(result.stderr) < 1000 and f"({len(pattern):,} characters)" in result.stderr
 
 
 NFC_RULES = """
@@ -396,3 +397,55 @@ def test_ids_that_are_lists_or_objects_are_refused(tmp_path: Path, bad_id: str) 
     )
     with pytest.raises(lfkit.DataError, match="row 2: id .* must be a number or a string"):
         lfkit.read_data(path, lfkit.load_rules(CLASS_RULES).task)
+
+
+def test_fifteen_thousand_keywords_run(tmp_path: Path) -> None:
+    """A rule with 15,000 distinct keywords (past what one RE2 filter compiles) runs and matches."""
+    words = [f"kw{index:05d}x" for index in range(15_000)]
+    body = (
+        "labels: {big: {match_name: false}}\nrules:\n  - {name: many, label: big, keywords: ["
+        + ", ".join(words)
+        + "]}\n"
+    )
+    ruleset = lfkit.load_rules(write_rules(tmp_path, body))
+    df = pd.DataFrame(
+        {"title": ["see kw00000x", "and kw14999x", "kw07500", "nothing"], "description": ""}
+    )
+    assert lfkit.apply_rules(ruleset, df).to_dense()[:, 0].tolist() == [1, 1, -1, -1]
+
+
+@pytest.mark.slow
+def test_split_filter_equals_one_regex_at_a_time() -> None:
+    """The split filters find exactly the regexes that match, including lone unfilterable ones."""
+    from lfkit.engine.apply import _SplitFilter
+    from lfkit.rules.patterns import keyword_regex
+
+    rng = np.random.default_rng(0)
+    words = sorted({"".join(rng.choice(list("abcdefghij"), 9)) for _ in range(15_000)})
+    split = _SplitFilter([keyword_regex(word) for word in words])
+    assert len(split.parts) > 1  # halved
+    text = f"{words[0]} {words[-1]} {words[7000]}x"
+    assert sorted(split.Match(text.encode())) == [0, len(words) - 1]
+    lone = _SplitFilter([keyword_regex("w1"), "(?i)" + "ab" * 60_000])
+    assert [part[1] is None for part in lone.parts] == [False, True]  # no filter takes it
+    assert lone.Match(b"w1 abab") == [0] and lone.Match(b"w2") == []
+
+
+@pytest.mark.parametrize(
+    ("rule", "phrase"),
+    [
+        ("keywords: ['" + "ab" * 500_000 + "']", "keyword 'abab"),
+        ("regex: ['" + "a" * 1_000_000 + "']", "regex 'aaaa"),
+        ("regex: ['(" + "|".join(f"w{i}" for i in range(50_000)) + ")']", "regex '(w0|w1"),
+    ],
+)
+def test_oversized_patterns_are_refused_at_check(tmp_path: Path, rule: str, phrase: str) -> None:
+    """A keyword or regex over 10,000 characters is a RuleError naming the rule, not a crash."""
+    body = (
+        f"labels: {{big: {{match_name: false}}}}\nrules:\n  - {{name: huge, label: big, {rule}}}\n"
+    )
+    with pytest.raises(RuleFileError) as info:
+        lfkit.load_rules(write_rules(tmp_path, body))
+    message = str(info.value)
+    assert "rule 'huge'" in message and phrase in message and len(message) < 600
+    assert "longer than 10,000 characters" in message

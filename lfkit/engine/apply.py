@@ -42,8 +42,9 @@ from lfkit.rules.patterns import ascii_variant, compile_regex, keyword_regex
 from lfkit.rules.ruleset import RuleSet
 from lfkit.rules.tokens import build_matcher, match_keys, parse, required_literals
 
-FILTER_SIZE = 20_000
-"""Regexes per RE2 filter: bounds the set of required literals each filter scans for."""
+FILTER_SIZE = 5_000
+"""Regexes per RE2 filter: bounds the set of required literals each filter scans for (RE2
+fails to compile filters of about 11,000 keywords; see `_SplitFilter`)."""
 _REGEX_OPTIONS = re2.Options()
 _REGEX_OPTIONS.max_mem = 64 << 20
 _REGEX_OPTIONS.log_errors = False
@@ -276,12 +277,49 @@ def _plan_field(ruleset: RuleSet, field: str) -> _FieldPlan:
     )
 
 
-def _build_filter(regexes: Sequence[str]) -> Any:
-    regex_filter = re2.Filter()
-    for regex in regexes:
-        regex_filter.Add(ascii_variant(regex), _REGEX_OPTIONS)
-    regex_filter.Compile()
-    return regex_filter
+def _build_filter(regexes: Sequence[str]) -> _SplitFilter:
+    return _SplitFilter(regexes)
+
+
+class _SplitFilter:
+    """RE2 filters over consecutive slices of `regexes`, with the `Match` of one `re2.Filter`.
+
+    RE2 refuses to compile a filter past some size (about 11,000 keywords, or one keyword of
+    about 100 KB; measured in docs/errors.md): a slice that does not compile is halved until it
+    does, and a single regex that no filter takes runs on its own, on every cell.
+    """
+
+    def __init__(self, regexes: Sequence[str]) -> None:
+        self.parts: list[tuple[int, Any, Any]] = []  # (offset, filter, lone regex)
+        self._add(list(regexes), 0)
+
+    def _add(self, regexes: list[str], offset: int) -> None:
+        regex_filter = re2.Filter()
+        try:
+            for regex in regexes:
+                regex_filter.Add(ascii_variant(regex), _REGEX_OPTIONS)
+            regex_filter.Compile()
+        except re2.error:
+            if len(regexes) == 1:
+                self.parts.append((offset, None, compile_regex(ascii_variant(regexes[0]))))
+                return
+            half = len(regexes) // 2
+            self._add(regexes[:half], offset)
+            self._add(regexes[half:], offset + half)
+            return
+        self.parts.append((offset, regex_filter, None))
+
+    def Match(self, data: bytes) -> list[int]:  # noqa: N802  (the name of re2.Filter's method)
+        """Return the positions of the regexes that match in `data` (UTF-8)."""
+        if len(self.parts) == 1 and self.parts[0][1] is not None:
+            return self.parts[0][1].Match(data) or []
+        found: list[int] = []
+        for offset, regex_filter, regex in self.parts:
+            if regex_filter is not None:
+                found.extend(offset + index for index in regex_filter.Match(data) or ())
+            elif regex.search(data):
+                found.append(offset)
+        return found
 
 
 def _field_hits(plan: _FieldPlan, column: pd.Series) -> sparse.csr_array:

@@ -96,8 +96,28 @@ def _nfc(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
+MAX_PATTERN_CHARS = 10_000
+"""The longest keyword, alias or regex: a regex's compile time grows with its size (a
+50,000-branch alternation takes about a minute and cannot be interrupted), while a list of
+keywords of any length is matched efficiently."""
+
+
+def size_problem(text: str, what: str) -> str:
+    """Return why a keyword, alias or regex is too long, or '' when it is not."""
+    if len(text) <= MAX_PATTERN_CHARS:
+        return ""
+    hint = (
+        "write a long alternation as a 'keywords' list (any number of keywords is fine)"
+        if what == "regex"
+        else "a keyword is a word or a short phrase"
+    )
+    return f"{what} {quoted(text)} is longer than {MAX_PATTERN_CHARS:,} characters; hint: {hint}"
+
+
 def regex_problem(pattern: str) -> str:
-    """Return why RE2 cannot compile a regex, or '' when it can."""
+    """Return why RE2 cannot compile a regex (or it is too long), or '' when it can."""
+    if problem := size_problem(pattern, "regex"):
+        return problem
     try:
         re2.compile(pattern, _OPTIONS)
     except re2.error as err:

@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from lfkit.errors import quoted
-from lfkit.rules.patterns import keyword_words, regex_problem
+from lfkit.rules.patterns import keyword_words, regex_problem, size_problem
 from lfkit.rules.tokens import token_pattern_problem
 
 
@@ -87,6 +87,8 @@ class Match(BaseModel):
     @classmethod
     def _keywords_have_words(cls, keywords: tuple[str, ...]) -> tuple[str, ...]:
         for keyword in keywords:
+            if problem := size_problem(keyword, "keyword"):
+                raise ValueError(problem)
             if not keyword_words(keyword):
                 raise ValueError(f"keyword {quoted(keyword)} has no word in it")
         return keywords
@@ -187,6 +189,8 @@ class Label(BaseModel):
     @classmethod
     def _aliases_have_words(cls, aliases: tuple[str, ...]) -> tuple[str, ...]:
         for alias in aliases:
+            if problem := size_problem(alias, "alias"):
+                raise ValueError(problem)
             if not keyword_words(alias):
                 raise ValueError(f"alias {quoted(alias)} has no word in it")
         return aliases
