@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import itertools
 import string
 import tempfile
 from pathlib import Path
@@ -330,3 +331,30 @@ def _rules_file(folder: str) -> Path:
     path = Path(folder) / "rules.yaml"
     path.write_text(yaml.safe_dump({"task": TASK, "labels": {label: {} for label in LABELS}}))
     return path
+
+
+@given(
+    st.dictionaries(st.sampled_from("abcdefg"), st.lists(st.sampled_from("abcdefgh"), max_size=3))
+)
+def test_parent_loops_found_exactly(parents: dict[str, list[str]]) -> None:
+    """The loader reports a parent loop iff the taxonomy has one, and each loop it shows is real."""
+    from lfkit.rules.loader import _parent_loops
+    from lfkit.rules.schema import Label
+
+    labels = {name: (Label(parents=tuple(ps)), Path("x.yaml"), 1) for name, ps in parents.items()}
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            for parent in parents.get(todo.pop(), []):
+                if parent == goal:
+                    return True
+                if parent in parents and parent not in seen:
+                    seen.add(parent)
+                    todo.append(parent)
+        return False
+
+    loops = _parent_loops(labels)
+    assert bool(loops) == any(reaches(name, name) for name in parents)
+    for loop in loops:
+        assert loop[0] == loop[-1] and all(b in parents[a] for a, b in itertools.pairwise(loop))

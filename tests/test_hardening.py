@@ -449,3 +449,28 @@ def test_oversized_patterns_are_refused_at_check(tmp_path: Path, rule: str, phra
     message = str(info.value)
     assert "rule 'huge'" in message and phrase in message and len(message) < 600
     assert "longer than 10,000 characters" in message
+
+
+def test_long_parent_chain_loop_is_one_short_error(tmp_path: Path) -> None:
+    """A loop through 3,000 labels is one error at its first label, its chain shown shortened."""
+    n = 3000
+    labels = "".join(
+        f"  l{i}: {{parents: [l{(i + 1) % n}], match_name: false}}\n" for i in range(n)
+    )
+    path = write_rules(tmp_path, "labels:\n" + labels)
+    with pytest.raises(RuleFileError) as info:
+        lfkit.load_rules(path)
+    (err,) = info.value.errors
+    assert err.rule == "l0" and "l0 -> l1 -> " in err.problem and "(3,000 labels) -> l0" in str(err)
+    assert len(str(err)) < 400
+
+
+def test_long_parent_chain_loads(tmp_path: Path) -> None:
+    """A chain of 3,000 labels loads, and the last one is an ancestor of the first."""
+    n = 3000
+    labels = (
+        "".join(f"  l{i}: {{parents: [l{i + 1}], match_name: false}}\n" for i in range(n - 1))
+        + f"  l{n - 1}: {{}}\n"
+    )
+    ruleset = lfkit.load_rules(write_rules(tmp_path, "labels:\n" + labels))
+    assert ruleset.ancestors("l0")[-1] == f"l{n - 1}" and len(ruleset.ancestors("l0")) == n - 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -112,14 +113,14 @@ class RuleSet:
         >>> ruleset.ancestors("a")
         ['b', 'c']
         """
-        found: list[str] = []
-        frontier = list(self.parents.get(label, ()))
+        found: dict[str, None] = {}  # ordered, with set lookups: linear in the chain
+        frontier = collections.deque(self.parents.get(label, ()))
         while frontier:
-            parent = frontier.pop(0)
+            parent = frontier.popleft()
             if parent not in found and parent != label:
-                found.append(parent)
+                found[parent] = None
                 frontier.extend(self.parents.get(parent, ()))
-        return found
+        return list(found)
 
     def with_lfs(
         self,
