@@ -358,3 +358,29 @@ def test_parent_loops_found_exactly(parents: dict[str, list[str]]) -> None:
     assert bool(loops) == any(reaches(name, name) for name in parents)
     for loop in loops:
         assert loop[0] == loop[-1] and all(b in parents[a] for a, b in itertools.pairwise(loop))
+
+
+token_specs = st.sampled_from(
+    [{"LOWER": "a"}, {"LOWER": "b"}, {"IS_ALPHA": True}, {"IS_DIGIT": True}, {}, {"LENGTH": 1}]
+)
+token_ops = st.sampled_from([None, "+", "*", "?", "!", "{2}", "{0,2}", "{1,3}", "{2,}", "{,2}"])
+
+
+@given(
+    st.lists(st.tuples(token_specs, token_ops), min_size=1, max_size=4),
+    st.lists(st.sampled_from(["a", "b", "7", "ab", ",", "A"]), max_size=12),
+)
+def test_runnable_token_patterns_match_where_the_pattern_does(
+    tokens: list[tuple[dict[str, Any], str | None]], words: list[str]
+) -> None:
+    """The cut-down form lfkit runs matches in exactly the texts the pattern as written does."""
+    from spacy.matcher import Matcher
+
+    from lfkit.rules.tokens import blank_nlp, build_matcher, match_keys
+
+    pattern = [{**spec, **({"OP": op} if op else {})} for spec, op in tokens]
+    assume(any(spec for spec, _ in tokens) or len(tokens) > 1)
+    doc = blank_nlp().make_doc(" ".join(words))
+    plain = Matcher(blank_nlp().vocab)
+    plain.add("p", [pattern])
+    assert bool(match_keys(build_matcher([pattern]), doc)) == bool(plain(doc))

@@ -474,3 +474,65 @@ def test_long_parent_chain_loads(tmp_path: Path) -> None:
     )
     ruleset = lfkit.load_rules(write_rules(tmp_path, "labels:\n" + labels))
     assert ruleset.ancestors("l0")[-1] == f"l{n - 1}" and len(ruleset.ancestors("l0")) == n - 1
+
+
+@pytest.mark.parametrize(
+    ("pattern", "phrase"),
+    [
+        ("[{LOWER: {REGEX: '(a'}}]", "token REGEX: regex '(a' does not compile with RE2"),
+        ("[{TEXT: {REGEX: '(?<=a)b'}}]", "does not compile with RE2"),
+        ("[{_: {foo: bar}}]", "token extension attributes ('_') are not available"),
+        ("[{LOWER: a, OP: '{100000}'}]", "token quantifier {100000} is over 8"),
+        ("[{LOWER: a, OP: '{0,16}'}]", "token quantifier {0,16} is over 8"),
+    ],
+)
+def test_bad_token_patterns_are_rule_errors(tmp_path: Path, pattern: str, phrase: str) -> None:
+    """Token patterns that would crash, hang or explode are refused at check, naming the rule."""
+    body = (
+        "labels: {t: {match_name: false}}\nrules:\n"
+        f"  - {{name: tok, label: t, patterns: [{pattern}]}}\n"
+    )
+    with pytest.raises(RuleFileError) as info:
+        lfkit.load_rules(write_rules(tmp_path, body))
+    (err,) = info.value.errors
+    assert err.rule == "tok" and err.line > 0 and phrase in str(err)
+
+
+def test_token_regex_runs_with_re2(tmp_path: Path) -> None:
+    """A token REGEX that backtracks catastrophically in Python runs in linear time, and matches
+    like the engine's Snorkel functions."""
+    from snorkel.labeling import PandasLFApplier
+
+    body = (
+        "labels: {t: {match_name: false}}\nrules:\n"
+        "  - {name: tok, label: t, patterns: [[{TEXT: {REGEX: '^(x+x+)+y$'}}], "
+        "[{LOWER: {REGEX: '^ab+c$'}}, {LOWER: done}]]}\n"
+    )
+    ruleset = lfkit.load_rules(write_rules(tmp_path, body))
+    df = pd.DataFrame(
+        {"title": ["x" * 50_000 + "z", "xxxy", "ABBBC done", "abc not"], "description": ""}
+    )
+    with ThreadPoolExecutor(1) as pool:
+        votes = pool.submit(lfkit.apply_rules, ruleset, df).result(timeout=60)
+    assert votes.to_dense()[:, 0].tolist() == [-1, 1, 1, -1]
+    snorkel = PandasLFApplier(ruleset.to_snorkel()).apply(df, progress_bar=False)
+    assert snorkel[:, 0].tolist() == [-1, 1, 1, -1]
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        [{"IS_ALPHA": True, "OP": "*"}],
+        [{"IS_ALPHA": True, "OP": "+"}],
+        [{"IS_ALPHA": True, "OP": "{1,}"}],
+        [{"LOWER": "a"}, {"OP": "*"}, {"LOWER": "b"}],
+    ],
+)
+def test_unbounded_token_patterns_on_long_cells_finish(pattern: list[dict[str, object]]) -> None:
+    """Patterns with *, + or {1,} on a cell of 20,000 tokens finish (no quadratic match list)."""
+    from lfkit.rules.tokens import blank_nlp, build_matcher, match_keys
+
+    doc = blank_nlp().make_doc("a " * 20_000 + "b")
+    with ThreadPoolExecutor(1) as pool:
+        keys = pool.submit(match_keys, build_matcher([pattern]), doc).result(timeout=60)
+    assert keys == {0}

@@ -8,6 +8,8 @@ attributes in MODEL_ATTRIBUTES. spaCy is imported only when a rule set has token
 
 from __future__ import annotations
 
+import hashlib
+import re
 import unicodedata
 from functools import cache, lru_cache
 from typing import Any
@@ -55,16 +57,158 @@ def token_pattern_problem(pattern: Any) -> str:
     """Return what is wrong with one spaCy token pattern, or '' when it is valid."""
     if not pattern:
         return "a token pattern needs at least one token"
+    if problem := _bounds_problem(pattern):
+        return problem
     from spacy.errors import MatchPatternError
     from spacy.matcher import Matcher
 
     matcher = Matcher(blank_nlp().vocab, validate=True)
     try:
-        matcher.add("pattern", [list(pattern)])
-    except (MatchPatternError, ValueError, KeyError, TypeError) as err:
-        reason = " ".join(str(err).split())
+        matcher.add("pattern", runnable_patterns(pattern))
+    except (MatchPatternError, ValueError, KeyError, TypeError, re.error) as err:
+        reason = " ".join(str(err).split())[:300]
         return f"token pattern is not valid spaCy Matcher syntax: {reason}"
     return ""
+
+
+MAX_QUANTIFIER = 8
+"""The largest number in a token quantifier such as {2,5}: spaCy expands quantifiers into
+copies of the token, and optional copies multiply its work (at {0,16} seconds per cell)."""
+WINDOW_TOKENS = 400
+"""Longer texts are matched in windows of this many tokens that overlap by half, so that a
+pattern with `*` or `+` between tokens (whose work grows with the square of the tokens it
+spans) stays bounded; a match longer than half a window may be missed."""
+_QUANTIFIER = re.compile(r"\{(\d*)(,?)(\d*)\}")
+
+
+def _bounds_problem(pattern: Any) -> str:
+    """Refuse extension attributes, REGEX that RE2 cannot run and quantifiers over the bound."""
+    from lfkit.rules.patterns import regex_problem
+
+    for token in pattern if isinstance(pattern, (list, tuple)) else ():
+        if not isinstance(token, dict):
+            continue
+        if "_" in token:
+            return (
+                "token extension attributes ('_') are not available: lfkit runs "
+                "spacy.blank('en'), which sets none; hint: use LOWER, ORTH, TEXT, IS_*, "
+                "LIKE_*, SHAPE, LENGTH or REGEX"
+            )
+        op = token.get("OP")
+        if isinstance(op, str) and (found := _QUANTIFIER.fullmatch(op)):
+            numbers = [int(number) for number in (found.group(1), found.group(3)) if number]
+            if any(number > MAX_QUANTIFIER for number in numbers):
+                return (
+                    f"token quantifier {op} is over {MAX_QUANTIFIER}; hint: use '+' or '*' "
+                    f"for long runs, or at most {{0,{MAX_QUANTIFIER}}}"
+                )
+        for value in token.values():
+            regex = value.get("REGEX") if isinstance(value, dict) else None
+            if isinstance(regex, str) and (problem := regex_problem(regex)):
+                return f"token REGEX: {problem} (token REGEX runs with RE2)"
+    return ""
+
+
+def runnable_patterns(pattern: Any) -> list[list[dict[str, Any]]]:
+    """Return `runnable_pattern`, or for a pattern of only optional tokens (`X*`, `X? Y*`),
+    which matches wherever one of its tokens does, one pattern per token."""
+    tokens = runnable_pattern(pattern)
+    if any(bound is None or bound[0] > 0 for bound in map(_bounds, tokens)):
+        return [tokens]
+    return [[_with_op(token, 1)] for token in tokens]
+
+
+def runnable_pattern(pattern: Any) -> list[dict[str, Any]]:
+    """Return a checked token pattern in the form lfkit runs: strings in NFC, each REGEX run by
+    RE2 (through a token attribute), and optional or repeated tokens at its ends cut down.
+
+    Whether a pattern matches somewhere in a text is unchanged by the cut: `X+ Y` matches
+    wherever `X Y` does, `X? Y` wherever `Y` does. Only the spans shown as evidence get
+    shorter, and the work spaCy does on long texts stops growing with the square of their
+    tokens.
+    """
+    tokens = [_re2_token(token) for token in nfc_pattern(list(pattern))]
+    return _cut_ends(tokens)
+
+
+def _bounds(token: dict[str, Any]) -> tuple[int, int | None] | None:
+    """Return (fewest, most) repeats of a token (None: unbounded), or None for '!'."""
+    op = token.get("OP", "1")
+    fixed = {"1": (1, 1), "+": (1, None), "*": (0, None), "?": (0, 1)}
+    if op in fixed:
+        return fixed[op]
+    found = _QUANTIFIER.fullmatch(str(op))
+    if not found:
+        return None
+    low, comma, high = found.groups()
+    least = int(low or 0)
+    return (least, least) if not comma else (least, int(high) if high else None)
+
+
+def _with_op(token: dict[str, Any], count: int) -> dict[str, Any]:
+    token = {key: value for key, value in token.items() if key != "OP"}
+    return token if count == 1 else {**token, "OP": f"{{{count}}}"}
+
+
+def _cut_ends(tokens: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    bounds = [_bounds(token) for token in tokens]
+    if not any(bound is None or bound[0] > 0 for bound in bounds):
+        return tokens  # every token optional: leave the pattern as written
+    while bounds[0] is not None and bounds[0][0] == 0:
+        tokens, bounds = tokens[1:], bounds[1:]
+    while bounds[-1] is not None and bounds[-1][0] == 0:
+        tokens, bounds = tokens[:-1], bounds[:-1]
+    for end in {0, len(tokens) - 1}:
+        bound = bounds[end]
+        if bound is not None and bound[1] != bound[0]:
+            tokens[end] = _with_op(tokens[end], bound[0])
+    return tokens
+
+
+def _re2_token(token: dict[str, Any]) -> dict[str, Any]:
+    """Replace `{ATTR: {REGEX: r}}` by a token attribute that RE2 computes."""
+    result: dict[str, Any] = {}
+    for key, value in token.items():
+        if isinstance(value, dict) and isinstance(value.get("REGEX"), str):
+            result.setdefault("_", {})[_regex_attribute(str(key), value["REGEX"])] = True
+            rest = {name: item for name, item in value.items() if name != "REGEX"}
+            if rest:
+                result[key] = rest
+        else:
+            result[key] = value
+    return result
+
+
+def _regex_attribute(attr: str, regex: str) -> str:
+    from spacy.tokens import Token
+
+    name = "lfkit_re_" + hashlib.sha1(f"{attr}\0{regex}".encode()).hexdigest()[:16]
+    if not Token.has_extension(name):
+        Token.set_extension(name, getter=_RegexTest(attr.upper(), regex))
+    return name
+
+
+class _RegexTest:
+    """A token attribute getter: does RE2 find the regex in the token's text (or lower_...)."""
+
+    def __init__(self, attr: str, regex: str) -> None:
+        self.attr, self.regex = attr, regex
+
+    def __call__(self, token: Any) -> bool:
+        from lfkit.rules.patterns import compile_regex
+
+        text = {"LOWER": token.lower_, "NORM": token.norm_, "SHAPE": token.shape_}.get(
+            self.attr, token.text
+        )
+        return compile_regex(self.regex).search(text) is not None
+
+
+def _windows(doc: Any) -> list[Any]:
+    """Return the doc itself, or overlapping windows of it when it is long."""
+    if len(doc) <= WINDOW_TOKENS:
+        return [doc]
+    step = WINDOW_TOKENS // 2
+    return [doc[start : start + WINDOW_TOKENS] for start in range(0, len(doc) - step, step)]
 
 
 def required_literals(pattern: Any) -> tuple[str, ...]:
@@ -93,7 +237,7 @@ def build_matcher(patterns: list[Any], pipeline: str | None = None) -> Any:
     nlp = pipeline_nlp(pipeline)
     matcher = Matcher(nlp.vocab)
     for index, pattern in enumerate(patterns):
-        matcher.add(str(index), [list(nfc_pattern(pattern))])
+        matcher.add(str(index), runnable_patterns(pattern))
     return matcher
 
 
@@ -117,7 +261,13 @@ def run_matcher(matcher: Any, doc: Any) -> list[tuple[int, int, int]]:
         When the pipeline does not set an attribute a pattern needs (spaCy's E155/E156).
     """
     try:
-        return list(matcher(doc))
+        if len(doc) <= WINDOW_TOKENS:
+            return list(matcher(doc))
+        found: dict[tuple[int, int, int], None] = {}
+        for window in _windows(doc):
+            for key, start, end in matcher(window):
+                found[(key, window.start + start, window.start + end)] = None
+        return list(found)
     except ValueError as err:
         reason = " ".join(str(err).split())
         raise DataError(
