@@ -474,7 +474,16 @@ def _any_regex(regexes: list[str]) -> Any:
     """Return one RE2 regex matching wherever one of the regexes does, if all are local."""
     if not regexes or not all(_is_local(regex) for regex in regexes):
         return None
-    return re2.compile("|".join(f"(?:{regex})" for regex in regexes), _REGEX_OPTIONS)
+    alternation = "|".join(f"(?:{regex})" for regex in regexes)
+    if len(alternation) > _MAX_ALTERNATION:
+        return None  # compiling it would take seconds in one uninterruptible call
+    try:
+        return re2.compile(alternation, _REGEX_OPTIONS)
+    except re2.error:  # past RE2's memory budget: every row is a candidate instead
+        return None
+
+
+_MAX_ALTERNATION = 200_000
 
 
 _DROP_ASCII = dict.fromkeys(range(128))
