@@ -536,3 +536,14 @@ def test_unbounded_token_patterns_on_long_cells_finish(pattern: list[dict[str, o
     with ThreadPoolExecutor(1) as pool:
         keys = pool.submit(match_keys, build_matcher([pattern]), doc).result(timeout=60)
     assert keys == {0}
+
+
+def test_evidence_spans_per_cell_are_bounded() -> None:
+    """A cell with millions of matches yields at most MAX_SPANS evidence spans per rule."""
+    from lfkit.rules.patterns import MAX_SPANS, keyword_regex, match_spans
+    from lfkit.rules.tokens import token_spans
+
+    text = "ab " * 2_000_000
+    assert len(match_spans(keyword_regex("ab"), text)) == MAX_SPANS
+    spans = token_spans([[{"LOWER": "ab", "OP": "+"}]], "ab " * 5_000)
+    assert 0 < len(spans) <= MAX_SPANS

@@ -6,6 +6,7 @@ so they agree by construction. RE2 runs in time linear in the text: no rule can 
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from functools import lru_cache
@@ -134,11 +135,15 @@ def compile_regex(pattern: str) -> re2._Regexp:
     return re2.compile(pattern, _OPTIONS)
 
 
+MAX_SPANS = 100
+"""Evidence spans kept per rule and cell: a 50 MB cell can hold millions of matches."""
+
+
 def match_spans(pattern: str, text: str) -> list[tuple[int, int]]:
-    """Return the (start, end) character spans where a compiled rule regex matches."""
+    """Return the first MAX_SPANS (start, end) character spans where a rule regex matches."""
     regex = compile_regex(pattern)
     spans = []
-    for match in regex.finditer(text):
+    for match in itertools.islice(regex.finditer(text), MAX_SPANS):
         group = 1 if regex.groups else 0
         start, end = match.span(group)
         spans.append((start, end) if start >= 0 else match.span())

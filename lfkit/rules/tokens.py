@@ -15,6 +15,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from lfkit.errors import DataError
+from lfkit.rules.patterns import MAX_SPANS
 
 # Attributes that only a trained pipeline sets: on spacy.blank("en") they would never match.
 MODEL_ATTRIBUTES = {"POS", "TAG", "DEP", "LEMMA", "MORPH", "ENT_TYPE", "ENT_IOB", "ENT_ID"}
@@ -109,26 +110,28 @@ def _bounds_problem(pattern: Any) -> str:
     return ""
 
 
-def runnable_patterns(pattern: Any) -> list[list[dict[str, Any]]]:
+def runnable_patterns(pattern: Any, *, cut: bool = True) -> list[list[dict[str, Any]]]:
     """Return `runnable_pattern`, or for a pattern of only optional tokens (`X*`, `X? Y*`),
-    which matches wherever one of its tokens does, one pattern per token."""
-    tokens = runnable_pattern(pattern)
+    which matches wherever one of its tokens does, one pattern per token. `cut=False` keeps
+    the ends as written (for evidence spans)."""
+    tokens = runnable_pattern(pattern, cut=cut)
+    if not cut:
+        return [tokens]
     if any(bound is None or bound[0] > 0 for bound in map(_bounds, tokens)):
         return [tokens]
     return [[_with_op(token, 1)] for token in tokens]
 
 
-def runnable_pattern(pattern: Any) -> list[dict[str, Any]]:
+def runnable_pattern(pattern: Any, *, cut: bool = True) -> list[dict[str, Any]]:
     """Return a checked token pattern in the form lfkit runs: strings in NFC, each REGEX run by
     RE2 (through a token attribute), and optional or repeated tokens at its ends cut down.
 
     Whether a pattern matches somewhere in a text is unchanged by the cut: `X+ Y` matches
-    wherever `X Y` does, `X? Y` wherever `Y` does. Only the spans shown as evidence get
-    shorter, and the work spaCy does on long texts stops growing with the square of their
-    tokens.
+    wherever `X Y` does, `X? Y` wherever `Y` does; and the work spaCy does on long texts stops
+    growing with the square of their tokens. Evidence spans use the pattern uncut.
     """
     tokens = [_re2_token(token) for token in nfc_pattern(list(pattern))]
-    return _cut_ends(tokens)
+    return _cut_ends(tokens) if cut else tokens
 
 
 def _bounds(token: dict[str, Any]) -> tuple[int, int | None] | None:
@@ -230,14 +233,15 @@ def required_literals(pattern: Any) -> tuple[str, ...]:
     return ()
 
 
-def build_matcher(patterns: list[Any], pipeline: str | None = None) -> Any:
-    """Return a spaCy Matcher whose match ids are the positions of `patterns`."""
+def build_matcher(patterns: list[Any], pipeline: str | None = None, *, cut: bool = True) -> Any:
+    """Return a spaCy Matcher whose match ids are the positions of `patterns` (`cut`: see
+    `runnable_pattern`)."""
     from spacy.matcher import Matcher
 
     nlp = pipeline_nlp(pipeline)
     matcher = Matcher(nlp.vocab)
     for index, pattern in enumerate(patterns):
-        matcher.add(str(index), runnable_patterns(pattern))
+        matcher.add(str(index), runnable_patterns(pattern, cut=cut))
     return matcher
 
 
@@ -252,8 +256,9 @@ def nfc_pattern(value: Any) -> Any:
     return value
 
 
-def run_matcher(matcher: Any, doc: Any) -> list[tuple[int, int, int]]:
-    """Return the matcher's (match id, start, end) triples on a Doc.
+def run_matcher(matcher: Any, doc: Any, limit: int | None = None) -> list[tuple[int, int, int]]:
+    """Return the matcher's (match id, start, end) triples on a Doc (long ones in windows,
+    stopping after the window in which `limit` triples are found).
 
     Raises
     ------
@@ -267,6 +272,8 @@ def run_matcher(matcher: Any, doc: Any) -> list[tuple[int, int, int]]:
         for window in _windows(doc):
             for key, start, end in matcher(window):
                 found[(key, window.start + start, window.start + end)] = None
+            if limit is not None and len(found) >= limit:
+                break
         return list(found)
     except ValueError as err:
         reason = " ".join(str(err).split())
@@ -291,5 +298,7 @@ def token_spans(
     doc = parse(text, pipeline)
     return [
         (doc[start].idx, doc[end - 1].idx + len(doc[end - 1]))
-        for _, start, end in run_matcher(build_matcher(patterns, pipeline), doc)
+        for _, start, end in run_matcher(
+            build_matcher(patterns, pipeline, cut=False), doc, limit=MAX_SPANS
+        )[:MAX_SPANS]
     ]
