@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from lfkit.audit.suspects import audit_labels
+from lfkit.audit.suspects import AuditReport, audit_labels
 from lfkit.cli import app
 from lfkit.data import read_data
 from lfkit.errors import DataError
@@ -53,10 +53,19 @@ def class_tasks(class_rules: RuleSet) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def tag_tasks(tag_rules: RuleSet) -> list[dict[str, Any]]:
-    """Tasks for the 40 best flags on the first 500 projects (tags)."""
+def tag_audit(tag_rules: RuleSet) -> tuple[pd.DataFrame, AuditReport]:
+    """The first 500 projects (tags) and their audit's 40 best flags, with its findings."""
     df = read_data(TAG_DATA, tag_rules.task).head(500)
-    return labelstudio_tasks(tag_rules, audit_labels(tag_rules, df, top=40))
+    return df, audit_labels(tag_rules, df, top=40)
+
+
+@pytest.fixture(scope="module")
+def tag_tasks(
+    tag_rules: RuleSet, tag_audit: tuple[pd.DataFrame, AuditReport]
+) -> list[dict[str, Any]]:
+    """Tasks for the 40 best flags and the findings' rows of the first 500 projects."""
+    df, report = tag_audit
+    return labelstudio_tasks(tag_rules, report, df)
 
 
 def lfkit(command: str, *args: str, status: int = 0) -> str:
@@ -145,7 +154,6 @@ def test_tasks_multilabel_predict_tags_with_every_fix(
     tag_rules: RuleSet, tag_tasks: list[dict[str, Any]]
 ) -> None:
     """A tag task predicts the row's tags with each flag's fix, as paths of the taxonomy."""
-    assert sum(len(task["data"]["lfkit_flags"]) for task in tag_tasks) == 40
     for task in tag_tasks:
         data = task["data"]
         expected = set(data["lfkit_given"])
@@ -158,6 +166,26 @@ def test_tasks_multilabel_predict_tags_with_every_fix(
             assert not tag_rules.parents.get(path[0])
             for parent, child in zip(path, path[1:], strict=False):
                 assert parent in tag_rules.parents[child]
+
+
+def test_tasks_multilabel_carry_flags_and_findings(
+    tag_audit: tuple[pd.DataFrame, AuditReport], tag_tasks: list[dict[str, Any]]
+) -> None:
+    """Every flag is on its row's task, and every row of a taxonomy finding (a child tag
+    without its parent) has a missing-parent flag for the parent."""
+    _, report = tag_audit
+    flagged = {
+        (task["data"]["lfkit_id"], flag["label"], flag["kind"]): flag["score"]
+        for task in tag_tasks
+        for flag in task["data"]["lfkit_flags"]
+    }
+    expected = {(flag.id, flag.label, flag.kind): round(flag.score, 6) for flag in report.flags}
+    assert report.findings
+    for finding in report.findings:
+        for row_id in finding.ids:
+            expected.setdefault((row_id, finding.parent, "missing-parent"), finding.score)
+    assert flagged.keys() == expected.keys()
+    assert len(tag_tasks) == len({row_id for row_id, _, _ in flagged})
 
 
 # --- import ------------------------------------------------------------------------------------

@@ -28,8 +28,14 @@ def export(
     ] = None,
     top: Annotated[int | None, typer.Option(min=1, help="Export the N best flags.")] = None,
     min_score: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Lowest flag score exported.")
-    ] = 0.5,
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Lowest flag score exported (default: as lfkit audit, the flag set with the "
+            "best expected F1).",
+        ),
+    ] = None,
     decisions: Annotated[
         Path | None, typer.Option("--decisions", "-d", help="Leave out flags decided here.")
     ] = None,

@@ -125,8 +125,8 @@ def labelstudio_tasks(
     rows: dict[int, _Row] = {}
     for flag in report.flags:
         row = rows.setdefault(flag.row, _Row(flag.to_dict()["id"], flag.texts, list(flag.given)))
-        row.add(_flag_entry(flag), _flag_evidence(flag))
-    for finding in getattr(report, "findings", ()) if df is not None else ():
+        row.add(_flag_entry(flag), [f"   {reason}" for reason in flag.reasons()])
+    for finding in report.findings if df is not None else ():
         entry = {
             "label": finding.parent,
             "kind": "missing-parent",
@@ -134,8 +134,8 @@ def labelstudio_tasks(
             "suggestion": None,
             "rules": [],
         }
-        gap = f"{finding.child} is under {finding.parent} in the taxonomy"
-        why = [f"   child tag present: {gap}; {len(finding.rows):,} rows have this gap"]
+        rows_with_gap = "this row" if len(finding.rows) == 1 else f"{len(finding.rows):,} rows"
+        why = [f"   taxonomy: has child {finding.child} but not its parent ({rows_with_gap})"]
         for index in finding.rows:
             row = rows.setdefault(index, _row_of(ruleset, df, index))
             if all(flag["label"] != finding.parent for flag in row.flags):
@@ -180,23 +180,6 @@ def _flag_entry(flag: Flag) -> dict[str, Any]:
         "suggestion": flag.suggestion,
         "rules": list(flag_rules(flag)),
     }
-
-
-def _flag_evidence(flag: Flag) -> list[str]:
-    """Return the evidence of one flag as indented lines of text."""
-    lines = []
-    for name, matches in (("rules for", flag.rules_for), ("rules against", flag.rules_against)):
-        if matches:
-            words = [
-                f"{match.rule} ({', '.join(repr(w) for w in match.words(flag.texts)[:3])})"
-                for match in matches
-            ]
-            lines.append(f"   {name}: {'; '.join(words)}")
-    if flag.children:
-        lines.append(f"   child tags present: {', '.join(flag.children)}")
-    if flag.neighbour_probability is not None:
-        lines.append(f"   similar rows carry it: {flag.neighbour_probability:.0%}")
-    return lines
 
 
 def _task(ruleset: RuleSet, row: _Row) -> dict[str, Any]:
