@@ -25,8 +25,11 @@ from test_report_html import driver  # noqa: F401  (the shared headless Chromium
 
 from lfkit.audit.suspects import AuditReport, audit_labels
 from lfkit.data import read_data
+from lfkit.errors import LfkitError
 from lfkit.review.app import ReviewServer, ReviewSession, review_items
 from lfkit.review.decisions import read_decisions, read_log
+from lfkit.review.fix import correct_labels
+from lfkit.review.memory import leave_out_decided
 from lfkit.rules.ruleset import RuleSet
 
 if TYPE_CHECKING:
@@ -465,3 +468,57 @@ def test_cli_review_refuses_a_bad_decisions_log(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert f"{log}:1: 'decision' must be one of" in result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.fixture(scope="module")
+def full_report(tag_rules: RuleSet, projects: pd.DataFrame) -> AuditReport:
+    """A real audit of the projects' tags with every flag and the taxonomy findings."""
+    return audit_labels(tag_rules, projects, neighbours=False)
+
+
+def test_session_finding_accept_decides_each_row(
+    tmp_path: Path, tag_rules: RuleSet, projects: pd.DataFrame, full_report: AuditReport
+) -> None:
+    """Accepting a taxonomy finding writes one missing-parent decision per row; fix adds the
+    parent to those rows; the re-audit leaves the finding out."""
+    session = _session(tag_rules, projects, full_report, tmp_path / "d.jsonl")
+    item = next(item for item in session.items if item.finding is not None)
+    finding = item.finding
+    session.decide(item.index, "accept")
+    log = read_log(session.decisions)
+    assert [(str(d.id), d.label, d.kind, d.decision) for d in log] == [
+        (str(row_id), finding.parent, "missing-parent", "accept") for row_id in finding.ids
+    ]
+    decided = read_decisions(session.decisions)
+    labels = correct_labels(tag_rules, projects, decided).labels
+    assert all(finding.parent in labels[row] for row in finding.rows)
+    kept, left_out = leave_out_decided(full_report, decided)
+    assert (finding.child, finding.parent) not in {(f.child, f.parent) for f in kept.findings}
+    assert left_out >= finding.count
+    with pytest.raises(LfkitError, match="not relabelled"):
+        session.decide(item.index, "relabel", tag_rules.labels[0])
+
+
+@pytest.mark.slow
+def test_browser_shows_a_finding_with_example_rows(
+    driver: WebDriver,  # noqa: F811
+    tmp_path: Path,
+    tag_rules: RuleSet,
+    projects: pd.DataFrame,
+    full_report: AuditReport,
+) -> None:
+    """A finding's card asks to add the parent to its rows and shows example rows as text."""
+    with serving(_session(tag_rules, projects, full_report, tmp_path / "d.jsonl")) as running:
+        item = next(item for item in running.session.items if item.finding is not None)
+        finding = item.finding
+        browser = _open(driver, running.url)
+        _press(browser, "l")
+        rows = _until(lambda: browser.find_elements("css selector", "#rows tr"))
+        rows[item.index].click()
+        question = f"Add parent '{finding.parent}' to {finding.count} rows that have"
+        _until(lambda: question in _card(browser))
+        first = projects.at[finding.rows[0], "title"]
+        assert first in _card(browser)
+        _press(browser, "x")
+        log = _lines(running.session.decisions, finding.count)
+        assert {d["decision"] for d in log} == {"reject"} and len(log) == finding.count

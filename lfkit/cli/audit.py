@@ -95,13 +95,11 @@ def audit(
     lfs: LfsOption = None,
 ) -> None:
     """Find the rows whose existing labels are probably wrong, ranked, with evidence."""
-    from lfkit.audit.suspects import audit_labels
     from lfkit.data import read_data
     from lfkit.output import check_outputs, write_text
     from lfkit.report.render import render_report
     from lfkit.review.decisions import read_decisions
-    from lfkit.review.fix import apply_decisions
-    from lfkit.review.memory import leave_out_decided
+    from lfkit.review.memory import audit_with_decisions
 
     if top is None and fmt is AuditFormat.table and out is None:
         top = 20
@@ -114,25 +112,25 @@ def audit(
         say("reading data")
         df = read_data(data, ruleset.task)
         decided = read_decisions(decisions) if decisions is not None else {}
-        df = apply_decisions(ruleset, df, decided, source=str(data)) if decided else df
         votes = None
         if scheduler is not None or local_cluster is not None:
             say("applying rules on the Dask cluster")
             _, votes = apply_on_dask(ruleset, data, scheduler, local_cluster)
-        report = audit_labels(
+        report, left_out, _ = audit_with_decisions(
             ruleset,
             df,
+            decided,
+            top=top,
+            source=str(data),
             label_model=label_model.value,
             neighbours=neighbours,
             classifier=classifier,
             min_score=min_score,
-            top=None if decided else top,
             seed=seed,
             votes=votes,
             progress=say,
         )
         if decided:
-            report, left_out = leave_out_decided(report, decided, top=top)
             typer.echo(f"{left_out:,} flags already decided in {decisions} left out", err=True)
         text = render_report(report, fmt=fmt.value)
         if out is None:
