@@ -132,6 +132,17 @@ def _class(value: Any) -> str:
     raise ValueError(f"expected one class name, got {quoted(value)}")
 
 
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a data file as it is, without checking it against a task.
+
+    Raises
+    ------
+    DataError
+        For an unknown file type or a file that does not parse.
+    """
+    return _read_table(Path(path))
+
+
 def _read_table(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix not in DATA_SUFFIXES:

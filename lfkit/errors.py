@@ -31,12 +31,26 @@ class LfkitError(Exception):
 
 
 class RuleError(LfkitError, ValueError):
-    """One problem in a rules file, pinned to a file, a line and (where known) a rule."""
+    """One problem in a rules file, pinned to a file, a line and (where known) a rule.
+
+    `column` (1-based, 0 when unknown) points at the offending key or value; `code` is the
+    stable `lfkit check` code of the problem (see docs/check.md), '' for a generic one.
+    """
 
     def __init__(
-        self, path: Path, line: int, rule: str, problem: str, hint: str = "", *, what: str = "rule"
+        self,
+        path: Path,
+        line: int,
+        rule: str,
+        problem: str,
+        hint: str = "",
+        *,
+        what: str = "rule",
+        column: int = 0,
+        code: str = "",
     ) -> None:
         self.path, self.line, self.rule, self.problem, self.hint = path, line, rule, problem, hint
+        self.what, self.column, self.code = what, column, code
         where = f"{path}:{line}" if line else f"{path}"
         where += f": {what} '{rule}'" if rule else ""
         text = f"{where}: {problem}"

@@ -31,7 +31,9 @@ def test_check_broken_rules_exit_1_without_traceback() -> None:
     """A broken file gives exit 1 and the file:line message, no traceback."""
     code, out, err = run("check", BAD_RULES / "unknown_key.yaml")
     assert code == 1
-    assert "unknown_key.yaml:8: rule 'object-detection': unknown key 'keyword'" in err
+    assert (
+        "unknown_key.yaml:8:5: LF002 error: rule 'object-detection': unknown key 'keyword'" in err
+    )
     assert "Traceback" not in err + out
 
 

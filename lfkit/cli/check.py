@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -10,19 +11,56 @@ import typer
 from lfkit.cli.app import ForceOption, app, echo, exit_on_error
 
 
+class CheckFormat(StrEnum):
+    """How `lfkit check` prints its findings."""
+
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+
+
 @app.command()
-def check(rules: Annotated[Path, typer.Argument(help="A rules file or folder.")]) -> None:
-    """Validate rules files and list every problem found, then risky rules as warnings."""
-    from lfkit.rules.loader import load_rules
+def check(
+    rules: Annotated[Path, typer.Argument(help="A rules file or folder.")],
+    fmt: Annotated[
+        CheckFormat,
+        typer.Option("--format", "-f", help="text (stderr), or json / sarif (stdout)."),
+    ] = CheckFormat.text,
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too (exit 1).")] = False,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Check the task's columns and the labels against this data."),
+    ] = None,
+) -> None:
+    """Validate rules files: every problem and warning at file:line:column, with a code."""
+    from lfkit.check import check_rules
+    from lfkit.rules.lint import exit_code, render_json, render_sarif, render_text
 
     with exit_on_error():
-        ruleset = load_rules(rules)
-    for warning in ruleset.warnings:
-        echo(f"warning: {warning}", err=True)
-    disabled = f", {len(ruleset.disabled)} disabled" if ruleset.disabled else ""
-    typer.echo(
-        f"ok: {len(ruleset)} rules for {len(ruleset.labels)} labels ({ruleset.task.kind}){disabled}"
-    )
+        report = check_rules(rules, data=data)
+    found = report.diagnostics
+    if fmt is CheckFormat.json:
+        typer.echo(render_json(found))
+    elif fmt is CheckFormat.sarif:
+        typer.echo(render_sarif(found, version=_version()))
+    elif found:
+        echo(render_text(found), err=True)
+    ruleset = report.ruleset
+    if fmt is CheckFormat.text and ruleset is not None:
+        disabled = f", {len(ruleset.disabled)} disabled" if ruleset.disabled else ""
+        kind = ruleset.task.kind
+        typer.echo(f"ok: {len(ruleset)} rules for {len(ruleset.labels)} labels ({kind}){disabled}")
+    if code := exit_code(found, strict=strict):
+        raise typer.Exit(code=code)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lfkit")
+    except PackageNotFoundError:
+        return ""
 
 
 @app.command("import-taxonomy")

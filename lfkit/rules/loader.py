@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
-import difflib
 import importlib.util
 import os
 import re
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from lfkit.errors import RuleError, RuleFileError, quoted
+from lfkit.rules.lint import (
+    Diagnostic,
+    Location,
+    alias_warnings,
+    closest_hint,
+    rule_warnings,
+    sort_key,
+    summarize_alias_warnings,
+)
 from lfkit.rules.patterns import keyword_regex, keyword_words, user_regex
 from lfkit.rules.ruleset import CompiledRule, RuleSet
 from lfkit.rules.schema import SECTIONS, Label, Match, Rule, Task
-from lfkit.rules.tokens import model_attributes
+from lfkit.rules.tokens import MODEL_ATTRIBUTES
 from lfkit.rules.yamlfile import Located, read_yaml
 
 RULE_SUFFIXES = (".yaml", ".yml")
+_CODES = {"extra_forbidden": "LF002", "missing": "LF003"}
+"""pydantic error kinds -> `lfkit check` codes; the rest are LF004 (wrong type or value)."""
 _EXPECTED = {
     "string_type": "a string",
     "bool_type": "true or false",
@@ -42,8 +50,10 @@ class _Found:
     rules: list[tuple[Rule, Path, int]] = field(default_factory=list)
     errors: list[RuleError] = field(default_factory=list)
     broken_task: bool = False
-    pattern_lines: dict[tuple[Path, int], int] = field(default_factory=dict)
-    """(file, rule line) -> line of the rule's token patterns (or its unless' patterns)."""
+    nodes: dict[tuple[Path, int], Located] = field(default_factory=dict)
+    """(file, line of a rule or label) -> its YAML node, to point at the offending key."""
+    where: dict[str, Location] = field(default_factory=dict)
+    """'task', 'task.KEY', 'label.NAME', 'rule.NAME', 'rule.NAME.KEY' -> where it is written."""
 
 
 def load_rules(path: str | Path) -> RuleSet:
@@ -54,14 +64,25 @@ def load_rules(path: str | Path) -> RuleSet:
     RuleFileError
         With every problem found, each pinned to its file, line and rule.
     """
+    ruleset, errors, _ = lint_rules(path)
+    if ruleset is None or errors:
+        raise RuleFileError(errors)
+    return ruleset
+
+
+def lint_rules(path: str | Path) -> tuple[RuleSet | None, list[RuleError], list[Diagnostic]]:
+    """Return the rule set (None when it does not load), every problem and every warning.
+
+    Warnings (LF1xx, see lfkit.rules.lint) are found even in files with problems, so a linter
+    shows them all in one run.
+    """
     path = Path(path)
     found = _Found()
     for file in _rule_files(path, found.errors):
         _read_file(file, found)
     ruleset = _check_and_compile(found, path)
-    if ruleset is None or found.errors:
-        raise RuleFileError(sorted(found.errors, key=lambda err: (str(err.path), err.line)))
-    return ruleset
+    errors = sorted(found.errors, key=lambda err: (str(err.path), err.line, err.column))
+    return (ruleset if not errors else None), errors, sorted(_lint(found), key=sort_key)
 
 
 def _rule_files(path: Path, errors: list[RuleError]) -> list[Path]:
@@ -110,7 +131,13 @@ def _read_file(path: Path, found: _Found) -> None:
         else:
             found.errors.append(
                 RuleError(
-                    path, line, "", f"unknown section '{key}'", _closest_hint(key, list(SECTIONS))
+                    path,
+                    line,
+                    "",
+                    f"unknown section '{key}'",
+                    closest_hint(key, list(SECTIONS)),
+                    column=document.key_columns[key],
+                    code="LF002",
                 )
             )
 
@@ -118,6 +145,8 @@ def _read_file(path: Path, found: _Found) -> None:
 def _read_task(node: Located, path: Path, found: _Found) -> None:
     if (task := _validate(Task, node, path, "", found.errors)) is not None:
         found.tasks.append((task, path, node.line))
+        if not found.where.get("task"):
+            _record(found, "task", path, node)
     else:
         found.broken_task = True
 
@@ -142,6 +171,9 @@ def _read_labels(node: Located, path: Path, found: _Found) -> None:
             )
         elif label is not None:
             found.labels.append((str(name), label, path, node.key_lines[name]))
+            found.nodes[path, node.key_lines[name]] = child
+            at = (path, node.key_lines[name], node.key_columns[name])
+            found.where.setdefault(f"label.{name}", at)
 
 
 def _label_name_problem(name: str, label: Label) -> tuple[str, str] | None:
@@ -173,10 +205,16 @@ def _read_rules(node: Located, path: Path, found: _Found) -> None:
         rule = _validate(Rule, item, path, name if isinstance(name, str) else "", found.errors)
         if rule is not None:
             found.rules.append((rule, path, item.line))
-            unless = item.children.get("unless") if isinstance(item.value, dict) else None
-            lines = [item.key_lines.get("patterns")]
-            lines.append(unless.key_lines.get("patterns") if unless is not None else None)
-            found.pattern_lines[path, item.line] = next((n for n in lines if n), item.line)
+            found.nodes[path, item.line] = item
+            if f"rule.{rule.name}" not in found.where:
+                _record(found, f"rule.{rule.name}", path, item)
+
+
+def _record(found: _Found, prefix: str, path: Path, node: Located) -> None:
+    """Note where a section or rule and each of its keys are written."""
+    found.where[prefix] = (path, node.line, node.column)
+    for key, line in node.key_lines.items():
+        found.where[f"{prefix}.{key}"] = (path, line, node.key_columns[key])
 
 
 def _validate(
@@ -218,14 +256,35 @@ def _explain(issue: Any, model: type[BaseModel], node: Located, path: Path, name
             and part not in node.key_lines
         )
     ]
-    line, where, keys = node.line, node, list(model.model_fields)
+    line, column, where, keys = node.line, node.column, node, list(model.model_fields)
     for part in loc:
         if isinstance(part, str) and part in where.key_lines:
-            line = where.key_lines[part]
+            line, column = where.key_lines[part], where.key_columns.get(part, 0)
             where = where.children[part]
         elif isinstance(part, int) and part < len(where.items):
             where = where.items[part]
-            line = where.line
+            line, column = where.line, where.column
+    code = _CODES.get(issue["type"], "LF004")
+    if code == "LF004" and issue["type"] == "value_error":
+        field_name = next((p for p in reversed(loc) if isinstance(p, str)), "")
+        code = {"regex": "LF005", "patterns": "LF006"}.get(field_name, "LF004")
+    return _located(_explain_problem(issue, model, loc, line, path, name, keys), column, code)
+
+
+def _located(err: RuleError, column: int, code: str) -> RuleError:
+    err.column, err.code = column, code
+    return err
+
+
+def _explain_problem(
+    issue: Any,
+    model: type[BaseModel],
+    loc: list[Any],
+    line: int,
+    path: Path,
+    name: str,
+    keys: list[str],
+) -> RuleError:
     if loc and loc[0] == "unless":
         keys = list(Match.model_fields)
     key = ".".join(str(part) if isinstance(part, str) else f"[{part + 1}]" for part in loc)
@@ -237,7 +296,7 @@ def _explain(issue: Any, model: type[BaseModel], node: Located, path: Path, name
             line,
             name,
             f"unknown key '{key}'",
-            _closest_hint(key.split(".")[-1], keys, known=True),
+            closest_hint(key.split(".")[-1], keys, known=True),
         )
     if kind == "missing":
         return RuleError(
@@ -250,7 +309,7 @@ def _explain(issue: Any, model: type[BaseModel], node: Located, path: Path, name
             line,
             name,
             f"'{key}' is {quoted(value)}; expected one of {choices}",
-            _closest_hint(str(value), re.split(r",\s*|\s+or\s+", choices)),
+            closest_hint(str(value), re.split(r",\s*|\s+or\s+", choices)),
         )
     if kind in _EXPECTED:
         hint = (
@@ -284,14 +343,6 @@ def _type_name(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _closest_hint(word: str, choices: list[str], *, known: bool = False) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    hint = f"did you mean '{close[0]}'?" if close else ""
-    if known:
-        hint += f" (known keys: {', '.join(sorted(choices))})"
-    return hint.strip()
-
-
 def _check_and_compile(found: _Found, path: Path) -> RuleSet | None:
     """Run the checks that span rules and files, then compile; None when any check fails."""
     errors = found.errors
@@ -317,6 +368,7 @@ def _check_and_compile(found: _Found, path: Path) -> RuleSet | None:
                 "",
                 "a second 'task' section",
                 f"the task is already set at {task_path}:{task_line}",
+                code="LF009",
             )
         )
     task = _resolve_pipeline(task, task_path, task_line, errors)
@@ -336,15 +388,42 @@ def _check_and_compile(found: _Found, path: Path) -> RuleSet | None:
     compiled = _compile_rules(found, task, labels)
     if errors:
         return None
-    warnings = _risky_alias_warnings(labels)
+    warnings = summarize_alias_warnings((name, label) for name, (label, _, _) in labels.items())
     disabled = tuple(rule.name for rule, _, _ in found.rules if not rule.enabled)
     parents = {name: label.parents for name, (label, _, _) in labels.items() if label.parents}
     # Class names that are all whole numbers (0/1, written 0 or '0') are numbers in outputs.
     whole = all(label.lstrip("-").isdecimal() and str(int(label)) == label for label in labels)
     numeric = frozenset(labels) if whole else frozenset()
     return RuleSet(
-        task, tuple(labels), parents, tuple(compiled), warnings, disabled, numeric_labels=numeric
+        task,
+        tuple(labels),
+        parents,
+        tuple(compiled),
+        warnings,
+        disabled,
+        numeric_labels=numeric,
+        locations=dict(found.where),
     )
+
+
+def _lint(found: _Found) -> list[Diagnostic]:
+    """Return the located warnings (LF1xx) of the rules and labels that passed their schema."""
+    labels: dict[str, tuple[Label, Path, int]] = {}
+    for name, label, path, line in found.labels:
+        labels.setdefault(name, (label, path, line))
+    named = []
+    for name, (label, path, line) in labels.items():
+        node = found.nodes.get((path, line))
+        aliases = node.children.get("aliases") if node is not None else None
+        items = aliases.items if aliases is not None else []
+        named.append(
+            (name, label, found.where[f"label.{name}"], [(path, i.line, i.column) for i in items])
+        )
+    diagnostics = alias_warnings(named)
+    for rule, path, line in found.rules:
+        at = found.where.get(f"rule.{rule.name}", (path, line, 0))
+        diagnostics += rule_warnings(rule, at, labels.get(rule.label, (None,))[0])
+    return diagnostics
 
 
 def _check_labels(found: _Found) -> dict[str, tuple[Label, Path, int]]:
@@ -362,6 +441,7 @@ def _check_labels(found: _Found) -> dict[str, tuple[Label, Path, int]]:
                     "label is defined twice",
                     f"first defined at {first_path}:{first_line}",
                     what="label",
+                    code="LF009",
                 )
             )
             continue
@@ -377,6 +457,7 @@ def _check_labels(found: _Found) -> dict[str, tuple[Label, Path, int]]:
                         f"alias '{alias}' is also claimed by label '{claimed[key]}'",
                         "keep it on one label and write a rule for the other",
                         what="label",
+                        code="LF009",
                     )
                 )
     for name, (label, path, line) in labels.items():
@@ -388,8 +469,9 @@ def _check_labels(found: _Found) -> dict[str, tuple[Label, Path, int]]:
                         line,
                         name,
                         f"parent '{parent}' is not a defined label",
-                        _closest_hint(parent, list(labels)),
+                        closest_hint(parent, list(labels)),
                         what="label",
+                        code="LF008",
                     )
                 )
     for loop in _parent_loops(labels):
@@ -466,24 +548,38 @@ def _compile_rules(
                     rule.name,
                     "rule name is used twice",
                     f"first used at {first_path}:{first_line}; rename one",
+                    code="LF009",
                 )
             )
             return
         names[rule.name] = (path, line)
-        problem, hint = _rule_problem(rule, task, label_names)
-        attributes = [a for p in rule.patterns + unless_patterns(rule) for a in model_attributes(p)]
-        if not problem and attributes and task.pipeline is None:
-            line = found.pattern_lines.get((path, line), line)
-            problem, hint = (
-                f"token attribute {attributes[0]} needs a trained spaCy pipeline; without one "
-                "lfkit runs spacy.blank('en'), a tokenizer",
-                "name one in the task: 'pipeline: en_core_web_sm' (an installed package) or a "
-                "folder saved with nlp.to_disk; or use LOWER, ORTH, TEXT, IS_*, LIKE_*, SHAPE, "
-                "LENGTH",
+        problem, hint, key = _rule_problem(rule, task, label_names)
+        node = found.nodes.get((path, line))
+        attributes = [] if problem or task.pipeline else _model_attributes(rule, node)
+        for attribute, (at_line, column) in attributes:
+            errors.append(
+                RuleError(
+                    path,
+                    at_line or line,
+                    rule.name,
+                    f"token attribute {attribute} needs a trained spaCy pipeline; without one "
+                    "lfkit runs spacy.blank('en'), a tokenizer",
+                    "name one in the task: 'pipeline: en_core_web_sm' (an installed package) or "
+                    "a folder saved with nlp.to_disk; or use LOWER, ORTH, TEXT, IS_*, LIKE_*, "
+                    "SHAPE, LENGTH",
+                    column=column,
+                    code="LF007",
+                )
             )
         if problem:
-            errors.append(RuleError(path, line, rule.name, problem, hint))
-        elif rule.enabled:
+            at_line, column = line, 0
+            if node is not None and key in node.key_lines:
+                at_line, column = node.key_lines[key], node.key_columns[key]
+            code = "LF008" if key in ("label", "fields") else "LF010"
+            errors.append(
+                RuleError(path, at_line, rule.name, problem, hint, column=column, code=code)
+            )
+        elif rule.enabled and not attributes:
             compiled.append(_compile(rule, task, label_names, path, line))
 
     for rule, path, line in found.rules:
@@ -498,38 +594,64 @@ def _compile_rules(
     return compiled
 
 
-def _rule_problem(rule: Rule, task: Task, labels: list[str]) -> tuple[str, str]:
+def _model_attributes(rule: Rule, node: Located | None) -> list[tuple[str, tuple[int, int]]]:
+    """Return each token attribute a blank pipeline cannot set, with the (line, column) of its
+    key in the file ((0, 0) when the rule has no YAML node)."""
+    found = []
+    for owner, match in (("", rule), ("unless", rule.unless)):
+        if match is None:
+            continue
+        where = node.children.get(owner) if node is not None and owner else node
+        patterns = where.children.get("patterns") if where is not None else None
+        for index, pattern in enumerate(match.patterns):
+            tokens = patterns.items[index].items if patterns and index < len(patterns.items) else []
+            for position, token in enumerate(pattern):
+                keys = tokens[position] if position < len(tokens) else None
+                for key in token:
+                    if str(key).upper() in MODEL_ATTRIBUTES:
+                        at = (keys.key_lines[key], keys.key_columns[key]) if keys else (0, 0)
+                        found.append((str(key).upper(), at))
+    return found
+
+
+def _rule_problem(rule: Rule, task: Task, labels: list[str]) -> tuple[str, str, str]:
+    """Return what is wrong with a rule across sections, a hint, and the key at fault."""
     if rule.label not in labels:
-        return f"label '{rule.label}' is not defined", _closest_hint(rule.label, labels) or (
-            "define it under 'labels:'"
-        )
+        hint = closest_hint(rule.label, labels) or "define it under 'labels:'"
+        return f"label '{rule.label}' is not defined", hint, "label"
     for column in rule.fields:
         if column not in task.text_columns:
             return (
                 f"field '{column}' is not a text column of the task",
-                f"text columns: {', '.join(task.text_columns)}",
+                f"{closest_hint(column, task.text_columns)} (text columns: "
+                f"{', '.join(task.text_columns)})".strip(),
+                "fields",
             )
     if rule.is_empty():
-        return "the rule has nothing to match", "add keywords, regex, patterns, length or score"
+        return "the rule has nothing to match", "add keywords, regex, patterns, length or score", ""
     if rule.score is not None and rule.score.column in (task.id_column, task.label_column):
         which = "id" if rule.score.column == task.id_column else "label"
         return (
             f"'score.column' is the task's {which} column '{rule.score.column}'",
             "name a numeric column of the data, such as a model's probability",
+            "score",
         )
     if rule.name == task.id_column:
         return (
             f"the rule name is the id column '{task.id_column}'",
             "rename the rule: the votes table has a column per rule beside the ids",
+            "name",
         )
     if rule.unless is not None and rule.unless.is_empty():
-        return "'unless' has nothing to match", "add keywords, regex or patterns, or remove it"
+        hint = "add keywords, regex or patterns, or remove it"
+        return "'unless' has nothing to match", hint, "unless"
     if rule.vote == "negative" and task.kind == "multiclass":
         return (
             "negative votes need a multilabel task",
             "in a multiclass task, write a positive rule for the class the rows belong to",
+            "vote",
         )
-    return "", ""
+    return "", "", ""
 
 
 def _compile(rule: Rule, task: Task, labels: list[str], path: Path, line: int) -> CompiledRule:
@@ -610,33 +732,3 @@ def _regexes(match: Match, case_sensitive: bool) -> tuple[str, ...]:
     ]
     regexes = [user_regex(r, case_sensitive=case_sensitive) for r in match.regex]
     return tuple(dict.fromkeys(keywords + regexes))
-
-
-@cache
-def _common_words() -> frozenset[str]:
-    text = resources.files("lfkit.rules").joinpath("common_words.txt").read_text("utf-8")
-    return frozenset(line for line in text.splitlines() if not line.startswith("#"))
-
-
-def _risky_alias_warnings(labels: dict[str, tuple[Label, Path, int]]) -> tuple[str, ...]:
-    """Name the aliases that will likely match where the label does not apply."""
-    short, common = [], []
-    for name, (label, _, _) in labels.items():
-        for alias in _label_keywords(name, label):
-            words = keyword_words(alias.casefold())
-            if len(alias.strip()) <= 2:
-                short.append(f"{alias} ({name})")
-            elif len(words) == 1 and words[0] in _common_words():
-                common.append(f"{alias} ({name})")
-    warnings = []
-    if short:
-        warnings.append(
-            f"{len(short)} aliases of at most 2 characters may match unrelated "
-            f"text: {', '.join(short)}; hint: use a case-sensitive rule or 'unless'"
-        )
-    if common:
-        warnings.append(
-            f"{len(common)} aliases are common English words: {', '.join(common)}; "
-            "hint: set 'match_name: false' or move them into a rule with 'unless'"
-        )
-    return tuple(warnings)

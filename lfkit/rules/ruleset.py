@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import collections
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -12,6 +12,8 @@ from lfkit.rules.schema import Length, Score, Task
 
 if TYPE_CHECKING:
     from snorkel.labeling import LabelingFunction
+
+    from lfkit.rules.lint import Location
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +64,8 @@ class RuleSet:
     disabled: tuple[str, ...] = ()
     numeric_labels: frozenset[str] = frozenset()
     """Labels that outputs write as numbers: all of them when every label is a whole number."""
+    locations: dict[str, Location] = field(default_factory=dict)
+    """Where things are written: 'task', 'task.KEY', 'label.NAME', 'rule.NAME', 'rule.NAME.KEY'."""
 
     def __len__(self) -> int:
         return len(self.rules)

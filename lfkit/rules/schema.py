@@ -9,6 +9,7 @@ import numbers
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -64,6 +65,37 @@ LabelNames = Annotated[
     WithJsonSchema({"type": "array", "items": _NAME_SCHEMA}),
 ]
 TokenPattern = tuple[dict[StrictStr, Any], ...]
+
+
+def _keyword_ok(keyword: str) -> str:
+    if problem := size_problem(keyword, "keyword"):
+        raise ValueError(problem)
+    if not keyword_words(keyword):
+        raise ValueError(f"keyword {quoted(keyword)} has no word in it")
+    return keyword
+
+
+def _regex_ok(pattern: str) -> str:
+    if problem := regex_problem(pattern):
+        raise ValueError(problem)
+    return pattern
+
+
+def _token_pattern_ok(pattern: TokenPattern) -> TokenPattern:
+    if problem := token_pattern_problem(pattern):
+        raise ValueError(problem)
+    return pattern
+
+
+# Each item is checked on its own, so a rule with three bad regexes gets three errors, each at
+# its own line, instead of one for the first.
+Keywords = Annotated[
+    tuple[Annotated[StrictStr, AfterValidator(_keyword_ok)], ...], BeforeValidator(_one_or_many)
+]
+Regexes = Annotated[
+    tuple[Annotated[StrictStr, AfterValidator(_regex_ok)], ...], BeforeValidator(_one_or_many)
+]
+TokenPatterns = tuple[Annotated[TokenPattern, AfterValidator(_token_pattern_ok)], ...]
 KeywordMatch = Literal["word", "prefix", "substring"]
 
 
@@ -71,43 +103,17 @@ class Match(BaseModel):
     """What to look for in a text: keywords, RE2 regexes and spaCy token patterns."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    keywords: Strings = Field(default=(), description="Phrases, case-insensitive.")
+    keywords: Keywords = Field(default=(), description="Phrases, case-insensitive.")
     match: KeywordMatch = Field(
         default="word",
         description="Where keywords match: whole words, at the start of a word, or anywhere.",
     )
-    regex: Strings = Field(default=(), description="RE2 regular expressions.")
-    patterns: tuple[TokenPattern, ...] = Field(
+    regex: Regexes = Field(default=(), description="RE2 regular expressions.")
+    patterns: TokenPatterns = Field(
         default=(),
         description="spaCy Matcher token patterns, run on the task's pipeline "
         "(default spacy.blank('en'): a tokenizer only).",
     )
-
-    @field_validator("keywords")
-    @classmethod
-    def _keywords_have_words(cls, keywords: tuple[str, ...]) -> tuple[str, ...]:
-        for keyword in keywords:
-            if problem := size_problem(keyword, "keyword"):
-                raise ValueError(problem)
-            if not keyword_words(keyword):
-                raise ValueError(f"keyword {quoted(keyword)} has no word in it")
-        return keywords
-
-    @field_validator("regex")
-    @classmethod
-    def _regexes_compile(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in patterns:
-            if problem := regex_problem(pattern):
-                raise ValueError(problem)
-        return patterns
-
-    @field_validator("patterns")
-    @classmethod
-    def _token_patterns_valid(cls, patterns: tuple[TokenPattern, ...]) -> tuple[TokenPattern, ...]:
-        for pattern in patterns:
-            if problem := token_pattern_problem(pattern):
-                raise ValueError(problem)
-        return patterns
 
     def is_empty(self) -> bool:
         """Say whether there is nothing to look for."""

@@ -20,13 +20,15 @@ _PLAIN_TAGS = {
 
 @dataclass
 class Located:
-    """A YAML mapping as Python data, with the 1-based line of itself and of each key."""
+    """A YAML node as Python data, with the 1-based line (and column) of itself and each key."""
 
     value: Any
     line: int
     key_lines: dict[str, int] = field(default_factory=dict)
     items: list[Located] = field(default_factory=list)
     children: dict[str, Located] = field(default_factory=dict)
+    column: int = 0
+    key_columns: dict[str, int] = field(default_factory=dict)
 
 
 class _NoAliasLoader(yaml.SafeLoader):
@@ -53,9 +55,11 @@ class _Converter:
         self.constructor = yaml.SafeLoader("")
 
     def convert(self, node: yaml.Node, depth: int = 0) -> Located:
-        line = node.start_mark.line + 1
+        line, column = node.start_mark.line + 1, node.start_mark.column + 1
         if node.tag == "tag:yaml.org,2002:timestamp" and isinstance(node, yaml.ScalarNode):
-            return Located(node.value, line)  # a date is text to a rule, not a datetime
+            return Located(
+                node.value, line, column=column
+            )  # a date is text to a rule, not a datetime
         if node.tag not in _PLAIN_TAGS:
             raise RuleError(
                 self.path,
@@ -68,14 +72,14 @@ class _Converter:
         if depth > MAX_DEPTH:
             raise RuleError(self.path, line, "", f"YAML nested deeper than {MAX_DEPTH} levels")
         if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, depth, line)
+            return self._mapping(node, depth, line, column)
         if isinstance(node, yaml.SequenceNode):
             items = [self.convert(item, depth + 1) for item in node.value]
-            return Located([item.value for item in items], line, items=items)
-        return Located(self.constructor.construct_object(node), line)
+            return Located([item.value for item in items], line, items=items, column=column)
+        return Located(self.constructor.construct_object(node), line, column=column)
 
-    def _mapping(self, node: yaml.MappingNode, depth: int, line: int) -> Located:
-        result = Located({}, line)
+    def _mapping(self, node: yaml.MappingNode, depth: int, line: int, column: int) -> Located:
+        result = Located({}, line, column=column)
         for key_node, value_node in node.value:
             key_line = key_node.start_mark.line + 1
             if not isinstance(key_node, yaml.ScalarNode):
@@ -86,6 +90,7 @@ class _Converter:
             child = self.convert(value_node, depth + 1)
             result.value[key] = child.value
             result.key_lines[key] = key_line
+            result.key_columns[key] = key_node.start_mark.column + 1
             result.children[key] = child
         return result
 
