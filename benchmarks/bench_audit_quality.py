@@ -39,7 +39,7 @@ from sklearn.model_selection import KFold, cross_val_predict
 from sklearn.multiclass import OneVsRestClassifier
 
 import lfkit
-from lfkit.audit.scores import best_threshold, fit_scorer
+from lfkit.audit.scores import default_threshold, fit_scorer
 from lfkit.audit.suspects import _NewLabels, _row_errors
 from lfkit.data import read_data
 from lfkit.model.naive_bayes import feature_mask
@@ -122,7 +122,7 @@ def lfkit_scores(ruleset, df, votes, seed: int, **options) -> tuple[np.ndarray, 
     """
     scorer = fit_scorer(ruleset, df, votes, seed=seed, **options)
     few = _NewLabels.of(ruleset, scorer, votes).few
-    threshold = best_threshold(_row_errors(ruleset, scorer.score(scorer.sample), few)[0])
+    threshold = default_threshold(_row_errors(ruleset, scorer.score(scorer.sample), few)[0])
     wrong, check = _row_errors(ruleset, scorer.score(np.arange(len(df))), few)
     return np.asarray(wrong + check.child_right if ruleset.multilabel else wrong), threshold
 

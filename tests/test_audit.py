@@ -119,6 +119,9 @@ def test_child_without_parent_is_one_finding(tag_rules: RuleSet, projects: pd.Da
     assert len(record["fixes"]) == 2 and "taxonomy" in record["fixes"][1]
     assert {flag.kind for flag in report.flags} <= {"missing", "spurious", "candidate"}
     assert not [f for f in report.flags if f.label == "tensorflow" and f.id in expected]
+    everything = audit_labels(tag_rules, projects, min_score=0.05)
+    gaps = {(row_id, f.parent) for f in everything.findings for row_id in f.ids}
+    assert not [f for f in everything.flags if (f.id, f.label) in gaps]
 
 
 def test_parent_is_never_more_suspect_than_its_given_child(

@@ -13,7 +13,7 @@ import pandas as pd
 from lfkit._types import FloatArray, IntArray
 from lfkit.audit.evidence import RuleMatch, rule_matches
 from lfkit.audit.findings import Finding, TaxonomyCheck, add_gaps, apply_taxonomy, collect_findings
-from lfkit.audit.scores import LabelScores, Scorer, best_threshold, fit_scorer, score_labels
+from lfkit.audit.scores import LabelScores, Scorer, default_threshold, fit_scorer, score_labels
 from lfkit.data import check_frame
 from lfkit.engine.apply import Votes, apply_rules
 from lfkit.engine.text import as_text
@@ -194,8 +194,8 @@ def audit_labels(
 ) -> AuditReport:
     """Apply the rules, fit the evidence and the noise model, and rank suspect labels.
 
-    `min_score` None chooses the threshold whose flag set has the highest expected F1 (see
-    `best_threshold`). Rows are scored in chunks of CHUNK_ROWS, so memory stays bounded.
+    `min_score` None flags as many pairs as the scores say are wrong, the most suspect first
+    (see `default_threshold`). Rows are scored in chunks of CHUNK_ROWS, so memory stays bounded.
 
     Raises
     ------
@@ -230,7 +230,7 @@ def audit_labels(
     auto = min_score is None
     if min_score is None:
         sample_scores = scorer.score(scorer.sample)
-        min_score = best_threshold(_row_errors(ruleset, sample_scores, news.few)[0])
+        min_score = default_threshold(_row_errors(ruleset, sample_scores, news.few)[0])
     counts = np.zeros((len(ruleset.labels), len(KINDS)), dtype=np.int64)
     kept: list[Candidate] = []
     gaps: dict[tuple[int, int], list[tuple[int, Any, float]]] = {}
@@ -407,7 +407,9 @@ class _NewLabels:
         n_rules = np.asarray(fired @ self.support[labels].T.astype(np.float64))
         given = scorer.y[rows].toarray() > 0
         score = 1.0 - (1.0 - self.precision) ** n_rules
-        hit = (n_rules > 0) & ~given[:, labels] & (score >= min_score)
+        # a row with a descendant tag already needs the label: a taxonomy gap (a finding)
+        gap = (given.astype(np.float64) @ descendant_matrix(scorer.ruleset)[labels].T) > 0
+        hit = (n_rules > 0) & ~given[:, labels] & ~gap & (score >= min_score)
         if not hit.any():
             return []
         chosen = np.nonzero(hit.any(axis=1))[0]

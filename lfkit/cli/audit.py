@@ -65,8 +65,8 @@ def audit(
         typer.Option(
             min=0.0,
             max=1.0,
-            help="Lowest score shown (default: chosen from the data, the flag set with the "
-            "best expected F1).",
+            help="Lowest score shown (default: chosen from the data, so that there are as "
+            "many flags as labels estimated wrong).",
         ),
     ] = None,
     label_model: Annotated[LabelModelName, typer.Option(help="How to resolve rule votes.")] = (

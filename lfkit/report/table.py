@@ -19,7 +19,11 @@ def describe(report: AuditReport) -> list[str]:
         sources.append("similar rows")
     if report.classifier:
         sources.append("text classifier")
-    how = "chosen from the data for the best expected F1" if report.auto_threshold else "given"
+    how = (
+        "chosen from the data: as many flags as labels estimated wrong"
+        if report.auto_threshold
+        else "given"
+    )
     if report.kind == "multilabel":
         noise = (
             f"estimated label noise: {report.noise.get('missing', 0):.1%} of true tags missing, "
