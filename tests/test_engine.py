@@ -402,7 +402,7 @@ def test_many_keywords_equal_rule_votes(projects: pd.DataFrame, tmp_path: Path) 
 
 
 @given(
-    st.lists(st.text(alphabet="ab\n é_", max_size=6), min_size=1, max_size=8),
+    st.lists(st.text(alphabet="ab\n\x00 é_", max_size=6), min_size=1, max_size=8),
     st.sampled_from(
         [
             "a",
@@ -412,6 +412,7 @@ def test_many_keywords_equal_rule_votes(projects: pd.DataFrame, tmp_path: Path) 
             r"\bab\b",
             r"\Bb",
             "\n",
+            "\x00",
             "é$|^é",
             r"a\s+b",
             "[^a]",
@@ -425,6 +426,6 @@ def test_candidate_rows_cover_every_matching_row(texts: list[str], regex: str) -
         assert not engine._is_local(regex)
         return
     non_ascii = [row for row, text in enumerate(texts) if not text.isascii()]
-    rows = engine._candidate_rows(any_regex, texts, non_ascii)
+    rows = engine._candidate_rows(any_regex, *keywords.join_texts(texts, non_ascii))
     assert rows == sorted(set(rows))
     assert {row for row, text in enumerate(texts) if re2.search(regex, text)} <= set(rows)

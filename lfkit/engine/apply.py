@@ -14,7 +14,6 @@ incidence matrices then turn pattern hits into rule votes.
 
 from __future__ import annotations
 
-import itertools
 import json
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ from lfkit.engine.keywords import (
     FOLD_TO_ASCII,
     KeywordIndex,
     build_keyword_index,
+    join_texts,
     keyword_hits,
     keyword_words,
 )
@@ -331,10 +331,11 @@ def _field_hits(plan: _FieldPlan, column: pd.Series) -> sparse.csr_array:
     ]
     non_ascii = [row for row, text in enumerate(texts) if not text.isascii()]
     unsure = [row for row in non_ascii if _has_non_ascii_word_char(texts[row])]
-    hits = _keyword_hits(plan, texts, unsure)
+    joined = join_texts(texts, non_ascii)
+    hits = _keyword_hits(plan, texts, joined, non_ascii, unsure)
     rows, cols = [hits.row], [hits.col]
     if plan.filters:
-        found = _filter_hits(plan, texts, non_ascii, set(unsure))
+        found = _filter_hits(plan, texts, joined, set(unsure))
         rows.append(found[0])
         cols.append(found[1])
     if plan.token_patterns:
@@ -350,7 +351,13 @@ def _field_hits(plan: _FieldPlan, column: pd.Series) -> sparse.csr_array:
     return hits
 
 
-def _keyword_hits(plan: _FieldPlan, texts: list[str], unsure: list[int]) -> sparse.coo_array:
+def _keyword_hits(
+    plan: _FieldPlan,
+    texts: list[str],
+    joined: tuple[bytes, np.ndarray],
+    non_ascii: list[int],
+    unsure: list[int],
+) -> sparse.coo_array:
     """Return the keyword hits: the index's matches, verified by RE2 where they are candidates.
 
     Candidates are the matches in cells with non-ASCII letters or digits (searched folded) and
@@ -364,7 +371,9 @@ def _keyword_hits(plan: _FieldPlan, texts: list[str], unsure: list[int]) -> spar
         folded[row] = texts[row].translate(FOLD_TO_ASCII)
         if folded[row] != texts[row]:
             changed.append(row)
-    hits = keyword_hits(plan.keywords, folded).tocoo()
+    if changed:
+        joined = join_texts(folded, non_ascii)
+    hits = keyword_hits(plan.keywords, *joined).tocoo()
     is_unsure = np.zeros(len(texts), dtype=bool)
     is_unsure[unsure] = True
     keep = ~(is_unsure[hits.row] | plan.verified[hits.col])
@@ -385,7 +394,7 @@ def _keyword_hits(plan: _FieldPlan, texts: list[str], unsure: list[int]) -> spar
 
 
 def _filter_hits(
-    plan: _FieldPlan, texts: list[str], non_ascii: list[int], unsure: set[int]
+    plan: _FieldPlan, texts: list[str], joined: tuple[bytes, np.ndarray], unsure: set[int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return (rows, patterns) of the regexes in the RE2 filters, one Match per candidate cell."""
     rows: list[int] = []
@@ -394,7 +403,7 @@ def _filter_hits(
     candidates = (
         range(len(texts))
         if plan.any_filtered is None
-        else _candidate_rows(plan.any_filtered, texts, non_ascii)
+        else _candidate_rows(plan.any_filtered, *joined)
     )
     for regex_filter, offset in zip(plan.filters, plan.offsets, strict=True):
         match = regex_filter.Match
@@ -415,31 +424,29 @@ def _filter_hits(
     return np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64)
 
 
-def _candidate_rows(any_filtered: Any, texts: list[str], non_ascii: list[int]) -> list[int]:
+def _candidate_rows(any_filtered: Any, data: bytes, offsets: np.ndarray) -> list[int]:
     """Return the rows where some regex of the filters occurs, and maybe a few more.
 
-    One RE2 search of the alternation of the (local) regexes runs over the cells joined by
-    newlines. A match marks every row it touches; the search then resumes at the newline
-    before the next row, so a match of a row's own (which may take the newlines around the
-    row as its boundaries) is found even when an earlier match runs into the row.
+    One RE2 search of the alternation of the (local) regexes runs over the rows joined by NUL
+    (`join_texts`; `offsets`: where each row starts). A match marks every row it touches; the
+    search then resumes at the NUL before the next row, so a match of a row's own (which may
+    take the NULs around the row as its boundaries) is found even when an earlier match runs
+    into the row.
     """
-    sizes = [len(text) + 1 for text in texts]  # in UTF-8 bytes, with the newline
-    for row in non_ascii:
-        sizes[row] = len(texts[row].encode()) + 1
-    starts = list(itertools.accumulate(sizes, initial=0))
-    data = "\n".join(texts).encode()
+    starts = [*offsets.tolist(), len(data) + 1]
+    n_rows = len(offsets)
     search = any_filtered.search
     rows: list[int] = []
     position = 0
     while (found := search(data, position)) is not None:
         start, end = found.span()
-        # from the row of the first byte taken (a newline between rows counts with the row
-        # after it; an empty match with the row before) to the row of the last byte taken
-        # (with the row before), or of the byte after an empty match (so the search moves on)
+        # from the row of the first byte taken (a NUL between rows counts with the row after
+        # it; an empty match with the row before) to the row of the last byte taken (with
+        # the row before), or of the byte after an empty match (so the search moves on)
         first = max(bisect_right(starts, start + (end > start)) - 1, rows[-1] + 1 if rows else 0)
-        last = min(bisect_right(starts, max(end - 1, start + 1)) - 1, len(texts) - 1)
+        last = min(bisect_right(starts, max(end - 1, start + 1)) - 1, n_rows - 1)
         rows.extend(range(first, last + 1))
-        if last + 1 >= len(texts):
+        if last + 1 >= n_rows:
             break
         position = starts[last + 1] - 1
     return rows
@@ -457,8 +464,8 @@ def _is_local(regex: str) -> bool:
     """Say whether every match of the regex in a cell is also one in a text around the cell.
 
     True unless the regex has an anchor (`^`, `$`, `\\A`, `\\z`) other than those of the
-    keyword boundaries, which a newline next to the cell matches too; `\\b` and `\\B` see a
-    newline beside a cell as they see its edge. Conservative: a `^` inside `[^` is allowed,
+    keyword boundaries, which a NUL next to the cell matches too; `\\b` and `\\B` see a
+    NUL beside a cell as they see its edge. Conservative: a `^` inside `[^` is allowed,
     any other `^` or `$` (escaped or not) is taken for an anchor.
     """
     body = regex

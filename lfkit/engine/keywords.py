@@ -3,7 +3,8 @@
 Most regexes a rule set runs are keywords (`keyword_regex`): case-insensitive words with
 optional spaces, hyphens or underscores between them (`[\\s_-]*`) and word boundaries at both
 ends. When the words are ASCII letters and digits, a match in a text whose word characters are
-ASCII is a sequence of *runs*, maximal stretches of `[a-z0-9]` in the lowercased text:
+ASCII is a sequence of *runs*, maximal stretches of ASCII letters and digits (compared in
+lower case):
 
 - consecutive runs separated only by separator characters (`\\t\\n\\f\\r _-`), where each
   separator stretch falls between two words of the keyword, and words not separated in the
@@ -45,9 +46,9 @@ FOLD_TO_ASCII = str.maketrans({"\u017f": "s", "\u212a": "k"})
 """The only non-ASCII characters that RE2's `(?i)` matches to an ASCII letter or digit."""
 
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
-_RUN = re.compile(rb"[a-z0-9]+")
 _ALNUM = np.zeros(256, dtype=bool)
-_ALNUM[[*range(ord("0"), ord("9") + 1), *range(ord("a"), ord("z") + 1)]] = True
+_ALNUM[[*range(ord("0"), ord("9") + 1), *range(ord("A"), ord("Z") + 1)]] = True
+_ALNUM[ord("a") : ord("z") + 1] = True
 _HARD = ~_ALNUM
 _HARD[list(SEPARATORS)] = False
 """Characters that end a keyword match: neither a letter or digit nor a separator."""
@@ -112,12 +113,16 @@ class KeywordIndex:
     """The packed keys (see `_pack`) of the runs of at most 16 bytes of the vocabulary."""
     key_runs: np.ndarray
     """The run id of each key."""
-    packed: np.ndarray
-    """(n_keys, 3): the first 8 bytes, the next 8 bytes and the length of each key's run."""
+    packed: tuple[np.ndarray, np.ndarray, np.ndarray]
+    """The first 8 bytes, the next 8 bytes and the length of each key's run."""
     long_runs: dict[bytes, int]
     """The other runs, longer or (never seen) sharing a key, and their ids."""
     n_runs: int
     """The size of the vocabulary of runs (at least 1)."""
+    roots: np.ndarray
+    """The node each run leads to from the root, or -1."""
+    inner: np.ndarray
+    """Whether a node has edges to follow."""
     edges: pd.Index
     """The trie's edges as codes `node * n_runs + run` (the root is node 0)."""
     children: np.ndarray
@@ -167,18 +172,26 @@ def build_keyword_index(
     starts, stops = _runs(chars)
     short = np.flatnonzero(stops - starts <= 16)
     for salt in range(len(_MIXERS)):
-        keys, packed = _pack(chars, starts[short], stops[short], salt)
+        keys, *packed = _pack(chars, starts[short], stops[short], salt)
         if len(np.unique(keys)) == len(keys):
             break
     else:  # no mixer separates the runs (never seen): every run goes through the dict
-        short, keys, packed, salt = short[:0], keys[:0], packed[:0], -1
+        short, keys, packed, salt = short[:0], keys[:0], [part[:0] for part in packed], -1
     long = set(range(len(vocabulary))) - set(short.tolist())
+    roots = np.full(n_runs, -1, dtype=np.int64)
+    inner = np.zeros(len(trie) + 1, dtype=bool)
+    for (node, run), child_node in trie.items():
+        inner[node] = True
+        if node == 0:
+            roots[run] = child_node
     return KeywordIndex(
         pd.Index(keys),
         short,
-        packed,
+        (packed[0], packed[1], packed[2]),
         {run: i for i, run in enumerate(vocabulary) if i in long},
         n_runs,
+        roots,
+        inner,
         pd.Index(np.array([node * n_runs + run for node, run in trie], dtype=np.int64)),
         np.array(list(trie.values()), dtype=np.int64),
         complete,
@@ -188,14 +201,27 @@ def build_keyword_index(
     )
 
 
-def keyword_hits(index: KeywordIndex, texts: Sequence[str]) -> sparse.csr_array:
+def join_texts(texts: Sequence[str], non_ascii: Sequence[int]) -> tuple[bytes, np.ndarray]:
+    """Return the texts' UTF-8 joined by NUL, and the offset where each text starts.
+
+    `non_ascii` lists the texts that are not ASCII (the others have one byte per character).
+    """
+    sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1
+    for row in non_ascii:
+        sizes[row] = len(texts[row].encode()) + 1
+    offsets = np.zeros(len(texts), dtype=np.int64)
+    np.cumsum(sizes[:-1], out=offsets[1:])
+    return "\x00".join(texts).encode(), offsets
+
+
+def keyword_hits(index: KeywordIndex, data: bytes, offsets: np.ndarray) -> sparse.csr_array:
     """Return the (n_texts, n_patterns) 0/1 matrix of which keyword occurs in which text.
 
-    Exact for texts whose letters and digits are all ASCII; on other texts (folded with
-    FOLD_TO_ASCII first) a superset of the matches, to verify with the keyword regexes.
+    `data` and `offsets` are the texts as `join_texts` gives them. Exact for texts whose
+    letters and digits are all ASCII; on other texts (folded with FOLD_TO_ASCII first) a
+    superset of the matches, to verify with the keyword regexes.
     """
-    n_texts, n_patterns = len(texts), index.complete.shape[1]
-    data = "\x00".join(texts).encode("utf-8", "surrogatepass").lower()
+    n_texts, n_patterns = len(offsets), index.complete.shape[1]
     chars = np.frombuffer(data, dtype=np.uint8)
     starts, stops = _runs(chars)
     if not len(starts) or not index.depth:
@@ -204,14 +230,9 @@ def keyword_hits(index: KeywordIndex, texts: Sequence[str]) -> sparse.csr_array:
     padded = np.concatenate((chars, np.zeros(1, dtype=np.uint8)))
     open_before = (starts == 0) | (padded[starts - 1] != _UNDERSCORE)
     open_after = padded[stops] != _UNDERSCORE
-    gaps = np.empty(2 * len(starts) - 2, dtype=np.int64)  # [stop 0, start 1, stop 1, ...]
-    gaps[0::2], gaps[1::2] = stops[:-1], starts[1:]
-    joins_next = np.zeros(len(starts), dtype=bool)
-    if len(gaps):
-        joins_next[:-1] = ~np.logical_or.reduceat(_HARD[chars], gaps)[0::2]
 
     first = np.flatnonzero((run_ids >= 0) & open_before)
-    last, node = first, _step(index, np.zeros(len(first), dtype=np.int64), run_ids[first])
+    last, node = first, index.roots[run_ids[first]]
     found_first: list[np.ndarray] = []
     found_node: list[np.ndarray] = []
     for step in range(index.depth):
@@ -222,16 +243,14 @@ def keyword_hits(index: KeywordIndex, texts: Sequence[str]) -> sparse.csr_array:
         found_node.append(node[done])
         if step == index.depth - 1:
             break
-        going = joins_next[last]
+        going = index.inner[node] & (last + 1 < len(starts))
+        first, last, node = first[going], last[going], node[going]
+        going = _only_separators(chars, stops[last], starts[last + 1])
         first, last, node = first[going], last[going] + 1, node[going]
         node = _step(index, node, run_ids[last])
 
     firsts, nodes = np.concatenate(found_first), np.concatenate(found_node)
-    cuts = np.flatnonzero(chars == 0)
-    if len(cuts) != n_texts - 1:  # a text contains NUL itself: find the boundaries by length
-        lengths = [len(text.encode("utf-8", "surrogatepass")) + 1 for text in texts]
-        cuts = np.cumsum(lengths)[:-1] - 1
-    rows = np.searchsorted(cuts, starts[firsts])
+    rows = np.searchsorted(offsets, starts[firsts], side="right") - 1
     reached = sparse.csr_array(
         (np.ones(len(rows), dtype=np.int32), (rows, nodes)),
         shape=(n_texts, index.complete.shape[0]),
@@ -241,18 +260,35 @@ def keyword_hits(index: KeywordIndex, texts: Sequence[str]) -> sparse.csr_array:
     return hits
 
 
+def _only_separators(chars: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Say for each gap [begin, end) between two runs whether it holds only separators.
+
+    Gaps are never empty and mostly a character or two long: a few vectorized steps look at
+    the characters one offset at a time; the rare longer gaps are checked one by one.
+    """
+    hard = _HARD[chars[begin]]
+    todo = np.flatnonzero(~hard & (begin + 1 < end))
+    for offset in range(1, 8):
+        if not len(todo):
+            break
+        hard[todo] = _HARD[chars[begin[todo] + offset]]
+        todo = todo[~hard[todo] & (begin[todo] + offset + 1 < end[todo])]
+    for gap in todo.tolist():
+        hard[gap] = _HARD[chars[begin[gap] : end[gap]]].any()
+    return ~hard
+
+
 _MIXERS = [
     (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)),
     (np.uint64(0xD6E8FEB86659FD93), np.uint64(0xFF51AFD7ED558CCD)),
     (np.uint64(0xA0761D6478BD642F), np.uint64(0xE7037ED1A0B428DB)),
 ]
 _MASKS = np.array([(1 << (8 * size)) - 1 for size in range(9)], dtype=np.uint64)
-_NO_KEY = np.uint64(1 << 63)
-"""Placeholder keys for runs without a packed key: no text run is looked up with them."""
+_LOWER = np.uint64(0x2020202020202020)
 
 
 def _runs(chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return the starts and (exclusive) stops of the maximal [a-z0-9] runs."""
+    """Return the starts and (exclusive) stops of the maximal runs of ASCII letters and digits."""
     edge = np.zeros(1, dtype=np.int8)
     flips = np.flatnonzero(np.diff(np.concatenate((edge, _ALNUM[chars].view(np.int8), edge))))
     return flips[0::2], flips[1::2]
@@ -260,28 +296,20 @@ def _runs(chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _pack(
     chars: np.ndarray, starts: np.ndarray, stops: np.ndarray, salt: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return a 64-bit key per run and its (first 8 bytes, next 8 bytes, length) exactly.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return a 64-bit key per run and, exactly, its first 8 bytes, next 8 bytes and length.
 
-    Keys of runs longer than 16 bytes are meaningless; the other runs are equal exactly when
-    their packed triples are, and the key is a mix of the triple.
+    Letters are lowercased on the way (`| 0x20` on ASCII letters and digits, which digits
+    already have). Keys of runs longer than 16 bytes are meaningless; the other runs are equal
+    exactly when their triples are, and the key is a mix of the triple.
     """
     buffer = np.concatenate((chars, np.zeros(16, dtype=np.uint8)))
-    window = np.lib.stride_tricks.as_strided(
-        buffer.view(np.uint8), shape=(len(chars), 8), strides=(1, 1)
-    )
+    words = np.ndarray((len(chars) + 8,), dtype="<u8", buffer=buffer, strides=(1,))
     sizes = (stops - starts).astype(np.uint64)
-    low = _little_endian(window[starts]) & _MASKS[np.minimum(sizes, 8)]
-    high_at = np.where(sizes > 8, starts + 8, 0)
-    high = _little_endian(window[high_at]) & _MASKS[np.clip(sizes, 8, 16) - 8]
+    low = (words[starts] | _LOWER) & _MASKS[np.minimum(sizes, 8)]
+    high = (words[np.where(sizes > 8, starts + 8, 0)] | _LOWER) & _MASKS[np.clip(sizes, 8, 16) - 8]
     first, second = _MIXERS[salt]  # salt -1 (no keys) packs with the last mixer
-    keys = (low * first) ^ (high * second) ^ sizes
-    return keys, np.stack((low, high, sizes), axis=1)
-
-
-def _little_endian(rows: np.ndarray) -> np.ndarray:
-    """Return the uint64 made of each row's 8 bytes, the first byte lowest."""
-    return np.ascontiguousarray(rows).view("<u8").ravel()
+    return (low * first) ^ (high * second) ^ sizes, low, high, sizes
 
 
 def _run_ids(
@@ -292,10 +320,12 @@ def _run_ids(
     stops: np.ndarray,
 ) -> np.ndarray:
     """Return the vocabulary id of each run of the text, or -1 for runs no keyword has."""
-    keys, packed = _pack(chars, starts, stops, index.salt)
+    keys, *packed = _pack(chars, starts, stops, index.salt)
     at = index.keys.get_indexer(keys)
     known = np.flatnonzero(at >= 0)
-    exact = (index.packed[at[known]] == packed[known]).all(axis=1)
+    exact = np.ones(len(known), dtype=bool)
+    for part, indexed in zip(packed, index.packed, strict=True):
+        exact &= indexed[at[known]] == part[known]
     run_ids = np.full(len(starts), -1, dtype=np.int64)
     run_ids[known[exact]] = index.key_runs[at[known[exact]]]
     if index.long_runs:
@@ -304,7 +334,7 @@ def _run_ids(
         if index.salt >= 0:
             missing = missing[(stops - starts)[missing] > 16]
         spans = zip(starts[missing], stops[missing], strict=True)
-        run_ids[missing] = [get(data[start:stop], -1) for start, stop in spans]
+        run_ids[missing] = [get(data[start:stop].lower(), -1) for start, stop in spans]
     return run_ids
 
 
