@@ -547,3 +547,49 @@ def test_evidence_spans_per_cell_are_bounded() -> None:
     assert len(match_spans(keyword_regex("ab"), text)) == MAX_SPANS
     spans = token_spans([[{"LOWER": "ab", "OP": "+"}]], "ab " * 5_000)
     assert 0 < len(spans) <= MAX_SPANS
+
+
+def _fake_server(greeting: bytes | None) -> tuple[int, object]:
+    """Start a TCP server that accepts and sends `greeting` (None: stays silent)."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    held = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            held.append(conn)
+            if greeting is not None:
+                conn.sendall(greeting)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server.getsockname()[1], server
+
+
+@pytest.mark.parametrize(
+    ("greeting", "phrase"),
+    [
+        (None, "sent no Dask handshake within 1 s"),
+        (b"SSH-2.0-OpenSSH_9.6\r\n", "answered, but not as a Dask scheduler"),
+        (b"HTTP/1.1 400 Bad Request\r\n\r\n", "answered, but not as a Dask scheduler"),
+    ],
+)
+def test_scheduler_that_is_not_dask_is_refused(greeting: bytes | None, phrase: str) -> None:
+    """A port that stays silent or speaks another protocol is an error within the timeout."""
+    from lfkit.engine.distributed import connect
+
+    port, server = _fake_server(greeting)
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            future = pool.submit(connect, f"tcp://127.0.0.1:{port}", timeout="1s")
+            with pytest.raises(lfkit.LfkitError, match=phrase):
+                future.result(timeout=30)
+    finally:
+        server.close()  # type: ignore[attr-defined]

@@ -20,6 +20,9 @@ import json
 import operator
 import os
 import pickle
+import socket
+import struct
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -81,6 +84,7 @@ def connect(
     if scheduler and local_workers is not None:
         raise LfkitError("give either a scheduler address or a number of local workers, not both")
     if scheduler:
+        _check_scheduler(scheduler, float(str(timeout).removesuffix("s")))
         try:
             return Client(scheduler, timeout=timeout)
         except (OSError, TimeoutError, ValueError, TypeError) as err:
@@ -98,6 +102,63 @@ def connect(
         host="127.0.0.1",
         dashboard_address=":0",  # any free port: never clash with another cluster
     )
+
+
+_HANDSHAKE_MAX_BYTES = 1 << 20
+
+
+def _check_scheduler(address: str, timeout: float) -> None:
+    """Make sure a TCP address answers like a Dask scheduler before a Client trusts it.
+
+    A Dask scheduler speaks first: a length-prefixed handshake of a few hundred bytes. A port
+    that accepts and stays silent would block a Client forever, and one that answers
+    something else (an HTTP server) can make it allocate exabytes for a "length".
+
+    Raises
+    ------
+    LfkitError
+        When the address cannot be reached, stays silent or does not speak Dask's protocol.
+    """
+    if "://" in address and not address.startswith("tcp://"):
+        return  # tls:// and others: left to dask
+    host, _, port = address.removeprefix("tcp://").rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit():
+        return  # let dask explain what is wrong with the address
+    hint = (
+        "hint: start one with 'dask scheduler' and give the address it prints (tcp://HOST:8786)"
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+            header = _receive(sock, 8, deadline)
+            (size,) = struct.unpack("Q", header)
+            if not 0 < size <= _HANDSHAKE_MAX_BYTES:
+                raise LfkitError(
+                    f"{address} answered, but not as a Dask scheduler (a message of {size:,} "
+                    f"bytes announced); {hint}"
+                )
+            _receive(sock, size, deadline)
+    except TimeoutError:
+        raise LfkitError(
+            f"{address} accepted the connection but sent no Dask handshake within "
+            f"{timeout:g} s: not a Dask scheduler, or one that hangs; {hint}"
+        ) from None
+    except OSError as err:
+        raise LfkitError(
+            f"cannot reach the Dask scheduler at {address} ({err.strerror or err}); {hint}"
+        ) from None
+
+
+def _receive(sock: socket.socket, size: int, deadline: float) -> bytes:
+    data = b""
+    while len(data) < size:
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        chunk = sock.recv(min(size - len(data), 65536))
+        if not chunk:
+            raise OSError(0, "the connection closed during the handshake")
+        data += chunk
+    return data
 
 
 def read_data_dask(
