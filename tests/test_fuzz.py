@@ -384,3 +384,67 @@ def test_runnable_token_patterns_match_where_the_pattern_does(
     plain = Matcher(blank_nlp().vocab)
     plain.add("p", [pattern])
     assert bool(match_keys(build_matcher([pattern]), doc)) == bool(plain(doc))
+
+
+UNICODE_WORDS = ["café", "naïve", "Ångström", "señor", "ﬁle", "Straße", "한국어", "résumé", "x²"]
+forms = st.sampled_from(["NFC", "NFD", "NFKC", "NFKD"])
+
+
+@given(
+    st.lists(st.sampled_from(UNICODE_WORDS), min_size=1, max_size=3),
+    forms,
+    st.lists(
+        st.lists(st.sampled_from(UNICODE_WORDS + ["plain", "-", " "]), max_size=6),
+        min_size=1,
+        max_size=4,
+    ),
+    forms,
+)
+def test_unicode_forms_match_alike(
+    keywords: list[str], rule_form: str, rows: list[list[str]], text_form: str
+) -> None:
+    """Rules and texts in NFC and NFD match alike, and the engine equals Snorkel in any form."""
+    import unicodedata
+
+    def form(text: str, name: str) -> str:
+        return unicodedata.normalize(name, text)
+
+    rule = {"name": "kw", "label": "vision", "keywords": [form(k, rule_form) for k in keywords]}
+    rule_re = {"name": "rx", "label": "nlp", "regex": [form(keywords[0], rule_form)]}
+    ruleset = load(
+        {"task": TASK, "labels": {label: {} for label in LABELS}, "rules": [rule, rule_re]}
+    )
+    texts = [" ".join(row) for row in rows]
+    df = pd.DataFrame({"title": [form(t, text_form) for t in texts], "description": ""})
+    votes = lfkit.apply_rules(ruleset, df).to_dense()
+    np.testing.assert_array_equal(
+        votes, PandasLFApplier(ruleset.to_snorkel()).apply(df, progress_bar=False)
+    )
+    if {rule_form, text_form} <= {"NFC", "NFD"}:
+        nfc = pd.DataFrame({"title": [form(t, "NFC") for t in texts], "description": ""})
+        np.testing.assert_array_equal(votes, lfkit.apply_rules(ruleset, nfc).to_dense())
+
+
+@given(
+    st.lists(
+        st.text(string.ascii_lowercase + " -é", min_size=1, max_size=30), min_size=1, max_size=300
+    ),
+    st.integers(min_value=1, max_value=10_000),
+)
+def test_rule_sizes_check_accepts_engine_runs(keywords: list[str], long: int) -> None:
+    """Whatever the loader accepts (many keywords, long ones, long regexes), the engine runs."""
+    long_keyword = ("ab " * long)[:long].strip() or "ab"
+    rules = [
+        {"name": "many", "label": "vision", "keywords": [*keywords, long_keyword]},
+        {"name": "long", "label": "nlp", "regex": ["(?:" + "|".join(keywords) + ")"]},
+    ]
+    try:
+        ruleset = load({"task": TASK, "labels": {label: {} for label in LABELS}, "rules": rules})
+    except LfkitError:
+        return
+    df = pd.DataFrame({"title": [keywords[0], long_keyword, "nothing here"], "description": ""})
+    votes = lfkit.apply_rules(ruleset, df).to_dense()
+    assert votes[1, 0] == 1
+    np.testing.assert_array_equal(
+        votes, PandasLFApplier(ruleset.to_snorkel()).apply(df, progress_bar=False)
+    )
