@@ -72,9 +72,16 @@ def review(
         bool, typer.Option("--open/--no-open", help="Open the page in a browser.")
     ] = True,
     top: Annotated[int | None, typer.Option(min=1, help="Review at most N flags.")] = None,
-    min_score: Annotated[float, typer.Option(min=0.0, max=1.0, help="Lowest score shown.")] = 0.5,
+    min_score: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="Lowest score shown (default: as lfkit audit)."),
+    ] = None,
     neighbours: Annotated[
         bool, typer.Option("--neighbours/--no-neighbours", help="Use similar-row evidence.")
+    ] = True,
+    classifier: Annotated[
+        bool,
+        typer.Option("--classifier/--no-classifier", help="Use the out-of-fold text classifier."),
     ] = True,
     seed: Annotated[int, typer.Option(min=0, help="Seed for sampling.")] = 0,
     label_model: Annotated[LabelModelName, typer.Option(help="How to resolve rule votes.")] = (
@@ -107,6 +114,7 @@ def review(
             top=top,
             min_score=min_score,
             neighbours=neighbours,
+            classifier=classifier,
             seed=seed,
             label_model=label_model.value,
             progress=say,
