@@ -506,6 +506,12 @@ def _round_trip(
     assert {str(decision.id) for decision in read_log(decisions)} == set(chosen)
     corrected = tmp_path / f"corrected{data.suffix}"
     lfkit(f"fix {data} --rules {rules} --decisions {decisions} --out {corrected}")
+    again = tmp_path / "again.json"  # the next export sends only what is still open
+    lfkit(f"export {corrected} --rules {rules} --out {again} --decisions {decisions}", *args)
+    decided = {(str(d.id), d.label) for d in read_log(decisions)}
+    for task in json.loads(again.read_text("utf-8")):
+        for flag in task["data"]["lfkit_flags"]:
+            assert (str(task["data"]["lfkit_id"]), flag["label"]) not in decided
     left = {str(task["data"]["lfkit_id"]) for task in tasks} - set(chosen)
     before, after = read_data(data, ruleset.task), read_data(corrected, ruleset.task)
     return chosen, left, before, after
