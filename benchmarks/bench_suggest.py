@@ -11,7 +11,8 @@ neighbours) then scores every (row, label) pair on the noisy copy with:
   copy* (the clean labels are never seen), accepted as they are;
 - the curated rules (rules/madewithml, rules/madewithml-4class), written by hand.
 We report the audit's average precision (AP) and precision@k at finding the planted errors,
-with the default audit and with rules only (`--no-neighbours`: no similar-row evidence).
+with the default audit and with the rules as its only evidence (no similar rows, no text
+classifier), as benchmarks/bench_audit_quality.py computes them (`lfkit_scores`, imported).
 
 Run: .venv/bin/python benchmarks/bench_suggest.py [--seeds 0 1 2] [--top 3 5] [--quick]
 """
@@ -29,11 +30,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from bench_audit_quality import inject_multiclass, inject_multilabel, metrics
+from bench_audit_quality import inject_multiclass, inject_multilabel, lfkit_scores, metrics
 
 import lfkit
 from lfkit.assist.suggest import suggest_rules
-from lfkit.audit.suspects import score_labels, suspicion
 from lfkit.model.targets import given_matrix
 from lfkit.rules.taxonomy import read_taxonomy, taxonomy_yaml
 
@@ -68,17 +68,19 @@ def with_suggestions(folder: Path, noisy: pd.DataFrame, top: int, seed: int) -> 
     return target, len(result.suggestions)
 
 
+RULES_ONLY = {"classifier": False, "neighbours": False}
+"""The audit with the rules as its only evidence (no similar rows, no text classifier)."""
+
+
 def audit_scores(
-    rules: Path, noisy: pd.DataFrame, seed: int, *, neighbours: bool = True
-) -> tuple[np.ndarray, int]:
-    """Return the audit's score per (row, label) pair (multiclass: per row) and the rule count."""
+    rules: Path, noisy: pd.DataFrame, seed: int, **options: bool
+) -> tuple[np.ndarray, float, int]:
+    """Return the audit's score per (row, label) pair (multiclass: per row), its default
+    threshold and the rule count (scores as bench_audit_quality.py computes them)."""
     ruleset = lfkit.load_rules(rules)
     votes = lfkit.apply_rules(ruleset, noisy)
-    scores = score_labels(ruleset, noisy, votes, neighbours=neighbours, seed=seed)
-    if ruleset.multilabel:
-        return suspicion(ruleset, scores)[0].ravel(), len(ruleset)
-    given = given_matrix(ruleset, noisy[ruleset.task.label_column].tolist()).toarray()
-    return scores.error_scores()[given > 0], len(ruleset)
+    scores, threshold = lfkit_scores(ruleset, noisy, votes, seed, **options)
+    return scores.ravel(), threshold, len(ruleset)
 
 
 def run(kind: str, seed: int, tops: list[int], work: Path) -> dict[str, dict[str, float]]:
@@ -109,11 +111,11 @@ def run(kind: str, seed: int, tops: list[int], work: Path) -> dict[str, dict[str
         configs[-1] = (*configs[-1][:3], time.perf_counter() - begin)
     configs.append(("curated rules (hand-written)", curated, None, 0.0))
     results = {}
-    for neighbours in (True, False):
+    for options in ({}, RULES_ONLY):
         for name, folder, count, seconds in configs:
-            scores, n_rules = audit_scores(folder, noisy, seed, neighbours=neighbours)
-            key = name if neighbours else f"{name}, rules only (--no-neighbours)"
-            results[key] = metrics(errors, scores, scores >= 0.5)
+            scores, threshold, n_rules = audit_scores(folder, noisy, seed, **options)
+            key = f"{name}, rules only" if options else name
+            results[key] = metrics(errors, scores, scores >= threshold)
             results[key]["rules"] = n_rules
             results[key]["keywords"] = np.nan if count is None else count
             results[key]["suggest s"] = seconds if count is not None else np.nan
