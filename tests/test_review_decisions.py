@@ -42,7 +42,7 @@ def test_append_decision_writes_one_json_line_per_decision(tmp_path: Path) -> No
             "decision": "relabel",
             "value": ["vision", "gan"],
             "score": None,
-            "rules": [],
+            "rules": None,
             "source": "review",
             "time": TIME,
         },

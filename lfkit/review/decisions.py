@@ -55,8 +55,9 @@ class Decision:
     accept of a multiclass spurious flag: the suggested class; otherwise None."""
     score: float | None = None
     """The flag's score when it was decided."""
-    rules: tuple[str, ...] = ()
-    """Sorted names of the rules for and against the label when it was decided."""
+    rules: tuple[str, ...] | None = None
+    """Sorted names of the rules for and against the label when it was decided (None: not
+    recorded; a rejected flag then stays rejected)."""
     source: str = "review"
     """The tool that wrote the decision: review, label-studio, ..."""
     time: str = field(default_factory=now)
@@ -80,7 +81,7 @@ class Decision:
             "decision": self.decision,
             "value": value,
             "score": None if self.score is None else round(float(self.score), 6),
-            "rules": list(self.rules),
+            "rules": None if self.rules is None else list(self.rules),
             "source": self.source,
             "time": self.time,
         }
@@ -193,7 +194,7 @@ def read_log(path: str | Path) -> list[Decision]:
                 record["decision"],
                 value=tuple(value) if isinstance(value, list) else value,
                 score=record.get("score"),
-                rules=tuple(record.get("rules") or ()),
+                rules=None if record.get("rules") is None else tuple(record["rules"]),
                 source=record.get("source") or "",
                 time=record.get("time") or "",
                 line=number,

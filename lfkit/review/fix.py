@@ -44,11 +44,11 @@ class Change:
         added = [label for label in self.after if label not in self.before]
         removed = [label for label in self.before if label not in self.after]
         what = " ".join([*(f"+{label}" for label in added), *(f"-{label}" for label in removed)])
-        score = "" if self.decision.score is None else f", {self.decision.score:.3f}"
-        return (
-            f"id {self.decision.id}: {what}  ({self.decision.decision} {self.decision.kind} "
-            f"'{self.decision.label}'{score}, {self.decision.source})"
-        )
+        decision = self.decision
+        why = [f"{decision.decision} {decision.kind} '{decision.label}'"]
+        why += [] if decision.score is None else [f"{decision.score:.3f}"]
+        why += [decision.source] if decision.source else []
+        return f"id {decision.id}: {what}  ({', '.join(why)})"
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ def flag_decision(
     Multilabel: the decision on the flag's (id, label). Multiclass: also any decision on the
     row (`by_row`, from `decisions_by_row`), since a row's flags (its class is wrong; it is
     that other class) ask one question. A rejected flag whose rules changed since the
-    decision is open again.
+    decision (as recorded in its `rules`) is open again.
     """
     key = decision_key(flag.id, flag.label)
     decision = decisions.get(key)
@@ -66,6 +66,8 @@ def flag_decision(
         by_row = decisions_by_row(decisions) if by_row is None else by_row
         decision = by_row.get(key[0])
     if decision is None or decision.decision != "reject":
+        return decision
+    if decision.rules is None:  # evidence not recorded (a hand-written log): it cannot change
         return decision
     return decision if tuple(decision.rules) == flag_rules(flag) else None
 

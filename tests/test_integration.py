@@ -1,0 +1,60 @@
+"""The commands chained as a new user runs them, on the bundled data and hand-written files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import CLASS_RULES, EXAMPLES
+from typer.testing import CliRunner
+
+from lfkit.audit.suspects import AuditReport, audit_labels
+from lfkit.cli import app
+from lfkit.data import read_data
+from lfkit.review.decisions import read_decisions
+from lfkit.review.memory import leave_out_decided
+from lfkit.rules.ruleset import RuleSet
+
+
+@pytest.fixture(scope="module")
+def class_report(class_rules: RuleSet) -> AuditReport:
+    """The audit of the 4-class data (rules and classifier, no neighbours)."""
+    df = read_data(EXAMPLES / "dataset.csv", class_rules.task)
+    return audit_labels(class_rules, df, neighbours=False, min_score=0.0)
+
+
+def _write_jsonl(path: Path, records: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    return path
+
+
+def test_hand_written_reject_without_rules_stays_out(
+    class_report: AuditReport, tmp_path: Path
+) -> None:
+    """A reject written by hand without the optional 'rules' keeps its flag out of a re-audit."""
+    flag = class_report.flags[0]
+    log = _write_jsonl(
+        tmp_path / "decisions.jsonl",
+        [{"id": flag.id, "label": flag.label, "kind": flag.kind, "decision": "reject"}],
+    )
+    report, left_out = leave_out_decided(class_report, read_decisions(log))
+    assert left_out == 1
+    assert (flag.id, flag.label) not in {(f.id, f.label) for f in report.flags}
+
+
+def test_fix_change_line_without_score_or_source(tmp_path: Path) -> None:
+    """fix's change lines stay readable when a hand-written decision has no score or source."""
+    log = _write_jsonl(
+        tmp_path / "decisions.jsonl",
+        [
+            {"id": 783, "label": "natural-language-processing", "kind": "spurious"}
+            | {"decision": "accept", "value": "computer-vision"}
+        ],
+    )
+    out = tmp_path / "fixed.csv"
+    args = ["fix", str(EXAMPLES / "dataset.csv"), "--rules", str(CLASS_RULES)]
+    result = CliRunner().invoke(app, [*args, "--decisions", str(log), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    line = next(text for text in result.output.splitlines() if text.startswith("id 783:"))
+    assert line.endswith("(accept spurious 'natural-language-processing')")
