@@ -20,10 +20,10 @@ from lfkit.engine.apply import Votes
 from lfkit.engine.distributed import (  # noqa: E402
     apply_rules_dask,
     connect,
-    label_statistics_dask,
     read_data_dask,
 )
 from lfkit.errors import DataError, LfkitError
+from lfkit.model.distributed import label_statistics_dask
 from lfkit.model.naive_bayes import NaiveBayesLabelModel, fit_naive_bayes, model_features
 from lfkit.model.targets import given_matrix
 from lfkit.rules.ruleset import RuleSet

@@ -4,8 +4,8 @@ Each partition of a `dask.dataframe.DataFrame` goes through `lfkit.apply_rules` 
 the client stacks the sparse per-partition votes in partition order, so the result equals
 the local engine's on the same rows, row for row. Files are read partition by partition on
 the workers (CSV and TSV split only where a line break is outside quotes, JSON Lines at line
-breaks, Parquet by file or row group). The label model's counts are summed per partition
-too, so neither rows nor texts ever travel to the client.
+breaks, Parquet by file or row group). The label model's counts per partition live a layer
+up, in lfkit.model.distributed.
 
 Workers need lfkit installed (the same version); a rule set travels to each worker once
 and is compiled there on first use.
@@ -17,7 +17,6 @@ import csv
 import hashlib
 import io
 import json
-import operator
 import os
 import pickle
 import socket
@@ -37,17 +36,9 @@ import pandas as pd
 from distributed import Client
 from scipy import sparse
 
-from lfkit.data import DATA_SUFFIXES, check_frame, json_lines, parse_labels, unshift_csv
+from lfkit.data import DATA_SUFFIXES, check_frame, json_lines, unshift_csv
 from lfkit.engine.apply import Votes, _fields, apply_rules
 from lfkit.errors import DataError, LfkitError
-from lfkit.model.naive_bayes import (
-    FeatureCounts,
-    NaiveBayesLabelModel,
-    count_features,
-    model_features,
-    model_from_counts,
-)
-from lfkit.model.targets import given_matrix
 from lfkit.rules.ruleset import RuleSet
 from lfkit.rules.schema import Task
 
@@ -235,36 +226,6 @@ def apply_rules_dask(ruleset: RuleSet, ddf: dd.DataFrame) -> Votes:
     return Votes(stacked, np.array([rule.value for rule in ruleset.rules], dtype=np.int64))
 
 
-def label_statistics_dask(ruleset: RuleSet, ddf: dd.DataFrame) -> NaiveBayesLabelModel:
-    """Count on the cluster what `fit_naive_bayes` counts; return the fitted model.
-
-    Each partition applies the rules and counts rows, rows per label, and rows per label
-    and feature; the counts are summed in a tree on the workers, so only one set of
-    (n_labels, n_features) counts reaches the client. The result equals
-    ``fit_naive_bayes(ruleset, model_features(ruleset, votes.fired, y), y)`` on all rows.
-
-    Raises
-    ------
-    DataError
-        When a column the rules or the labels need is missing, or (at compute time) a label
-        does not parse.
-    """
-    _check_columns(ruleset, ddf, [*_fields(ruleset), ruleset.task.label_column])
-    rules = _shipped(ruleset)
-    counts = [
-        dask.delayed(_partition_counts)(*rules, part, index)
-        for index, part in enumerate(ddf.to_delayed())
-    ]
-    if not counts:
-        raise DataError("label_statistics_dask: the DataFrame has no partitions")
-    while len(counts) > 1:
-        odd = [counts[-1]] if len(counts) % 2 else []
-        pairs = zip(counts[::2], counts[1::2], strict=False)
-        counts = [dask.delayed(operator.add)(a, b) for a, b in pairs] + odd
-    (total,) = dask.compute(counts[0])
-    return model_from_counts(ruleset, total)
-
-
 def _shipped(ruleset: RuleSet) -> tuple[Any, str]:
     """Return the rule set as one graph node (sent once per worker) and its content key."""
     key = hashlib.sha256(pickle.dumps(ruleset)).hexdigest()
@@ -282,13 +243,6 @@ def _compiled(ruleset: RuleSet, key: str) -> RuleSet:
 
 def _partition_votes(ruleset: RuleSet, key: str, df: pd.DataFrame) -> sparse.csr_array:
     return apply_rules(_compiled(ruleset, key), df).fired
-
-
-def _partition_counts(ruleset: RuleSet, key: str, df: pd.DataFrame, index: int) -> FeatureCounts:
-    ruleset = _compiled(ruleset, key)
-    given = parse_labels(df, ruleset.task, source=f"partition {index}")
-    y = given_matrix(ruleset, given)
-    return count_features(model_features(ruleset, apply_rules(ruleset, df).fired, y), y)
 
 
 def _check_columns(ruleset: RuleSet, ddf: dd.DataFrame, needed: Sequence[str]) -> None:
