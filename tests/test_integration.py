@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import CLASS_RULES, EXAMPLES
+from conftest import CLASS_RULES, EXAMPLES, write_rules
 from typer.testing import CliRunner
 
 from lfkit.audit.suspects import AuditReport, audit_labels
@@ -58,3 +58,30 @@ def test_fix_change_line_without_score_or_source(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     line = next(text for text in result.output.splitlines() if text.startswith("id 783:"))
     assert line.endswith("(accept spurious 'natural-language-processing')")
+
+
+def test_fix_takes_integer_classes_as_json_numbers(tmp_path: Path) -> None:
+    """With integer class names (labels 0 and 1), a decision may write them as JSON numbers."""
+    rules = write_rules(
+        tmp_path,
+        "labels: {0: {match_name: false}, 1: {match_name: false}}\n"
+        "rules:\n  - {name: spam-link, label: 1, keywords: [http], match: substring}\n",
+        task="task: {kind: multiclass, text_columns: [text], label_column: label}",
+    )
+    data = _write_jsonl(
+        tmp_path / "comments.jsonl",
+        [
+            {"id": 1, "text": "great song", "label": 0},
+            {"id": 2, "text": "see http://x", "label": 0},
+        ],
+    )
+    log = _write_jsonl(
+        tmp_path / "decisions.jsonl",
+        [{"id": 2, "label": 0, "kind": "spurious", "decision": "accept", "value": 1}],
+    )
+    out = tmp_path / "fixed.jsonl"
+    args = ["fix", str(data), "--rules", str(rules), "--decisions", str(log), "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [row["label"] for row in rows] == [0, 1]

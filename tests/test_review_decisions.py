@@ -108,7 +108,7 @@ BAD_RECORDS = [
     (json.dumps({**GOOD, "id": [1]}), "'id' must be a number or a string"),
     (json.dumps({**GOOD, "id": True}), "'id' must be a number or a string"),
     (json.dumps({**GOOD, "decision": "relabel"}), "needs 'value'"),
-    (json.dumps({**GOOD, "value": 3}), "'value' must be a label"),
+    (json.dumps({**GOOD, "value": 3.5}), "'value' must be a label"),
     (json.dumps({**GOOD, "score": "high"}), "'score' must be a number"),
     (json.dumps({**GOOD, "rules": "nlp-tasks"}), "'rules' must be a list"),
     (json.dumps({**GOOD, "time": "yesterday"}), "'time' must be ISO 8601"),

@@ -184,6 +184,7 @@ def read_log(path: str | Path) -> list[Decision]:
                 f"{where}: not valid JSON ({err.msg} at column {err.colno}); hint: each line "
                 "of a decisions file is one JSON object (see docs/review.md)"
             ) from None
+        record = _numbers_as_text(record)
         _check(record, where)
         value = record.get("value")
         log.append(
@@ -292,6 +293,20 @@ def _problem(record: Any) -> str:
         if stamp.tzinfo is None:
             return f"'time' needs a UTC offset (+00:00), got {record['time']!r}"
     return ""
+
+
+def _numbers_as_text(record: Any) -> Any:
+    """Return the record with integer labels as text: integer class names (`labels: {0: ...}`)
+    may be written as JSON numbers, as `lfkit label` writes them."""
+    if not isinstance(record, dict):
+        return record
+
+    def text(item: Any) -> Any:
+        return str(item) if isinstance(item, int) and not isinstance(item, bool) else item
+
+    value = record.get("value")
+    value = [text(item) for item in value] if isinstance(value, list) else text(value)
+    return record | {"label": text(record.get("label")), "value": value}
 
 
 def _labels(value: Any) -> bool:
