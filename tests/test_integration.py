@@ -85,3 +85,23 @@ def test_fix_takes_integer_classes_as_json_numbers(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [row["label"] for row in rows] == [0, 1]
+
+
+def test_slices_names_the_predictions_file_it_needs(tmp_path: Path) -> None:
+    """Passing the data itself as --predictions says a predictions table is needed."""
+    data = str(EXAMPLES / "dataset.csv")
+    args = ["slices", data, "--rules", str(CLASS_RULES), "--predictions", data]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    assert "column 'predicted' is not in the predictions" in result.output
+    assert "lfkit label --out" in result.output
+
+
+def test_next_reason_on_data_without_labels(class_rules: RuleSet) -> None:
+    """With no labelled row yet, next's reasons say a rule fired on no labelled row."""
+    from lfkit.assist.next import rows_to_label
+
+    df = read_data(EXAMPLES / "dataset.csv", class_rules.task, labels=False)
+    reasons = [pick.reason for pick in rows_to_label(class_rules, df, n=5)]
+    assert not any("only 0 " in reason for reason in reasons), reasons
+    assert any("fired on no labelled row" in reason for reason in reasons), reasons

@@ -273,13 +273,9 @@ def _reason(
         parts.append((disagreement, f"rules disagree ({votes})"))
     if novelty > 0:
         rarest = min(fired.indices, key=lambda j: seen[j])
-        parts.append(
-            (
-                novelty / 2,
-                f"rule {ruleset.rules[rarest].name} fired on only {int(seen[rarest])} "
-                "labelled rows",
-            )
-        )
+        count = int(seen[rarest])
+        where = "no labelled row" if count == 0 else f"only {count} labelled row{'s' * (count > 1)}"
+        parts.append((novelty / 2, f"rule {ruleset.rules[rarest].name} fired on {where}"))
     if not rules:
         parts.append((0.0, "no rule fires"))
     return "; ".join(text for _, text in parts)

@@ -183,12 +183,12 @@ def slices(
     """Report a model's metrics on each slice the rules define, worst first."""
     from lfkit.assist.slices import read_predictions, render_slices, slice_metrics
     from lfkit.data import read_data
-    from lfkit.model.label import PREDICTED
 
     with exit_on_error():
         ruleset = load_ruleset(rules, lfs)
         df = read_data(data, ruleset.task)
-        table_task = ruleset.task.model_copy(update={"text_columns": (PREDICTED,)})
+        # read_predictions checks the 'predicted' column, with a hint for this table
+        table_task = ruleset.task.model_copy(update={"text_columns": ()})
         table = read_data(predictions, table_task, labels=False)
         predicted = read_predictions(ruleset, df, table, source=str(predictions))
         metrics = slice_metrics(ruleset, df, predicted, by=by.value, min_size=min_size)
