@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from lfkit.audit.scores import LabelScores, score_labels
     from lfkit.audit.suspects import AuditReport, Flag, audit_labels
     from lfkit.data import read_data
-    from lfkit.engine.apply import Votes, apply_rules
+    from lfkit.engine.apply import apply_rules
+    from lfkit.engine.votes import Votes
     from lfkit.errors import DataError, LfkitError, OutputError, RuleError, RuleFileError
     from lfkit.model.fit import LabelModel, fit_label_model
     from lfkit.model.label import label_rows
@@ -45,7 +46,7 @@ _HOMES = {
     "RuleFileError": "lfkit.errors",
     "RuleSet": "lfkit.rules.ruleset",
     "RuleStats": "lfkit.audit.analysis",
-    "Votes": "lfkit.engine.apply",
+    "Votes": "lfkit.engine.votes",
     "analyze_rules": "lfkit.audit.analysis",
     "append_decision": "lfkit.review.decisions",
     "apply_decisions": "lfkit.review.fix",
@@ -101,6 +102,10 @@ __all__ = [
     "slicing_functions",
     "suggest_rules",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def __getattr__(name: str) -> Any:

@@ -26,7 +26,7 @@ import pandas as pd
 import re2
 from scipy import sparse
 
-from lfkit._types import ABSTAIN, IntArray, LabelMatrix
+from lfkit._types import IntArray
 from lfkit.engine.keywords import (
     FOLD_TO_ASCII,
     KeywordIndex,
@@ -37,6 +37,7 @@ from lfkit.engine.keywords import (
 )
 from lfkit.engine.measures import numbers, text_length, within
 from lfkit.engine.text import as_text
+from lfkit.engine.votes import Votes
 from lfkit.errors import DataError
 from lfkit.rules.patterns import ascii_variant, compile_regex, keyword_regex
 from lfkit.rules.ruleset import RuleSet
@@ -48,30 +49,6 @@ fails to compile filters of about 11,000 keywords; see `_SplitFilter`)."""
 _REGEX_OPTIONS = re2.Options()
 _REGEX_OPTIONS.max_mem = 64 << 20
 _REGEX_OPTIONS.log_errors = False
-
-
-@dataclass(frozen=True, eq=False)
-class Votes:
-    """The label matrix in sparse form: which rule fired on which row, and each rule's vote.
-
-    `to_dense()` gives the integer matrix Snorkel's appliers return: ABSTAIN where a rule did
-    not fire, else its vote.
-    """
-
-    fired: sparse.csr_array
-    values: IntArray
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """Return (n_rows, n_rules)."""
-        return (int(self.fired.shape[0]), int(self.fired.shape[1]))
-
-    def to_dense(self) -> LabelMatrix:
-        """Return the dense (n_rows, n_rules) int64 label matrix."""
-        matrix = np.full(self.shape, ABSTAIN, dtype=np.int64)
-        rows, cols = self.fired.nonzero()
-        matrix[rows, cols] = self.values[cols]
-        return matrix
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,7 +108,8 @@ def apply_rules(ruleset: RuleSet, df: pd.DataFrame) -> Votes:
     fired = sparse.csr_array((positive > 0).astype(np.int8) - (unless > 0).astype(np.int8) > 0)
     fired = _add_row_tests(ruleset, df, fired, positive, unless)
     fired.sort_indices()
-    return Votes(fired, np.array([rule.value for rule in ruleset.rules], dtype=np.int64))
+    values = np.array([rule.value for rule in ruleset.rules], dtype=np.int64)
+    return Votes(fired, values, tuple(ruleset.rule_names))
 
 
 def _fields(ruleset: RuleSet) -> list[str]:

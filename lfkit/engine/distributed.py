@@ -116,9 +116,7 @@ def _check_scheduler(address: str, timeout: float) -> None:
     host = host.strip("[]")
     if not host or not port.isdigit():
         return  # let dask explain what is wrong with the address
-    hint = (
-        "hint: start one with 'dask scheduler' and give the address it prints (tcp://HOST:8786)"
-    )
+    hint = "hint: start one with 'dask scheduler' and give the address it prints (tcp://HOST:8786)"
     deadline = time.monotonic() + timeout
     try:
         with socket.create_connection((host, int(port)), timeout=timeout) as sock:
@@ -223,7 +221,8 @@ def apply_rules_dask(ruleset: RuleSet, ddf: dd.DataFrame) -> Votes:
         sparse.vstack(fired, format="csr") if fired else sparse.csr_array((0, n_rules), dtype=bool)
     )
     stacked.sort_indices()
-    return Votes(stacked, np.array([rule.value for rule in ruleset.rules], dtype=np.int64))
+    values = np.array([rule.value for rule in ruleset.rules], dtype=np.int64)
+    return Votes(stacked, values, tuple(ruleset.rule_names))
 
 
 def _shipped(ruleset: RuleSet) -> tuple[Any, str]:

@@ -85,6 +85,13 @@ class LabelModel:
         self.em, self.snorkel = em, snorkel or []
         self._votes, self._y = votes, y
 
+    def __repr__(self) -> str:
+        ruleset = self.ruleset
+        return (
+            f"LabelModel(method={self.method!r}, {len(ruleset.labels)} labels, "
+            f"{len(ruleset.rules)} rules, fitted on {self.counts.n_rows:,} rows)"
+        )
+
     def predict_proba(self, data: pd.DataFrame | Votes) -> FloatArray:
         """Return the probabilities of these rows (the model never saw their labels).
 

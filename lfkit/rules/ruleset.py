@@ -41,6 +41,18 @@ class CompiledRule:
     pipeline: str | None = None
     """The spaCy pipeline (package or folder) token patterns run on; None: spacy.blank('en')."""
 
+    def __repr__(self) -> str:
+        vote = self.value if self.positive or self.value else "0 (absent)"
+        tests = [f"{len(self.regexes)} regexes"] if self.regexes else []
+        tests += [f"{len(self.token_patterns)} token patterns"] if self.token_patterns else []
+        tests += ["a function"] if self.function is not None else []
+        fields = ", ".join(self.fields)
+        return (
+            f"CompiledRule({self.name!r} -> {self.label}, vote {vote}, "
+            + ", ".join([*tests, f"fields: {fields}"])
+            + ")"
+        )
+
     @property
     def has_text_test(self) -> bool:
         """Say whether the rule looks for patterns in its fields (else its text always passes)."""
@@ -69,6 +81,13 @@ class RuleSet:
 
     def __len__(self) -> int:
         return len(self.rules)
+
+    def __repr__(self) -> str:
+        disabled = f", {len(self.disabled)} disabled" if self.disabled else ""
+        return (
+            f"RuleSet({self.task.kind}, {len(self.rules)} rules, {len(self.labels)} labels"
+            f"{disabled}, text columns: {', '.join(self.task.text_columns)})"
+        )
 
     @property
     def multilabel(self) -> bool:
