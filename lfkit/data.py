@@ -126,6 +126,11 @@ def _tags(value: Any, delimiter: str) -> list[str]:
 
 
 def _class(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        raise ValueError(
+            "expected one class name, got an empty cell; hint: this command needs a class on "
+            "every row (for unlabelled rows: lfkit label, lfkit next)"
+        )
     value = label_name(value)
     if isinstance(value, str) and value.strip():
         return value.strip()

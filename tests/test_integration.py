@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import CLASS_RULES, EXAMPLES, write_rules
 from typer.testing import CliRunner
@@ -105,3 +106,17 @@ def test_next_reason_on_data_without_labels(class_rules: RuleSet) -> None:
     reasons = [pick.reason for pick in rows_to_label(class_rules, df, n=5)]
     assert not any("only 0 " in reason for reason in reasons), reasons
     assert any("fired on no labelled row" in reason for reason in reasons), reasons
+
+
+def test_audit_names_an_empty_class_cell(tmp_path: Path) -> None:
+    """Auditing a 4-class file whose label column is empty says so (not 'got nan')."""
+    df = pd.read_csv(EXAMPLES / "dataset.csv")
+    df["tag"] = ""
+    data = tmp_path / "unlabelled.csv"
+    df.to_csv(data, index=False)
+    result = CliRunner().invoke(app, ["audit", str(data), "--rules", str(CLASS_RULES)])
+    assert result.exit_code == 1
+    assert "row 1 (id '6'), column 'tag': expected one class name, got an empty cell" in (
+        result.output
+    )
+    assert "nan" not in result.output
