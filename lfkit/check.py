@@ -160,9 +160,9 @@ def _closest(words: Sequence[str], choices: Sequence[str]) -> dict[str, str]:
             word = words[start + offset]
             matcher.set_seq2(word)
             best, score = "", _TYPO
-            for index in np.flatnonzero(2 * row / (len(word) + sizes) >= _TYPO):
-                matcher.set_seq1(choices[index])
+            for index in np.flatnonzero(2 * row / (len(word) + sizes) >= _TYPO).tolist():
                 choice = choices[index]
+                matcher.set_seq1(choice)
                 ratio = matcher.ratio()
                 # ties go to the greater string, as in difflib.get_close_matches
                 if ratio > score or (ratio == score and (not best or choice > best)):
