@@ -9,6 +9,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -549,7 +550,7 @@ def test_evidence_spans_per_cell_are_bounded() -> None:
     assert 0 < len(spans) <= MAX_SPANS
 
 
-def _fake_server(greeting: bytes | None) -> tuple[int, object]:
+def _fake_server(greeting: bytes | None) -> tuple[int, Any, list[Any]]:
     """Start a TCP server that accepts and sends `greeting` (None: stays silent)."""
     import socket
     import threading
@@ -570,7 +571,7 @@ def _fake_server(greeting: bytes | None) -> tuple[int, object]:
                 conn.sendall(greeting)
 
     threading.Thread(target=serve, daemon=True).start()
-    return server.getsockname()[1], server
+    return server.getsockname()[1], server, held
 
 
 @pytest.mark.parametrize(
@@ -585,11 +586,13 @@ def test_scheduler_that_is_not_dask_is_refused(greeting: bytes | None, phrase: s
     """A port that stays silent or speaks another protocol is an error within the timeout."""
     from lfkit.engine.distributed import connect
 
-    port, server = _fake_server(greeting)
+    port, server, held = _fake_server(greeting)
     try:
         with ThreadPoolExecutor(1) as pool:
             future = pool.submit(connect, f"tcp://127.0.0.1:{port}", timeout="1s")
             with pytest.raises(lfkit.LfkitError, match=phrase):
                 future.result(timeout=30)
     finally:
-        server.close()  # type: ignore[attr-defined]
+        server.close()
+        for conn in held:
+            conn.close()
