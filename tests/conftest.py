@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -42,6 +44,24 @@ def tag_rules() -> RuleSet:
 def class_rules() -> RuleSet:
     """The curated multiclass rules for dataset.csv."""
     return lfkit.load_rules(CLASS_RULES)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    """A Dask LocalCluster of 2 worker processes on 127.0.0.1, with a client as the default."""
+    import distributed
+
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            processes=True,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address=":0",
+        ) as local,
+        distributed.Client(local),
+    ):
+        yield local
 
 
 def write_rules(tmp_path: Path, body: str, *, task: str = "") -> Path:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import dask  # noqa: E402  (the dask extra is part of the test install: never skipped)
@@ -27,22 +26,6 @@ from lfkit.model.distributed import label_statistics_dask
 from lfkit.model.naive_bayes import NaiveBayesLabelModel, fit_naive_bayes, model_features
 from lfkit.model.targets import given_matrix
 from lfkit.rules.ruleset import RuleSet
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[distributed.LocalCluster]:
-    """A LocalCluster of 2 worker processes on 127.0.0.1, with a client as the default."""
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            processes=True,
-            threads_per_worker=1,
-            host="127.0.0.1",
-            dashboard_address=":0",
-        ) as local,
-        distributed.Client(local),
-    ):
-        yield local
 
 
 def to_dask(df: pd.DataFrame, npartitions: int) -> dd.DataFrame:

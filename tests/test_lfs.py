@@ -346,12 +346,11 @@ def test_cli_label_with_lfs_saves_and_reuses(
 
 @pytest.mark.slow
 def test_dask_engine_runs_new_rule_kinds_and_lfs(
-    tmp_path: Path, projects: pd.DataFrame, tag_rules: RuleSet
+    cluster: Any, tmp_path: Path, projects: pd.DataFrame, tag_rules: RuleSet
 ) -> None:
     """On a 2-process LocalCluster, length, score, match-mode rules and LFs equal the local run."""
     import dask
     import dask.dataframe as dd
-    import distributed
 
     body = """labels: {short: {match_name: false}, confident: {match_name: false}}
 rules:
@@ -364,17 +363,7 @@ rules:
     )
     df = projects.assign(p=np.random.default_rng(0).random(len(projects)), text=projects["title"])
     expected = lfkit.apply_rules(ruleset, df).to_dense()
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            processes=True,
-            threads_per_worker=1,
-            host="127.0.0.1",
-            dashboard_address=":0",
-        ) as local,
-        distributed.Client(local),
-        dask.config.set({"dataframe.convert-string": False}),
-    ):
+    with dask.config.set({"dataframe.convert-string": False}):
         ddf = dd.from_pandas(df, npartitions=5, sort=False)
         got = lfkit.apply_rules(ruleset, ddf).to_dense()
     np.testing.assert_array_equal(got, expected)
