@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 import lfkit
-from lfkit.engine.apply import Votes
+from lfkit.engine.votes import Votes
 from lfkit.model.targets import given_matrix
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -22,7 +22,7 @@ import numpy as np
 
 import lfkit
 from lfkit.assist.next import rows_to_label
-from lfkit.engine.apply import Votes
+from lfkit.engine.votes import Votes
 from lfkit.model.targets import given_matrix
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -23,16 +23,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("lfkit.cli", "lfkit.__main__", "lfkit"),
 ]
 
-# Backward edges not fixed yet, each with the reason. This list may only shrink: a new
-# backward import fails the test; a fixed one fails it too until its line is removed here.
-ALLOWED: set[tuple[str, str]] = {
-    # RuleSet.to_snorkel() (public, documented) builds its LabelingFunctions with
-    # lfkit.engine.lfs, which reads cells and lengths with engine/text.py and
-    # engine/measures.py, shared with the fast engine and imported by audit, review and
-    # assist. Fix: move text.py, measures.py and lfs.py into rules/ (or make to_snorkel a
-    # function of the engine) when those modules are not being edited by others.
-    ("lfkit.rules.ruleset", "lfkit.engine.lfs"),
-}
+# Backward edges not fixed yet, each with the reason. Empty: a new backward import fails.
+ALLOWED: set[tuple[str, str]] = set()
 
 
 def layer_of(module: str) -> int:
@@ -93,6 +85,56 @@ def test_no_backward_imports() -> None:
 def test_allowed_edges_still_exist() -> None:
     """Every allowed backward edge still exists: remove fixed ones so the list only shrinks."""
     assert sorted(ALLOWED - backward_edges()) == []
+
+
+def defined_and_imported(module: str) -> tuple[set[str], set[str]]:
+    """Return the names a module file binds itself and the names it only imports."""
+    tree = ast.parse((PACKAGE.parent / (module.replace(".", "/") + ".py")).read_text("utf-8"))
+    defined, imported = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            defined.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            defined.add(node.id)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            imported |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    return defined, imported - defined
+
+
+def reexport_imports() -> set[tuple[str, str, str]]:
+    """Return (file, module, name) for each `from lfkit.X import name` where X only imports it."""
+    found = set()
+    root = PACKAGE.parent
+    files = [*PACKAGE.rglob("*.py"), *(root / "tests").rglob("*.py")]
+    files += (root / "benchmarks").rglob("*.py")
+    for path in sorted(files):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom) or node.level:
+                continue
+            module = node.module or ""
+            if not module.startswith("lfkit."):
+                continue
+            if not (root / (module.replace(".", "/") + ".py")).is_file():
+                continue  # a package: its __init__ may gather names on purpose
+            _, only_imported = defined_and_imported(module)
+            for alias in node.names:
+                if alias.name in only_imported:
+                    found.add((str(path.relative_to(root)), module, alias.name))
+    return found
+
+
+def test_names_imported_from_their_home() -> None:
+    """`from lfkit.X import name` takes name from the module that defines it, not a re-export."""
+    assert sorted(reexport_imports()) == []
+
+
+def test_public_names_point_to_their_home() -> None:
+    """Each lazy public name of `lfkit` (`_HOMES`) resolves to the module that defines it."""
+    import lfkit
+
+    for name, module in lfkit._HOMES.items():
+        defined, _ = defined_and_imported(module)
+        assert name in defined, f"lfkit.{name}: {module} does not define it"
 
 
 def test_imports_found_inside_functions_and_relative() -> None:

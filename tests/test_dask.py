@@ -15,12 +15,12 @@ import pytest
 from conftest import EXAMPLES
 
 import lfkit
-from lfkit.engine.apply import Votes
 from lfkit.engine.distributed import (  # noqa: E402
     apply_rules_dask,
     connect,
     read_data_dask,
 )
+from lfkit.engine.votes import Votes
 from lfkit.errors import DataError, LfkitError
 from lfkit.model.distributed import label_statistics_dask
 from lfkit.model.naive_bayes import NaiveBayesLabelModel, fit_naive_bayes, model_features

@@ -22,7 +22,7 @@ from lfkit import ABSTAIN
 from lfkit.engine import apply as engine
 from lfkit.engine import keywords
 from lfkit.engine.keywords import keyword_words
-from lfkit.engine.lfs import RuleVote
+from lfkit.rules.lfs import RuleVote
 from lfkit.rules.patterns import keyword_regex
 from lfkit.rules.ruleset import RuleSet
 

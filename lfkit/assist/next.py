@@ -27,11 +27,12 @@ import pandas as pd
 from scipy import sparse
 
 from lfkit._types import FloatArray, IntArray
-from lfkit.engine.apply import Votes, apply_rules
-from lfkit.engine.text import as_text
+from lfkit.engine.apply import apply_rules
+from lfkit.engine.votes import Votes
 from lfkit.errors import LfkitError
 from lfkit.model.fit import fit_label_model
 from lfkit.rules.ruleset import RuleSet
+from lfkit.rules.text import as_text
 
 TOP_LABELS = 3
 

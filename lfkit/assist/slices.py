@@ -18,11 +18,12 @@ import numpy as np
 import pandas as pd
 
 from lfkit._types import ABSTAIN
-from lfkit.engine.apply import Votes, apply_rules
-from lfkit.engine.lfs import RuleVote
+from lfkit.engine.apply import apply_rules
+from lfkit.engine.votes import Votes
 from lfkit.errors import DataError, LfkitError
 from lfkit.model.label import PREDICTED
 from lfkit.model.targets import given_matrix
+from lfkit.rules.lfs import RuleVote
 from lfkit.rules.ruleset import CompiledRule, RuleSet
 
 if TYPE_CHECKING:

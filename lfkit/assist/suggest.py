@@ -24,13 +24,14 @@ import pandas as pd
 from scipy import sparse
 
 from lfkit.audit.analysis import analyze_rules
-from lfkit.engine.apply import Votes, apply_rules
-from lfkit.engine.text import as_text
+from lfkit.engine.apply import apply_rules
+from lfkit.engine.votes import Votes
 from lfkit.errors import LfkitError
 from lfkit.model.naive_bayes import descendant_matrix
 from lfkit.model.targets import given_matrix
 from lfkit.rules.patterns import keyword_regex
 from lfkit.rules.ruleset import CompiledRule, RuleSet
+from lfkit.rules.text import as_text
 
 MAX_WORDS = 3
 """Longest phrase suggested, in words."""

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from lfkit.display import csv_cell, terminal_safe
-from lfkit.engine.apply import Votes
+from lfkit.engine.votes import Votes
 from lfkit.model.targets import given_matrix
 from lfkit.rules.ruleset import RuleSet
 

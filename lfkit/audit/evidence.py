@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from lfkit.engine.text import as_text
 from lfkit.rules.patterns import match_spans
 from lfkit.rules.ruleset import CompiledRule
+from lfkit.rules.text import as_text
 from lfkit.rules.tokens import token_spans
 
 

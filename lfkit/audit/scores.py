@@ -11,14 +11,14 @@ import pandas as pd
 from scipy import sparse
 
 from lfkit._types import FloatArray, IntArray
-from lfkit.engine.apply import Votes
-from lfkit.engine.text import as_text
+from lfkit.engine.votes import Votes
 from lfkit.model.classifier import out_of_fold_scores
 from lfkit.model.fit import LabelModel, fit_label_model
 from lfkit.model.fuse import Fusion, fit_fusion
 from lfkit.model.neighbours import NeighbourIndex, build_neighbours, text_vectors
 from lfkit.model.targets import given_matrix
 from lfkit.rules.ruleset import RuleSet
+from lfkit.rules.text import as_text
 
 FIT_ROWS = 20_000
 """At most this many rows (a seeded sample) teach the fusion its weights and the noise."""

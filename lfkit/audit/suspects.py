@@ -15,11 +15,12 @@ from lfkit.audit.evidence import RuleMatch, rule_matches
 from lfkit.audit.findings import Finding, TaxonomyCheck, add_gaps, apply_taxonomy, collect_findings
 from lfkit.audit.scores import LabelScores, Scorer, default_threshold, fit_scorer, score_labels
 from lfkit.data import check_frame
-from lfkit.engine.apply import Votes, apply_rules
-from lfkit.engine.text import as_text
+from lfkit.engine.apply import apply_rules
+from lfkit.engine.votes import Votes
 from lfkit.errors import LfkitError
 from lfkit.model.naive_bayes import descendant_matrix, feature_mask
 from lfkit.rules.ruleset import RuleSet
+from lfkit.rules.text import as_text
 
 __all__ = ["AuditReport", "Finding", "Flag", "LabelScores", "audit_labels", "score_labels"]
 

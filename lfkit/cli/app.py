@@ -22,7 +22,7 @@ from lfkit.errors import LfkitError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from lfkit.engine.apply import Votes
+    from lfkit.engine.votes import Votes
     from lfkit.rules.ruleset import RuleSet
 
 app = typer.Typer(

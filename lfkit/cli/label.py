@@ -69,7 +69,8 @@ def label(
 ) -> None:
     """Label every row with the rules and a label model; write the data with the labels to --out."""
     from lfkit.data import read_data
-    from lfkit.engine.apply import Votes, apply_rules
+    from lfkit.engine.apply import apply_rules
+    from lfkit.engine.votes import Votes
     from lfkit.model.fit import fit_label_model
     from lfkit.model.label import count_labels, known_labels, label_rows, table_frames
     from lfkit.model.save import load_label_model

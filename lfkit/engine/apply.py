@@ -35,12 +35,12 @@ from lfkit.engine.keywords import (
     keyword_hits,
     keyword_words,
 )
-from lfkit.engine.measures import numbers, text_length, within
-from lfkit.engine.text import as_text
 from lfkit.engine.votes import Votes
 from lfkit.errors import DataError
+from lfkit.rules.measures import numbers, text_length, within
 from lfkit.rules.patterns import ascii_variant, compile_regex, keyword_regex
 from lfkit.rules.ruleset import RuleSet
+from lfkit.rules.text import as_text
 from lfkit.rules.tokens import build_matcher, match_keys, parse, required_literals
 
 FILTER_SIZE = 5_000

@@ -37,7 +37,8 @@ from distributed import Client
 from scipy import sparse
 
 from lfkit.data import DATA_SUFFIXES, check_frame, json_lines, unshift_csv
-from lfkit.engine.apply import Votes, _fields, apply_rules
+from lfkit.engine.apply import _fields, apply_rules
+from lfkit.engine.votes import Votes
 from lfkit.errors import DataError, LfkitError
 from lfkit.rules.ruleset import RuleSet
 from lfkit.rules.schema import Task

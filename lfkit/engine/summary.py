@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from lfkit._types import FloatArray
-from lfkit.engine.apply import Votes
+from lfkit.engine.votes import Votes
 from lfkit.rules.ruleset import RuleSet
 
 

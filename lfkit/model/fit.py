@@ -26,7 +26,8 @@ import pandas as pd
 from scipy import sparse
 
 from lfkit._types import FloatArray, IntArray
-from lfkit.engine.apply import Votes, apply_rules
+from lfkit.engine.apply import apply_rules
+from lfkit.engine.votes import Votes
 from lfkit.errors import LfkitError
 from lfkit.model.em import EmParameters, em_probabilities, fit_em
 from lfkit.model.fuse import sigmoid, softmax

@@ -18,7 +18,8 @@ import pandas as pd
 
 from lfkit._types import IntArray
 from lfkit.data import parse_labels
-from lfkit.engine.apply import Votes, apply_rules
+from lfkit.engine.apply import apply_rules
+from lfkit.engine.votes import Votes
 from lfkit.errors import DataError, LfkitError
 from lfkit.model.fit import LabelModel
 from lfkit.rules.ruleset import RuleSet

@@ -25,11 +25,11 @@ from urllib.parse import parse_qs, urlsplit
 import pandas as pd
 
 from lfkit.audit.suspects import AuditReport, Flag
-from lfkit.engine.text import as_text
 from lfkit.errors import LfkitError
 from lfkit.review.decisions import Decision, append_decision, decision_for, read_decisions
 from lfkit.review.memory import audit_with_decisions
 from lfkit.rules.ruleset import RuleSet
+from lfkit.rules.text import as_text
 
 HOST = "127.0.0.1"
 STATIC = {

@@ -22,10 +22,10 @@ from xml.sax.saxutils import quoteattr
 import pandas as pd
 
 from lfkit.audit.suspects import AuditReport, Flag
-from lfkit.engine.text import as_text
 from lfkit.errors import DataError
 from lfkit.review.decisions import Decision, flag_rules
 from lfkit.rules.ruleset import RuleSet
+from lfkit.rules.text import as_text
 
 CONTROL = "label"
 """The name of the labelling config's choice (or taxonomy) control; results are read from it."""

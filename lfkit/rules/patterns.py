@@ -93,7 +93,7 @@ def user_regex(pattern: str, *, case_sensitive: bool = False) -> str:
 
 
 def _nfc(text: str) -> str:
-    """Return text in NFC, the form `lfkit.engine.text.as_text` gives every text."""
+    """Return text in NFC, the form `lfkit.rules.text.as_text` gives every text."""
     return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 

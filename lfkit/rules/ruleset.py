@@ -224,7 +224,7 @@ class RuleSet:
         Multilabel: each function votes 1 (its label present), 0 (absent) or -1 (abstain)
         for the label `ruleset.rules[j].label`. Multiclass: the class index or -1.
         """
-        from lfkit.engine.lfs import make_labeling_functions
+        from lfkit.rules.lfs import make_labeling_functions
 
         return make_labeling_functions(self)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lfkit._types import ABSTAIN
-from lfkit.engine.measures import numbers, text_length, within
-from lfkit.engine.text import as_text
+from lfkit.rules.measures import numbers, text_length, within
 from lfkit.rules.patterns import compile_regex
 from lfkit.rules.ruleset import CompiledRule, RuleSet
+from lfkit.rules.text import as_text
 from lfkit.rules.tokens import build_matcher, parse, run_matcher
 
 if TYPE_CHECKING:
