@@ -39,8 +39,8 @@ from sklearn.model_selection import KFold, cross_val_predict
 from sklearn.multiclass import OneVsRestClassifier
 
 import lfkit
-from lfkit.audit.scores import default_threshold, fit_scorer
-from lfkit.audit.suspects import _NewLabels, _row_errors
+from lfkit.audit.partitioned import fit_audit, row_errors, scan_partition
+from lfkit.audit.scores import read_rows
 from lfkit.data import read_data
 from lfkit.model.naive_bayes import feature_mask
 from lfkit.model.targets import given_matrix
@@ -120,11 +120,11 @@ def lfkit_scores(ruleset, df, votes, seed: int, **options) -> tuple[np.ndarray, 
     As `audit_labels` computes them: taxonomy gaps (findings: add the parent to the row)
     score P(child right), labels on too few rows are left to candidates (score 0).
     """
-    scorer = fit_scorer(ruleset, df, votes, seed=seed, **options)
-    few = _NewLabels.of(ruleset, scorer, votes).few
-    threshold = default_threshold(_row_errors(ruleset, scorer.score(scorer.sample), few)[0])
-    wrong, check = _row_errors(ruleset, scorer.score(np.arange(len(df))), few)
-    return np.asarray(wrong + check.child_right if ruleset.multilabel else wrong), threshold
+    scan = scan_partition(ruleset, df, votes=votes, checked=True, seed=seed)
+    plan = fit_audit(ruleset, scan, seed=seed, **options)
+    rows = read_rows(ruleset, df, votes=votes)
+    wrong, check = row_errors(ruleset, plan.scorer.score(rows), plan.news.few)
+    return np.asarray(wrong + check.child_right if ruleset.multilabel else wrong), plan.min_score
 
 
 VARIANTS = [

@@ -12,7 +12,7 @@ import pytest
 import lfkit
 from lfkit import LfkitError
 from lfkit.model.fit import LABEL_MODELS, fit_label_model
-from lfkit.model.neighbours import build_neighbours
+from lfkit.model.neighbours import build_neighbours, fit_text_vectors
 from lfkit.model.targets import given_matrix
 from lfkit.rules.ruleset import RuleSet
 
@@ -82,13 +82,17 @@ def test_unknown_label_model(class_rules: RuleSet, classes: pd.DataFrame) -> Non
 
 def test_neighbours_never_count_a_row_itself(class_rules: RuleSet, classes: pd.DataFrame) -> None:
     """A duplicated text finds its twin, and a row's own label does not change its estimate."""
-    texts = classes["title"] + " " + classes["description"]
+    texts = (classes["title"] + " " + classes["description"]).tolist()
+    vectors = fit_text_vectors(texts).transform(texts)
+    own = np.arange(len(texts))
     y = given_matrix(class_rules, classes["tag"].tolist())
-    probs = build_neighbours(texts, y, exclusive=True, seed=0).predict_proba(np.arange(len(texts)))
+    probs = build_neighbours(vectors, y, exclusive=True).predict_proba(vectors, y, own)
     flipped = classes["tag"].tolist()
     flipped[0] = next(c for c in class_rules.labels if c != flipped[0])
-    index = build_neighbours(texts, given_matrix(class_rules, flipped), exclusive=True, seed=0)
-    again = index.predict_proba(np.arange(len(texts)))
+    y_flipped = given_matrix(class_rules, flipped)
+    again = build_neighbours(vectors, y_flipped, exclusive=True).predict_proba(
+        vectors, y_flipped, own
+    )
     np.testing.assert_allclose(probs[0], again[0])
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
 

@@ -1,9 +1,18 @@
-"""Score every (row, label) pair: fuse the evidence sources, estimate the label noise, and turn
-both into P(the existing label is wrong); choose the default flag threshold from the scores."""
+"""Score (row, label) pairs: fit the evidence sources and their fusion (with the label noise) on
+a bounded sample of rows and the label statistics of all rows, then score any rows with it.
+
+The fitted `Scorer` is small (parameters, the sample's vectors and classifier scores), so rows
+can be scored chunk by chunk or partition by partition (lfkit/audit/partitioned.py). Every
+estimate stays out-of-sample for its row: the label model leaves the row's own label out of
+its counts, sample rows get out-of-fold classifier scores and are never their own neighbour,
+and rows outside the sample were never seen by the classifier nor the neighbour index. The
+sample is the `SAMPLE_ROWS` rows with the smallest seeded hash of their row number, so every
+split of the data into partitions picks the same rows; data with no more rows is the sample.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,19 +20,107 @@ import pandas as pd
 from scipy import sparse
 
 from lfkit._types import FloatArray, IntArray
+from lfkit.engine.apply import apply_rules
 from lfkit.engine.votes import Votes
-from lfkit.model.classifier import out_of_fold_scores
-from lfkit.model.fit import LabelModel, fit_label_model
+from lfkit.model.classifier import RidgeModel, fit_ridge, out_of_fold_scores
+from lfkit.model.fit import LabelModel, fit_counted_model, resolve_method
 from lfkit.model.fuse import Fusion, fit_fusion
-from lfkit.model.neighbours import NeighbourIndex, build_neighbours, text_vectors
+from lfkit.model.naive_bayes import FeatureCounts, count_features, model_features
+from lfkit.model.neighbours import NeighbourIndex, TextVectors, build_neighbours, fit_text_vectors
 from lfkit.model.targets import given_matrix
 from lfkit.rules.ruleset import RuleSet
+from lfkit.rules.schema import Task
 from lfkit.rules.text import as_text
 
-FIT_ROWS = 20_000
-"""At most this many rows (a seeded sample) teach the fusion its weights and the noise."""
+SAMPLE_ROWS = 20_000
+"""At most this many rows (a seeded sample) fit the text evidence, the fusion and the noise."""
 FLOOR = 0.05
 """The automatic threshold never goes below this score."""
+
+
+@dataclass(frozen=True, eq=False)
+class Rows:
+    """Some rows of the data as the scorer reads them: their row numbers in the whole data,
+    joined text fields, rule votes and label matrix."""
+
+    rows: IntArray
+    texts: list[str]
+    votes: Votes
+    y: sparse.csr_array
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def take(self, positions: IntArray) -> Rows:
+        """Return these rows (positions in this batch), in this order."""
+        fired = self.votes.fired[positions]
+        return Rows(
+            self.rows[positions],
+            [self.texts[i] for i in positions],
+            Votes(fired, self.votes.values, self.votes.names),
+            self.y[positions],
+        )
+
+    @staticmethod
+    def concat(parts: Sequence[Rows]) -> Rows:
+        """Return the rows of these batches, one after the other."""
+        first = parts[0]
+        return Rows(
+            np.concatenate([part.rows for part in parts]),
+            [text for part in parts for text in part.texts],
+            Votes(
+                sparse.csr_array(sparse.vstack([part.votes.fired for part in parts], format="csr")),
+                first.votes.values,
+                first.votes.names,
+            ),
+            sparse.csr_array(sparse.vstack([part.y for part in parts], format="csr")),
+        )
+
+
+def row_texts(task: Task, df: pd.DataFrame) -> list[str]:
+    """Return each row's text fields joined by spaces (what the text evidence reads)."""
+    if not len(df):
+        return []
+    return df[list(task.text_columns)].map(as_text).agg(" ".join, axis=1).tolist()
+
+
+def read_rows(
+    ruleset: RuleSet, df: pd.DataFrame, offset: int = 0, votes: Votes | None = None
+) -> Rows:
+    """Return the `Rows` of a checked DataFrame (parsed labels) whose first row is row
+    `offset` of the data; the rules are applied unless their `votes` are given."""
+    task = ruleset.task
+    return Rows(
+        offset + np.arange(len(df)),
+        row_texts(task, df),
+        apply_rules(ruleset, df) if votes is None else votes,
+        given_matrix(ruleset, df[task.label_column].tolist()),
+    )
+
+
+def label_counts(ruleset: RuleSet, rows: Rows) -> FeatureCounts:
+    """Return the label statistics of these rows (they add up over disjoint rows)."""
+    return count_features(model_features(ruleset, rows.votes.fired, rows.y), rows.y)
+
+
+def sample_keys(rows: IntArray, seed: int) -> np.ndarray:
+    """Return a seeded pseudo-random uint64 key per row number (a bijection, so no ties): the
+    fit sample is the rows with the smallest keys, whatever the split into partitions."""
+    x = rows.astype(np.uint64) + np.uint64((seed * 0x9E3779B97F4A7C15) % 2**64)
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def smallest_keys(rows: Rows, seed: int, size: int) -> Rows:
+    """Return the (at most `size`) rows of the sample among these rows, by row number."""
+    if len(rows) <= size:
+        return rows
+    chosen = np.argpartition(sample_keys(rows.rows, seed), size - 1)[:size]
+    return rows.take(np.sort(chosen))
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,96 +144,123 @@ class LabelScores:
 
 
 @dataclass(frozen=True, eq=False)
+class Evidence:
+    """The fitted evidence sources: the label model, and over the sample's text the neighbour
+    index and the classifier (out-of-fold scores of the sample, one model for other rows)."""
+
+    model: LabelModel
+    text: TextVectors | None
+    neighbours: NeighbourIndex | None
+    sample_rows: IntArray
+    """The fit sample's row numbers, sorted."""
+    sample_classifier: FloatArray | None
+    """(len(sample_rows), n_labels) float32 out-of-fold classifier scores of the sample."""
+    classifier: RidgeModel | None
+    """The classifier for rows outside the sample (None when there are none)."""
+
+    def of(self, batch: Rows) -> dict[str, FloatArray]:
+        """Return each source's estimates for these rows, "rules" first."""
+        found = {"rules": self.model.counted_proba(batch.votes, batch.y)}
+        if self.text is None:
+            return found
+        vectors = self.text.transform(batch.texts)
+        own = np.searchsorted(self.sample_rows, batch.rows)
+        inside = own < len(self.sample_rows)
+        inside[inside] = self.sample_rows[own[inside]] == batch.rows[inside]
+        own = np.where(inside, own, -1)
+        if self.neighbours is not None:
+            found["neighbours"] = self.neighbours.predict_proba(vectors, batch.y, own)
+        if self.sample_classifier is not None:
+            scores = np.empty((len(batch), self.sample_classifier.shape[1]), dtype=np.float32)
+            scores[inside] = self.sample_classifier[own[inside]]
+            if not inside.all():
+                assert self.classifier is not None, "rows outside the sample need the classifier"
+                scores[~inside] = self.classifier.predict(vectors[np.nonzero(~inside)[0]])
+            found["classifier"] = np.asarray(scores, dtype=np.float64)
+        return found
+
+
+@dataclass(frozen=True, eq=False)
 class Scorer:
-    """Everything fitted on the whole data that scoring a chunk of rows needs."""
+    """Everything fitted that scoring rows needs; small and picklable (no data rows but the
+    sample's vectors)."""
 
     ruleset: RuleSet
-    y: sparse.csr_array
-    model: LabelModel
-    neighbours: NeighbourIndex | None
-    classifier: FloatArray | None
-    """Out-of-fold classifier scores of every row (None when switched off)."""
+    evidence: Evidence
     fusion: Fusion
-    sample: IntArray
-    """The rows the fusion was fitted on."""
+    n_rows: int
+    """Rows of the data it was fitted for."""
 
-    def evidence(self, rows: IntArray) -> dict[str, FloatArray]:
-        """Return each evidence source's estimates for these rows, "rules" first."""
-        return _evidence(self.model, self.neighbours, self.classifier, rows)
-
-    def score(self, rows: IntArray) -> LabelScores:
+    def score(self, batch: Rows) -> LabelScores:
         """Return the fused probabilities of these rows, each out-of-sample for its row."""
-        evidence = self.evidence(rows)
-        return LabelScores(
-            self.y[rows].toarray() > 0,
-            self.fusion.apply(evidence),
-            evidence["rules"],
-            evidence.get("neighbours"),
-            evidence.get("classifier"),
-            self.fusion,
-            self.ruleset.multilabel,
-        )
+        return _scores(self.ruleset, self.fusion, batch, self.evidence.of(batch))
 
 
-def _evidence(
-    model: LabelModel,
-    neighbours: NeighbourIndex | None,
-    classifier: FloatArray | None,
-    rows: IntArray,
-) -> dict[str, FloatArray]:
-    found = {"rules": model.fitted_proba(rows)}
-    if neighbours is not None:
-        found["neighbours"] = neighbours.predict_proba(rows)
-    if classifier is not None:
-        found["classifier"] = np.asarray(classifier[rows], dtype=np.float64)
-    return found
+def _scores(
+    ruleset: RuleSet, fusion: Fusion, batch: Rows, evidence: dict[str, FloatArray]
+) -> LabelScores:
+    return LabelScores(
+        batch.y.toarray() > 0,
+        fusion.apply(evidence),
+        evidence["rules"],
+        evidence.get("neighbours"),
+        evidence.get("classifier"),
+        fusion,
+        ruleset.multilabel,
+    )
 
 
 def fit_scorer(
     ruleset: RuleSet,
-    df: pd.DataFrame,
-    votes: Votes,
+    counts: FeatureCounts,
+    sample: Rows,
     *,
     label_model: str = "naive-bayes",
     neighbours: bool = True,
     classifier: bool = True,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
-) -> Scorer:
-    """Fit the label model, the text evidence and the fusion (with the noise) on the data.
+) -> tuple[Scorer, LabelScores]:
+    """Fit the label model, the text evidence and the fusion (with the noise).
 
-    `df` must hold parsed labels (as `read_data` or `check_frame` return them).
+    `counts` are the label statistics of all rows (`label_counts`, summed), `sample` the fit
+    sample (`smallest_keys`). Returns the scorer and the sample's scores (the default
+    threshold is chosen from them).
+
+    Raises
+    ------
+    LfkitError
+        For an unknown label model.
     """
-    task = ruleset.task
     say = progress or (lambda _: None)
-    given = df[task.label_column].tolist()
-    y = given_matrix(ruleset, given)
-    say(f"fitting the {label_model} label model")
-    model = fit_label_model(ruleset, votes, given, method=label_model, seed=seed)
-    index, scores = None, None
+    method = resolve_method(ruleset, label_model, labels=True)
+    say(f"fitting the {method} label model")
+    model = fit_counted_model(ruleset, counts, sample.votes, sample.y, method=method, seed=seed)
+    text, index, oof, ridge = None, None, None, None
     if neighbours or classifier:
         say("vectorising the text")
-        texts = df[list(task.text_columns)].map(as_text).agg(" ".join, axis=1)
-        vectors = text_vectors(texts, seed=seed)
+        text = fit_text_vectors(sample.texts)
+        vectors = text.transform(sample.texts)
         if neighbours:
             say("indexing similar rows")
             index = build_neighbours(
-                texts, y, exclusive=not ruleset.multilabel, seed=seed, vectors=vectors
+                vectors,
+                sample.y,
+                exclusive=not ruleset.multilabel,
+                present=counts.present,
+                n_rows=counts.n_rows,
             )
         if classifier:
             say("training the text classifier (out-of-fold)")
-            scores = out_of_fold_scores(vectors[0], y, seed=seed, reference=vectors[1])
-    sample = np.arange(len(df))
-    if len(sample) > FIT_ROWS:
-        sample = np.sort(np.random.default_rng(seed).choice(len(df), FIT_ROWS, replace=False))
+            oof = out_of_fold_scores(vectors, sample.y, seed=seed)
+            if counts.n_rows > len(sample):
+                ridge = fit_ridge(vectors, sample.y)
+    evidence = Evidence(model, text, index, sample.rows, oof, ridge)
+    found = evidence.of(sample)
     say("fusing the evidence and estimating the label noise")
-    fusion = fit_fusion(
-        _evidence(model, index, scores, sample),
-        y[sample].toarray(),
-        multilabel=ruleset.multilabel,
-        seed=seed,
-    )
-    return Scorer(ruleset, y, model, index, scores, fusion, sample)
+    fusion = fit_fusion(found, sample.y.toarray(), multilabel=ruleset.multilabel, seed=seed)
+    scorer = Scorer(ruleset, evidence, fusion, counts.n_rows)
+    return scorer, _scores(ruleset, fusion, sample, found)
 
 
 def score_labels(
@@ -149,17 +273,21 @@ def score_labels(
     classifier: bool = True,
     seed: int = 0,
 ) -> LabelScores:
-    """Return the fused probabilities of every (row, label) pair (dense: for moderate data)."""
-    scorer = fit_scorer(
+    """Return the fused probabilities of every (row, label) pair (dense: for moderate data).
+
+    `df` must hold parsed labels (as `read_data` or `check_frame` return them).
+    """
+    rows = read_rows(ruleset, df, votes=votes)
+    scorer, _ = fit_scorer(
         ruleset,
-        df,
-        votes,
+        label_counts(ruleset, rows),
+        smallest_keys(rows, seed, SAMPLE_ROWS),
         label_model=label_model,
         neighbours=neighbours,
         classifier=classifier,
         seed=seed,
     )
-    return scorer.score(np.arange(len(df)))
+    return scorer.score(rows)
 
 
 def default_threshold(scores: FloatArray, *, floor: float = FLOOR) -> float:

@@ -3,30 +3,27 @@ and report taxonomy gaps as findings and unused labels as candidates."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from lfkit._types import FloatArray, IntArray
 from lfkit.audit.evidence import RuleMatch, rule_matches
-from lfkit.audit.findings import Finding, TaxonomyCheck, add_gaps, apply_taxonomy, collect_findings
-from lfkit.audit.scores import LabelScores, Scorer, default_threshold, fit_scorer, score_labels
+from lfkit.audit.findings import Finding
+from lfkit.audit.scores import LabelScores, score_labels
 from lfkit.data import check_frame
 from lfkit.engine.apply import apply_rules
 from lfkit.engine.votes import Votes
 from lfkit.errors import LfkitError
-from lfkit.model.naive_bayes import descendant_matrix, feature_mask
+from lfkit.model.fuse import Fusion
 from lfkit.rules.ruleset import RuleSet
 from lfkit.rules.text import as_text
 
 __all__ = ["AuditReport", "Finding", "Flag", "LabelScores", "audit_labels", "score_labels"]
 
 KINDS = ("missing", "spurious", "candidate")
-CHUNK_ROWS = 10_000
-"""Rows scored at a time: memory stays bounded whatever the size of the data."""
 FEW_ROWS = 2
 """A label on fewer rows than this is new or unused: the existing labels cannot teach how
 reliable its rules are, so its rule hits become `candidate` flags instead."""
@@ -180,6 +177,18 @@ class Candidate(NamedTuple):
     children: tuple[tuple[int, float], ...]
 
 
+class RowFacts(NamedTuple):
+    """What a flag shows of its row, kept by the audit for the flagged rows only."""
+
+    id: Any
+    record: dict[str, Any]
+    """The text fields, as read."""
+    fired: tuple[int, ...]
+    """The rules (columns) that fired on the row."""
+    given: tuple[int, ...]
+    """The row's existing labels (indices)."""
+
+
 def audit_labels(
     ruleset: RuleSet,
     df: pd.DataFrame,
@@ -196,13 +205,17 @@ def audit_labels(
     """Apply the rules, fit the evidence and the noise model, and rank suspect labels.
 
     `min_score` None flags as many pairs as the scores say are wrong, the most suspect first
-    (see `default_threshold`). Rows are scored in chunks of CHUNK_ROWS, so memory stays bounded.
+    (see `default_threshold`). The evidence is fitted on a bounded sample of the rows and
+    the rows are scored in chunks (lfkit/audit/partitioned.py), so memory beyond the data
+    stays bounded.
 
     Raises
     ------
     DataError
         When the DataFrame lacks the id, text or label columns, or a label does not parse.
     """
+    from lfkit.audit.partitioned import CHUNK_ROWS, audit_chunks
+
     task = ruleset.task
     say = progress or (lambda _: None)
     df = check_frame(
@@ -216,259 +229,53 @@ def audit_labels(
             f"audit: votes have shape {votes.shape}, expected {(len(df), len(ruleset))}"
             " (one row per data row, one column per rule)"
         )
-    scorer = fit_scorer(
+    known = votes
+
+    def chunks() -> Iterator[tuple[pd.DataFrame, Votes]]:
+        for start in range(0, len(df), CHUNK_ROWS):
+            stop = min(start + CHUNK_ROWS, len(df))
+            fired = known.fired[start:stop]
+            yield df.iloc[start:stop], Votes(fired, known.values, known.names)
+
+    return audit_chunks(
         ruleset,
-        df,
-        votes,
+        chunks,
+        checked=True,
         label_model=label_model,
         neighbours=neighbours,
         classifier=classifier,
+        min_score=min_score,
+        top=top,
         seed=seed,
         progress=say,
     )
-    say("scoring and ranking")
-    news = _NewLabels.of(ruleset, scorer, votes)
-    auto = min_score is None
-    if min_score is None:
-        sample_scores = scorer.score(scorer.sample)
-        min_score = default_threshold(_row_errors(ruleset, sample_scores, news.few)[0])
-    counts = np.zeros((len(ruleset.labels), len(KINDS)), dtype=np.int64)
-    kept: list[Candidate] = []
-    gaps: dict[tuple[int, int], list[tuple[int, Any, float]]] = {}
-    ids = df[task.id_column].tolist()
-    for start in range(0, len(df), CHUNK_ROWS):
-        rows = np.arange(start, min(start + CHUNK_ROWS, len(df)))
-        scores = scorer.score(rows)
-        wrong, check = _row_errors(ruleset, scores, news.few)
-        add_gaps(gaps, check, rows, ids[start : start + len(rows)])
-        found = _candidates(ruleset, scores, wrong, check, min_score, rows)
-        found += news.candidates(scorer, votes, rows, min_score)
-        for candidate in found:
-            counts[candidate.label, KINDS.index(candidate.kind)] += 1
-        kept = sorted(kept + found)[:top] if top is not None else kept + found
-    kept.sort()
-    per_label = {
-        label: dict(zip(KINDS, map(int, counts[i]), strict=True))
-        for i, label in enumerate(ruleset.labels)
-        if counts[i].any()
-    }
-    speaks = feature_mask(ruleset)[:, : len(ruleset)] > 0
-    descendants = descendant_matrix(ruleset)
-    flags = tuple(
-        _flag(ruleset, df, votes, scorer, speaks, descendants, candidate) for candidate in kept
-    )
-    fusion = scorer.fusion
-    weights = dict(zip(fusion.sources, fusion.weights, strict=True))
-    weights["bias"] = float(np.mean(fusion.bias))
-    noise = (
-        {"missing": fusion.pooled[0], "spurious": fusion.pooled[1]}
-        if ruleset.multilabel
-        else {"wrong": fusion.pooled[0]}
-    )
-    return AuditReport(
-        task.kind,
-        len(df),
-        ruleset.labels,
-        label_model,
-        neighbours,
-        weights,
-        float(min_score),
-        flags,
-        per_label,
-        findings=collect_findings(ruleset, gaps),
-        new_labels=news.summary(ruleset),
-        unused_labels=int(news.few.sum()),
-        classifier=classifier,
-        auto_threshold=auto,
-        noise=noise,
-    )
 
 
-def _row_errors(
-    ruleset: RuleSet, scores: LabelScores, few: np.ndarray
-) -> tuple[FloatArray, TaxonomyCheck]:
-    """Return each row's flaggable error scores (multilabel: per pair, taxonomy applied and
-    new labels left to candidates; multiclass: per row, its class) and the taxonomy check."""
-    wrong = scores.error_scores()
-    if ruleset.multilabel:
-        wrong[:, few] = 0.0
-    check = apply_taxonomy(ruleset, scores.given, wrong)
-    if ruleset.multilabel:
-        return check.wrong, check
-    given = scores.given.argmax(axis=1)
-    return wrong[np.arange(len(given)), given], check
-
-
-def _candidate(
-    scores: LabelScores,
-    rows: IntArray,
-    i: int,
-    label: int,
-    kind: str,
-    score: float,
-    suggested: int | None = None,
-    children: tuple[tuple[int, float], ...] = (),
-) -> Candidate:
-    neighbour = None if scores.neighbour_probs is None else float(scores.neighbour_probs[i, label])
-    model = scores.classifier_scores
-    clf = None if model is None else float(np.clip(model[i, label], 0.0, 1.0))
-    return Candidate(
-        -score,
-        int(rows[i]),
-        int(label),
-        kind,
-        suggested,
-        float(scores.probs[i, label]),
-        float(scores.rule_probs[i, label]),
-        neighbour,
-        clf,
-        children,
-    )
-
-
-def _candidates(
+def build_flag(
     ruleset: RuleSet,
-    scores: LabelScores,
-    wrong: FloatArray,
-    check: TaxonomyCheck,
-    min_score: float,
-    rows: IntArray,
-) -> list[Candidate]:
-    y = scores.given
-    found = []
-    if not ruleset.multilabel:
-        errors = scores.error_scores()
-        suggested = np.where(y, -1.0, errors).argmax(axis=1)
-        given = y.argmax(axis=1)
-        for i in np.nonzero(wrong >= min_score)[0]:
-            found.append(
-                _candidate(
-                    scores, rows, i, int(given[i]), "spurious", float(wrong[i]), int(suggested[i])
-                )
-            )
-        return found
-    raw = scores.error_scores()
-    descendants = descendant_matrix(ruleset) > 0
-    for i, label in zip(*np.nonzero(wrong >= min_score), strict=True):
-        children: tuple[tuple[int, float], ...] = ()
-        if y[i, label]:
-            below = np.nonzero(descendants[label] & y[i])[0]
-            children = tuple((int(c), float(1.0 - raw[i, c])) for c in below)
-        kind = "spurious" if y[i, label] else "missing"
-        found.append(
-            _candidate(scores, rows, i, label, kind, float(wrong[i, label]), children=children)
-        )
-    return found
-
-
-@dataclass(frozen=True, eq=False)
-class _NewLabels:
-    """Labels on fewer than FEW_ROWS rows, the rules that speak for them, and how precise the
-    rule set's positive rules are on the labels the data do teach."""
-
-    few: np.ndarray
-    """(n_labels,) bool."""
-    support: np.ndarray
-    """(n_labels, n_rules) bool: the positive rules that vote for each label."""
-    precision: float
-    present: np.ndarray
-    """(n_labels,) rows with each label."""
-    hits: np.ndarray
-    """(n_labels,) rows where a rule for the label fires."""
-
-    @staticmethod
-    def of(ruleset: RuleSet, scorer: Scorer, votes: Votes) -> _NewLabels:
-        y = scorer.y
-        present = np.asarray(y.sum(axis=0)).ravel()
-        few = present < FEW_ROWS
-        if ruleset.multilabel:
-            positive = np.array([rule.positive for rule in ruleset.rules], dtype=bool)
-            support = (feature_mask(ruleset)[:, : len(ruleset)] > 0) & positive
-        else:
-            support = np.zeros((len(ruleset.labels), len(ruleset)), dtype=bool)
-            support[[rule.value for rule in ruleset.rules], np.arange(len(ruleset))] = True
-        fired = votes.fired.astype(np.float64)
-        hits = np.asarray((fired @ support.T.astype(np.float64)) > 0).sum(axis=0)
-        own = np.array([ruleset.labels.index(rule.label) for rule in ruleset.rules])
-        agree = np.asarray((fired.T @ y.astype(np.float64)).toarray())[np.arange(len(own)), own]
-        fired_count = np.asarray(fired.sum(axis=0)).ravel()
-        taught = ~few[own] & support[own, np.arange(len(own))]
-        total = fired_count[taught].sum()
-        precision = float(agree[taught].sum() / total) if total else 0.5
-        return _NewLabels(few, support, precision, present, np.asarray(hits).ravel())
-
-    def candidates(
-        self, scorer: Scorer, votes: Votes, rows: IntArray, min_score: float
-    ) -> list[Candidate]:
-        """Return the candidate flags of these rows: a rule for a new label fires."""
-        labels = np.nonzero(self.few)[0]
-        if not len(labels):
-            return []
-        fired = votes.fired[rows].astype(np.float64)
-        n_rules = np.asarray(fired @ self.support[labels].T.astype(np.float64))
-        given = scorer.y[rows].toarray() > 0
-        score = 1.0 - (1.0 - self.precision) ** n_rules
-        # a row with a descendant tag already needs the label: a taxonomy gap (a finding)
-        gap = (given.astype(np.float64) @ descendant_matrix(scorer.ruleset)[labels].T) > 0
-        hit = (n_rules > 0) & ~given[:, labels] & ~gap & (score >= min_score)
-        if not hit.any():
-            return []
-        chosen = np.nonzero(hit.any(axis=1))[0]
-        scores = scorer.score(rows[chosen])
-        position = {int(i): k for k, i in enumerate(chosen)}
-        return [
-            _candidate(
-                scores,
-                rows[chosen],
-                position[int(i)],
-                int(labels[j]),
-                "candidate",
-                float(score[i, j]),
-            )
-            for i, j in zip(*np.nonzero(hit), strict=True)
-        ]
-
-    def summary(self, ruleset: RuleSet) -> tuple[tuple[str, int, int], ...]:
-        """Return (label, rows with it, rows its rules fire on) for new labels whose rules
-        fire, most hits first."""
-        found = [
-            (ruleset.labels[i], int(self.present[i]), int(self.hits[i]))
-            for i in np.nonzero(self.few & (self.hits > 0))[0]
-        ]
-        return tuple(sorted(found, key=lambda item: (-item[2], item[0])))
-
-
-def _flag(
-    ruleset: RuleSet,
-    df: pd.DataFrame,
-    votes: Votes,
-    scorer: Scorer,
+    facts: RowFacts,
+    fusion: Fusion,
     speaks: np.ndarray,
-    descendants: np.ndarray,
     candidate: Candidate,
 ) -> Flag:
-    """Gather the evidence of one flag; `speaks` and `descendants` as in `feature_mask` and
-    `descendant_matrix`."""
+    """Gather the evidence of one flag from its row's facts; `speaks` as in `feature_mask`."""
     row, label_index = candidate.row, candidate.label
-    task, label = ruleset.task, ruleset.labels[label_index]
-    given = scorer.y[[row]].toarray()[0] > 0
-    record = {column: df.at[row, column] for column in task.text_columns}
-    columns = votes.fired[[row]].indices
-    fired = [ruleset.rules[column] for column in columns]
+    label = ruleset.labels[label_index]
+    record = facts.record
+    fired = [ruleset.rules[column] for column in facts.fired]
     if ruleset.multilabel:
-        relevant = [ruleset.rules[c] for c in columns if speaks[label_index, c]]
+        relevant = [ruleset.rules[c] for c in facts.fired if speaks[label_index, c]]
         supporting = [rule for rule in relevant if rule.positive]
         opposing = [rule for rule in relevant if not rule.positive]
     else:
         supporting = [rule for rule in fired if rule.value == label_index]
         opposing = [rule for rule in fired if rule.value != label_index]
-    fusion = scorer.fusion
     noise = None
     if candidate.kind != "candidate":
         rates = fusion.missing if candidate.kind == "missing" else fusion.spurious
         noise = float(rates[label_index])
     return Flag(
-        id=df.at[row, task.id_column],
+        id=facts.id,
         row=row,
         label=label,
         kind=candidate.kind,
@@ -476,7 +283,7 @@ def _flag(
         probability=candidate.probability,
         rule_probability=candidate.rule_probability,
         neighbour_probability=candidate.neighbour_probability,
-        given=tuple(ruleset.labels[c] for c in np.nonzero(given)[0]),
+        given=tuple(ruleset.labels[c] for c in facts.given),
         rules_for=rule_matches(supporting, record),
         rules_against=rule_matches(opposing, record),
         children=tuple(ruleset.labels[c] for c, _ in candidate.children),

@@ -6,12 +6,15 @@ predicts the rows of the fold it did not see. So, like the label model's leave-o
 the neighbours, every row's estimate is out-of-sample: its own label never vouches for it.
 Ridge regression solves all labels together by conjugate gradients (one step size per label),
 in whichever of the row space or the word space is smaller, so 400 tags cost little more
-than one; labels no training row carries are skipped (their score is 0).
+than one; labels no training row carries are skipped (their score is 0). Rows outside the
+training rows (the audit's fit sample) get the prediction of one model fitted on all of them
+(`fit_ridge`): they were never seen, so that is out-of-sample too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
@@ -48,17 +51,15 @@ def _conjugate_gradients(operator: Callable[[FloatArray], FloatArray], b: FloatA
     return solution
 
 
-def _ridge_predict(
-    x: sparse.csr_array, targets: FloatArray, held: sparse.csr_array, alpha: float
-) -> FloatArray:
-    """Fit ridge regression of `targets` on `x` (no intercept) and predict the `held` rows."""
+def _ridge_weights(x: sparse.csr_array, targets: FloatArray, alpha: float) -> FloatArray:
+    """Return the (n_terms, n_targets) weights of ridge regression of `targets` on `x` (no
+    intercept), solved in the row space or the word space, whichever is smaller."""
     xt = x.T.tocsr()
     if x.shape[0] <= x.shape[1]:  # dual: (x x^T + alpha I) a = targets, w = x^T a
         dual = _conjugate_gradients(lambda a: np.asarray(x @ (xt @ a)) + alpha * a, targets)
-        return np.asarray(held @ (xt @ dual))
+        return np.asarray(xt @ dual)
     b = np.asarray(xt @ targets)
-    weights = _conjugate_gradients(lambda w: np.asarray(xt @ (x @ w)) + alpha * w, b)
-    return np.asarray(held @ weights)
+    return _conjugate_gradients(lambda w: np.asarray(xt @ (x @ w)) + alpha * w, b)
 
 
 def out_of_fold_scores(
@@ -100,6 +101,49 @@ def out_of_fold_scores(
         if len(train) < 2 or not len(carried):
             continue
         targets = (y[train][:, carried] - means[carried]).astype(np.float32)
-        predicted = _ridge_predict(vectors[train], targets, vectors[held], alpha)
+        predicted = vectors[held] @ _ridge_weights(vectors[train], targets, alpha)
         scores[np.ix_(held, carried)] += predicted
     return scores
+
+
+@dataclass(frozen=True, eq=False)
+class RidgeModel:
+    """Ridge regression of every label on the TF-IDF vectors, fitted on all training rows."""
+
+    means: FloatArray
+    """(n_labels,) each label's share of the training rows (the intercept)."""
+    carried: IntArray
+    """The labels some training row carries (the others score their mean, 0)."""
+    weights: FloatArray
+    """(n_terms, len(carried)) float32."""
+
+    def predict(self, vectors: sparse.csr_array) -> FloatArray:
+        """Return (n_rows, n_labels) float32 scores of these rows' vectors."""
+        scores = np.empty((vectors.shape[0], len(self.means)), dtype=np.float32)
+        scores[:] = self.means
+        if len(self.carried):
+            scores[:, self.carried] += np.asarray(vectors @ self.weights)
+        return scores
+
+
+def fit_ridge(
+    vectors: sparse.csr_array, given: sparse.csr_array, *, alpha: float = ALPHA
+) -> RidgeModel:
+    """Fit ridge regression of the (centred) labels on all these rows, as one fold of
+    `out_of_fold_scores` does on its training rows, and keep the weights.
+
+    Examples
+    --------
+    >>> x = sparse.csr_array(np.eye(2, dtype=np.float32)[[0] * 10 + [1] * 10])
+    >>> y = sparse.csr_array(np.array([[1]] * 10 + [[0]] * 10))
+    >>> fit_ridge(x, y).predict(x[[0, 19]]).round(2).tolist()
+    [[0.95], [0.05]]
+    """
+    y = given.astype(np.float64).toarray()
+    means = y.mean(axis=0) if len(y) else np.zeros(y.shape[1])
+    carried = np.nonzero(means > 0)[0]
+    weights = np.zeros((vectors.shape[1], len(carried)), dtype=np.float32)
+    if len(y) >= 2 and len(carried):
+        targets = (y[:, carried] - means[carried]).astype(np.float32)
+        weights = _ridge_weights(vectors, targets, alpha).astype(np.float32)
+    return RidgeModel(means.astype(np.float32), carried, weights)

@@ -60,6 +60,19 @@ def auto_method(ruleset: RuleSet, *, labels: bool) -> str:
     return "naive-bayes" if labels else "em"
 
 
+def resolve_method(ruleset: RuleSet, method: str, *, labels: bool) -> str:
+    """Return the method to fit: `method`, or what `auto` stands for (see `auto_method`).
+
+    Raises
+    ------
+    LfkitError
+        For an unknown method.
+    """
+    if method not in LABEL_MODELS:
+        raise LfkitError(f"unknown label model '{method}'; choose one of {', '.join(LABEL_MODELS)}")
+    return auto_method(ruleset, labels=labels) if method == "auto" else method
+
+
 class LabelModel:
     """A fitted label model.
 
@@ -128,13 +141,20 @@ class LabelModel:
                 "fitted_proba needs the rows the model was fitted on; a loaded model keeps "
                 "none; hint: use predict_proba(data) for rows"
             )
-        votes = Votes(self._votes.fired[rows], self._votes.values)
-        y = self._y[rows]
+        return self.counted_proba(Votes(self._votes.fired[rows], self._votes.values), self._y[rows])
+
+    def counted_proba(self, votes: Votes, y: sparse.csr_array) -> FloatArray:
+        """Return out-of-sample probabilities of rows whose labels the fit counted, given their
+        votes and label matrix: as `fitted_proba`, for rows read again (e.g. a partition).
+
+        The model needs only its counts (and fitted parameters), not the rows themselves.
+        """
         if self.method == "naive-bayes":
             model = model_from_counts(self.ruleset, self.counts)
             features = model_features(self.ruleset, votes.fired, y)
             return self._squash(model.predict_logits(features, y))
-        return self._unsupervised(votes, base_rates(self._y, rows))
+        present, n_rows = self.counts.present, self.counts.n_rows
+        return self._unsupervised(votes, np.asarray((present - y.toarray() + 1.0) / (n_rows + 1.0)))
 
     def save(self, path: str | Path, *, force: bool = False, option: str = "path") -> None:
         """Write the model as JSON (atomically); `lfkit.load_label_model` reads it back.
@@ -194,10 +214,7 @@ def fit_label_model(
     DataError
         For labels that do not fit the rule set, or data lacking a text column.
     """
-    if method not in LABEL_MODELS:
-        raise LfkitError(f"unknown label model '{method}'; choose one of {', '.join(LABEL_MODELS)}")
-    if method == "auto":
-        method = auto_method(ruleset, labels=given is not None)
+    method = resolve_method(ruleset, method, labels=given is not None)
     if given is None and method in NEEDS_LABELS:
         raise LfkitError(
             f"label model '{method}' learns from existing labels, and none were given; "
@@ -208,14 +225,41 @@ def fit_label_model(
         raise LfkitError(f"fit_label_model: {len(given)} labels for {votes.shape[0]} rows")
     y = given_matrix(ruleset, given) if given is not None else _no_labels(ruleset, votes)
     if method == "naive-bayes":
-        counts = count_features(model_features(ruleset, votes.fired, y), y)
+        features = model_features(ruleset, votes.fired, y)
+    else:
+        features = sparse.csr_array((votes.shape[0], 0))
+    return fit_counted_model(
+        ruleset, count_features(features, y), votes, y, method=method, seed=seed
+    )
+
+
+def fit_counted_model(
+    ruleset: RuleSet,
+    counts: FeatureCounts,
+    votes: Votes,
+    y: sparse.csr_array,
+    *,
+    method: str,
+    seed: int = 0,
+) -> LabelModel:
+    """Fit a label model from statistics of all rows and the votes of some of them.
+
+    `counts` are `count_features` of the naive-Bayes features of all rows (summed over any
+    split of the rows; other methods use only the label counts); `naive-bayes` and `majority`
+    need nothing else. `em` and `snorkel` learn from `votes` (labels `y`): all rows, or a
+    sample of them. The model keeps `votes` and `y` for `fitted_proba`. `method` is resolved
+    (not `auto`).
+    """
+    if method == "naive-bayes":
         # C order, as a loaded model has: the same sums in the same order, the same floats
         counts = FeatureCounts(
             counts.n_rows,
             *(np.ascontiguousarray(array) for array in counts.arrays()),
         )
         return LabelModel(ruleset, method, counts=counts, votes=votes, y=y)
-    counts = count_features(sparse.csr_array((votes.shape[0], 0)), y)
+    counts = FeatureCounts(
+        counts.n_rows, counts.present, np.zeros((len(counts.present), 0)), np.zeros(0)
+    )
     if method == "em":
         start = majority_vote(ruleset, votes, base_rates(y, slice(None)))
         params = fit_em(ruleset, votes.fired, start)

@@ -1,0 +1,566 @@
+"""The audit in two passes over partitions of the rows, with memory bounded by a partition.
+
+A partition is a DataFrame of consecutive rows and the number (`offset`) of its first row in
+the whole data. The same functions serve a single process (chunks of a DataFrame or of a
+file) and a Dask cluster (partitions on workers), so both give the same report:
+
+1. `scan_partition` per partition: the rules' votes, label statistics that add up over
+   disjoint rows, and the partition's rows of the fit sample (`SAMPLE_ROWS` rows chosen by a
+   seeded hash of the row number); `merge_scans` adds two scans (associative).
+2. `fit_audit` on the merged scan (in the client): the label model from the summed counts,
+   the text evidence and the fusion on the sample, the default threshold from the sample's
+   scores; the result, an `AuditPlan`, is small and picklable.
+3. `audit_partition` per partition: score its rows, return a small `Partial` (flag counts per
+   label and kind, the best candidates with the row facts a flag shows, taxonomy gaps);
+   `merge_partials` merges two (associative), `finish_audit` turns the last into the
+   `AuditReport`.
+
+`audit_chunks` runs all of it over chunks read twice from any source. With no more rows than
+the sample, the report equals the audit of the whole data at once.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lfkit._types import FloatArray, IntArray
+from lfkit.audit.findings import TaxonomyCheck, add_gaps, apply_taxonomy, collect_findings
+from lfkit.audit.scores import (
+    SAMPLE_ROWS,
+    LabelScores,
+    Rows,
+    Scorer,
+    default_threshold,
+    fit_scorer,
+    label_counts,
+    read_rows,
+    smallest_keys,
+)
+from lfkit.audit.suspects import FEW_ROWS, KINDS, AuditReport, Candidate, RowFacts, build_flag
+from lfkit.data import check_frame
+from lfkit.engine.votes import Votes
+from lfkit.errors import LfkitError
+from lfkit.model.naive_bayes import FeatureCounts, descendant_matrix, feature_mask
+from lfkit.rules.ruleset import RuleSet
+
+CHUNK_ROWS = 10_000
+"""Rows read and scored at a time in a single process."""
+
+
+# Pass 1 ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Scan:
+    """What pass 1 learns from some rows: statistics that add up over disjoint rows, and the
+    fit sample among them."""
+
+    n_rows: int
+    counts: FeatureCounts
+    """The label model's counts (`label_counts`)."""
+    rule_fired: FloatArray
+    """(n_rules,) rows each rule fires on."""
+    rule_agree: FloatArray
+    """(n_rules,) rows each rule fires on that have the rule's own label."""
+    label_hits: FloatArray
+    """(n_labels,) rows where a rule speaking for the label fires."""
+    sample: Rows
+    """The rows of the fit sample among these rows, by row number."""
+    seed: int
+    sample_size: int
+
+
+def scan_partition(
+    ruleset: RuleSet,
+    df: pd.DataFrame,
+    offset: int = 0,
+    *,
+    seed: int = 0,
+    sample_rows: int = SAMPLE_ROWS,
+    votes: Votes | None = None,
+    checked: bool = False,
+    source: str = "audit",
+) -> Scan:
+    """Pass 1 over one partition whose first row is row `offset` of the data.
+
+    `votes` are the rules' votes on these rows (applied here when None); `checked` says `df`
+    went through `check_frame` already (labels parsed), else it is checked here, `source`
+    naming it in errors.
+
+    Raises
+    ------
+    DataError
+        When the partition lacks a column, or an id or a label is bad.
+    """
+    rows = read_rows(ruleset, _checked(ruleset, df, checked, source), offset, votes)
+    fired = rows.votes.fired.astype(np.float64)
+    own = _own_labels(ruleset)
+    agree = np.asarray((fired.T @ rows.y.astype(np.float64)).toarray())[np.arange(len(own)), own]
+    hits = np.asarray((fired @ _support(ruleset).T.astype(np.float64)) > 0).sum(axis=0)
+    return Scan(
+        len(rows),
+        label_counts(ruleset, rows),
+        np.asarray(fired.sum(axis=0)).ravel(),
+        agree,
+        np.asarray(hits, dtype=np.float64).ravel(),
+        smallest_keys(rows, seed, sample_rows),
+        seed,
+        sample_rows,
+    )
+
+
+def merge_scans(first: Scan, second: Scan) -> Scan:
+    """Return the scan of the rows of two scans (of disjoint rows; associative)."""
+    sample = Rows.concat([first.sample, second.sample])
+    order = np.argsort(sample.rows, kind="stable")
+    sample = smallest_keys(sample.take(order), first.seed, first.sample_size)
+    return Scan(
+        first.n_rows + second.n_rows,
+        first.counts + second.counts,
+        first.rule_fired + second.rule_fired,
+        first.rule_agree + second.rule_agree,
+        first.label_hits + second.label_hits,
+        sample,
+        first.seed,
+        first.sample_size,
+    )
+
+
+def _checked(ruleset: RuleSet, df: pd.DataFrame, checked: bool, source: str) -> pd.DataFrame:
+    if checked:
+        return df
+    task = ruleset.task
+    columns = [task.id_column, *task.text_columns, task.label_column]
+    return check_frame(df, task, columns=columns, source=source)
+
+
+def _own_labels(ruleset: RuleSet) -> IntArray:
+    return np.array([ruleset.labels.index(rule.label) for rule in ruleset.rules], dtype=np.int64)
+
+
+def _support(ruleset: RuleSet) -> np.ndarray:
+    """(n_labels, n_rules) bool: the rules that vote for each label (multilabel: positive
+    rules of the label or a descendant)."""
+    if ruleset.multilabel:
+        positive = np.array([rule.positive for rule in ruleset.rules], dtype=bool)
+        return (feature_mask(ruleset)[:, : len(ruleset)] > 0) & positive
+    support = np.zeros((len(ruleset.labels), len(ruleset)), dtype=bool)
+    support[[rule.value for rule in ruleset.rules], np.arange(len(ruleset))] = True
+    return support
+
+
+# Fit -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class NewLabels:
+    """Labels on fewer than FEW_ROWS rows, the rules that speak for them, and how precise the
+    rule set's positive rules are on the labels the data do teach."""
+
+    few: np.ndarray
+    """(n_labels,) bool."""
+    support: np.ndarray
+    """(n_labels, n_rules) bool: the positive rules that vote for each label."""
+    precision: float
+    present: FloatArray
+    """(n_labels,) rows with each label."""
+    hits: FloatArray
+    """(n_labels,) rows where a rule for the label fires."""
+
+    @staticmethod
+    def of(ruleset: RuleSet, scan: Scan) -> NewLabels:
+        present = scan.counts.present
+        few = present < FEW_ROWS
+        support = _support(ruleset)
+        own = _own_labels(ruleset)
+        taught = ~few[own] & support[own, np.arange(len(own))]
+        total = scan.rule_fired[taught].sum()
+        precision = float(scan.rule_agree[taught].sum() / total) if total else 0.5
+        return NewLabels(few, support, precision, present, scan.label_hits)
+
+    def candidates(
+        self, ruleset: RuleSet, batch: Rows, scores: LabelScores, min_score: float
+    ) -> list[Candidate]:
+        """Return the candidate flags of these rows: a rule for a new label fires."""
+        labels = np.nonzero(self.few)[0]
+        if not len(labels):
+            return []
+        fired = batch.votes.fired.astype(np.float64)
+        n_rules = np.asarray(fired @ self.support[labels].T.astype(np.float64))
+        given = scores.given
+        score = 1.0 - (1.0 - self.precision) ** n_rules
+        # a row with a descendant tag already needs the label: a taxonomy gap (a finding)
+        gap = (given.astype(np.float64) @ descendant_matrix(ruleset)[labels].T) > 0
+        hit = (n_rules > 0) & ~given[:, labels] & ~gap & (score >= min_score)
+        return [
+            _candidate(scores, batch.rows, int(i), int(labels[j]), "candidate", float(score[i, j]))
+            for i, j in zip(*np.nonzero(hit), strict=True)
+        ]
+
+    def summary(self, ruleset: RuleSet) -> tuple[tuple[str, int, int], ...]:
+        """Return (label, rows with it, rows its rules fire on) for new labels whose rules
+        fire, most hits first."""
+        found = [
+            (ruleset.labels[i], int(self.present[i]), int(self.hits[i]))
+            for i in np.nonzero(self.few & (self.hits > 0))[0]
+        ]
+        return tuple(sorted(found, key=lambda item: (-item[2], item[0])))
+
+
+@dataclass(frozen=True, eq=False)
+class AuditPlan:
+    """What pass 2 needs: the fitted scorer, the new labels, the threshold and the options."""
+
+    scorer: Scorer
+    news: NewLabels
+    min_score: float
+    auto_threshold: bool
+    top: int | None
+    label_model: str
+    neighbours: bool
+    classifier: bool
+
+    @property
+    def ruleset(self) -> RuleSet:
+        """Return the rule set."""
+        return self.scorer.ruleset
+
+
+def fit_audit(
+    ruleset: RuleSet,
+    scan: Scan,
+    *,
+    label_model: str = "naive-bayes",
+    neighbours: bool = True,
+    classifier: bool = True,
+    min_score: float | None = None,
+    top: int | None = None,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> AuditPlan:
+    """Fit the scorer on the merged scan of all partitions, and choose the threshold.
+
+    `min_score` None flags as many pairs as the sample's scores say are wrong (see
+    `default_threshold`); `top` keeps the best flags only.
+
+    Raises
+    ------
+    LfkitError
+        For an unknown label model.
+    """
+    scorer, sample_scores = fit_scorer(
+        ruleset,
+        scan.counts,
+        scan.sample,
+        label_model=label_model,
+        neighbours=neighbours,
+        classifier=classifier,
+        seed=seed,
+        progress=progress,
+    )
+    news = NewLabels.of(ruleset, scan)
+    auto = min_score is None
+    if min_score is None:
+        min_score = default_threshold(row_errors(ruleset, sample_scores, news.few)[0])
+    return AuditPlan(scorer, news, float(min_score), auto, top, label_model, neighbours, classifier)
+
+
+# Pass 2 ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Partial:
+    """What pass 2 found in some rows: flag counts per label and kind, the best candidates
+    (at most `top`) with their rows' facts, and the taxonomy gaps."""
+
+    counts: np.ndarray
+    """(n_labels, len(KINDS)) int64."""
+    candidates: list[Candidate]
+    """Best first."""
+    facts: dict[int, RowFacts]
+    """What a flag shows of each candidate's row, by row number."""
+    gaps: dict[tuple[int, int], list[tuple[int, Any, float]]]
+    """Per (child, parent), the (row, id, P(child right)) of rows with the child only."""
+    top: int | None
+
+
+def audit_partition(
+    plan: AuditPlan,
+    df: pd.DataFrame,
+    offset: int = 0,
+    *,
+    votes: Votes | None = None,
+    checked: bool = False,
+    source: str = "audit",
+) -> Partial:
+    """Pass 2 over one partition (as in `scan_partition`): score its rows, keep its flags.
+
+    Raises
+    ------
+    DataError
+        When the partition lacks a column, or an id or a label is bad.
+    """
+    ruleset, task = plan.ruleset, plan.ruleset.task
+    df = _checked(ruleset, df, checked, source)
+    batch = read_rows(ruleset, df, offset, votes)
+    found: list[Candidate] = []
+    gaps: dict[tuple[int, int], list[tuple[int, Any, float]]] = {}
+    counts = np.zeros((len(ruleset.labels), len(KINDS)), dtype=np.int64)
+    for start in range(0, len(batch), CHUNK_ROWS):
+        part = batch.take(np.arange(start, min(start + CHUNK_ROWS, len(batch))))
+        scores = plan.scorer.score(part)
+        wrong, check = row_errors(ruleset, scores, plan.news.few)
+        add_gaps(
+            gaps, check, part.rows, df[task.id_column].iloc[start : start + len(part)].tolist()
+        )
+        new = _candidates(ruleset, scores, wrong, check, plan.min_score, part.rows)
+        new += plan.news.candidates(ruleset, part, scores, plan.min_score)
+        for candidate in new:
+            counts[candidate.label, KINDS.index(candidate.kind)] += 1
+        found = heapq.nsmallest(plan.top, found + new) if plan.top is not None else found + new
+    found.sort()
+    facts = {
+        candidate.row: _facts(ruleset, df, batch, candidate.row - offset) for candidate in found
+    }
+    return Partial(counts, found, facts, gaps, plan.top)
+
+
+def _facts(ruleset: RuleSet, df: pd.DataFrame, batch: Rows, i: int) -> RowFacts:
+    task = ruleset.task
+    return RowFacts(
+        df[task.id_column].iloc[i],
+        {column: df[column].iloc[i] for column in task.text_columns},
+        tuple(int(c) for c in batch.votes.fired[[i]].indices),
+        tuple(sorted(int(c) for c in batch.y[[i]].indices)),
+    )
+
+
+def merge_partials(first: Partial, second: Partial) -> Partial:
+    """Return the partial result of the rows of two partials (disjoint rows; associative)."""
+    candidates = list(heapq.merge(first.candidates, second.candidates))[: first.top]
+    facts = {**first.facts, **second.facts}
+    gaps = {key: list(rows) for key, rows in first.gaps.items()}
+    for key, rows in second.gaps.items():
+        gaps.setdefault(key, []).extend(rows)
+    return Partial(
+        first.counts + second.counts,
+        candidates,
+        {c.row: facts[c.row] for c in candidates},
+        gaps,
+        first.top,
+    )
+
+
+def finish_audit(plan: AuditPlan, partial: Partial) -> AuditReport:
+    """Return the audit report of the merged partial result of all partitions."""
+    ruleset, scorer = plan.ruleset, plan.scorer
+    per_label = {
+        label: dict(zip(KINDS, map(int, partial.counts[i]), strict=True))
+        for i, label in enumerate(ruleset.labels)
+        if partial.counts[i].any()
+    }
+    speaks = feature_mask(ruleset)[:, : len(ruleset)] > 0
+    flags = tuple(
+        build_flag(ruleset, partial.facts[candidate.row], scorer.fusion, speaks, candidate)
+        for candidate in partial.candidates
+    )
+    fusion = scorer.fusion
+    weights = dict(zip(fusion.sources, fusion.weights, strict=True))
+    weights["bias"] = float(np.mean(fusion.bias))
+    noise = (
+        {"missing": fusion.pooled[0], "spurious": fusion.pooled[1]}
+        if ruleset.multilabel
+        else {"wrong": fusion.pooled[0]}
+    )
+    gaps = {key: sorted(rows, key=lambda item: item[0]) for key, rows in partial.gaps.items()}
+    return AuditReport(
+        ruleset.task.kind,
+        scorer.n_rows,
+        ruleset.labels,
+        plan.label_model,
+        plan.neighbours,
+        weights,
+        plan.min_score,
+        flags,
+        per_label,
+        findings=collect_findings(ruleset, gaps),
+        new_labels=plan.news.summary(ruleset),
+        unused_labels=int(plan.news.few.sum()),
+        classifier=plan.classifier,
+        auto_threshold=plan.auto_threshold,
+        noise=noise,
+    )
+
+
+def row_errors(
+    ruleset: RuleSet, scores: LabelScores, few: np.ndarray
+) -> tuple[FloatArray, TaxonomyCheck]:
+    """Return each row's flaggable error scores (multilabel: per pair, taxonomy applied and
+    new labels left to candidates; multiclass: per row, its class) and the taxonomy check."""
+    wrong = scores.error_scores()
+    if ruleset.multilabel:
+        wrong[:, few] = 0.0
+    check = apply_taxonomy(ruleset, scores.given, wrong)
+    if ruleset.multilabel:
+        return check.wrong, check
+    given = scores.given.argmax(axis=1)
+    return wrong[np.arange(len(given)), given], check
+
+
+def _candidate(
+    scores: LabelScores,
+    rows: IntArray,
+    i: int,
+    label: int,
+    kind: str,
+    score: float,
+    suggested: int | None = None,
+    children: tuple[tuple[int, float], ...] = (),
+) -> Candidate:
+    neighbour = None if scores.neighbour_probs is None else float(scores.neighbour_probs[i, label])
+    model = scores.classifier_scores
+    clf = None if model is None else float(np.clip(model[i, label], 0.0, 1.0))
+    return Candidate(
+        -score,
+        int(rows[i]),
+        int(label),
+        kind,
+        suggested,
+        float(scores.probs[i, label]),
+        float(scores.rule_probs[i, label]),
+        neighbour,
+        clf,
+        children,
+    )
+
+
+def _candidates(
+    ruleset: RuleSet,
+    scores: LabelScores,
+    wrong: FloatArray,
+    check: TaxonomyCheck,
+    min_score: float,
+    rows: IntArray,
+) -> list[Candidate]:
+    y = scores.given
+    found = []
+    if not ruleset.multilabel:
+        errors = scores.error_scores()
+        suggested = np.where(y, -1.0, errors).argmax(axis=1)
+        given = y.argmax(axis=1)
+        for i in np.nonzero(wrong >= min_score)[0]:
+            found.append(
+                _candidate(
+                    scores, rows, i, int(given[i]), "spurious", float(wrong[i]), int(suggested[i])
+                )
+            )
+        return found
+    raw = scores.error_scores()
+    descendants = descendant_matrix(ruleset) > 0
+    for i, label in zip(*np.nonzero(wrong >= min_score), strict=True):
+        children: tuple[tuple[int, float], ...] = ()
+        if y[i, label]:
+            below = np.nonzero(descendants[label] & y[i])[0]
+            children = tuple((int(c), float(1.0 - raw[i, c])) for c in below)
+        kind = "spurious" if y[i, label] else "missing"
+        found.append(
+            _candidate(scores, rows, i, label, kind, float(wrong[i, label]), children=children)
+        )
+    return found
+
+
+# One process -----------------------------------------------------------------------------------
+
+Chunk = pd.DataFrame | tuple[pd.DataFrame, Votes | None]
+"""A chunk of consecutive rows, optionally with the rules' votes on them."""
+
+
+def audit_chunks(
+    ruleset: RuleSet,
+    chunks: Callable[[], Iterable[Chunk]],
+    *,
+    checked: bool = False,
+    source: str = "audit",
+    label_model: str = "naive-bayes",
+    neighbours: bool = True,
+    classifier: bool = True,
+    min_score: float | None = None,
+    top: int | None = None,
+    seed: int = 0,
+    sample_rows: int = SAMPLE_ROWS,
+    progress: Callable[[str], None] | None = None,
+) -> AuditReport:
+    """Audit the rows that `chunks()` yields, in two passes (it is called twice and must
+    yield the same rows in the same order): memory grows with a chunk and the fitted model,
+    not with the number of rows.
+
+    Options as in `audit_labels`; `checked` says the chunks went through `check_frame`.
+
+    Raises
+    ------
+    DataError
+        When a chunk lacks a column, or an id or a label is bad.
+    LfkitError
+        When there are no rows, or for an unknown label model.
+    """
+    say = progress or (lambda _: None)
+    say("applying rules and counting")
+    scan: Scan | None = None
+    for offset, df, votes in _offsets(chunks()):
+        part = scan_partition(
+            ruleset,
+            df,
+            offset,
+            seed=seed,
+            sample_rows=sample_rows,
+            votes=votes,
+            checked=checked,
+            source=_source(source, offset, df),
+        )
+        scan = part if scan is None else merge_scans(scan, part)
+    if scan is None:
+        raise LfkitError(f"{source}: the data has no rows")
+    plan = fit_audit(
+        ruleset,
+        scan,
+        label_model=label_model,
+        neighbours=neighbours,
+        classifier=classifier,
+        min_score=min_score,
+        top=top,
+        seed=seed,
+        progress=say,
+    )
+    say("scoring and ranking")
+    partial: Partial | None = None
+    seen = 0
+    for offset, df, votes in _offsets(chunks()):
+        found = audit_partition(
+            plan, df, offset, votes=votes, checked=checked, source=_source(source, offset, df)
+        )
+        partial = found if partial is None else merge_partials(partial, found)
+        seen = offset + len(df)
+    if partial is None or seen != scan.n_rows:
+        raise LfkitError(
+            f"{source}: the second pass read {seen:,} rows, the first {scan.n_rows:,}; "
+            "hint: the data changed while it was audited"
+        )
+    return finish_audit(plan, partial)
+
+
+def _offsets(chunks: Iterable[Chunk]) -> Iterator[tuple[int, pd.DataFrame, Votes | None]]:
+    offset = 0
+    for chunk in chunks:
+        df, votes = chunk if isinstance(chunk, tuple) else (chunk, None)
+        yield offset, df, votes
+        offset += len(df)
+
+
+def _source(source: str, offset: int, df: pd.DataFrame) -> str:
+    return source if offset == 0 else f"{source} (rows from {offset + 1:,})"
