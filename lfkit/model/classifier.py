@@ -136,7 +136,7 @@ def fit_ridge(
     --------
     >>> x = sparse.csr_array(np.eye(2, dtype=np.float32)[[0] * 10 + [1] * 10])
     >>> y = sparse.csr_array(np.array([[1]] * 10 + [[0]] * 10))
-    >>> fit_ridge(x, y).predict(x[[0, 19]]).round(2).tolist()
+    >>> fit_ridge(x, y).predict(x[[0, 19]]).astype(float).round(2).tolist()
     [[0.95], [0.05]]
     """
     y = given.astype(np.float64).toarray()
