@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from lfkit.audit.analysis import RuleStats, analyze_rules
     from lfkit.audit.scores import LabelScores, score_labels
     from lfkit.audit.suspects import AuditReport, Flag, audit_labels
-    from lfkit.data import read_data
+    from lfkit.data import Partition, read_data, split_data
     from lfkit.engine.apply import apply_rules
     from lfkit.engine.votes import Votes
     from lfkit.errors import DataError, LfkitError, OutputError, RuleError, RuleFileError
@@ -42,6 +42,7 @@ _HOMES = {
     "LabelScores": "lfkit.audit.scores",
     "LfkitError": "lfkit.errors",
     "OutputError": "lfkit.errors",
+    "Partition": "lfkit.data",
     "RuleError": "lfkit.errors",
     "RuleFileError": "lfkit.errors",
     "RuleSet": "lfkit.rules.ruleset",
@@ -64,6 +65,7 @@ _HOMES = {
     "score_labels": "lfkit.audit.scores",
     "slice_metrics": "lfkit.assist.slices",
     "slicing_functions": "lfkit.assist.slices",
+    "split_data": "lfkit.data",
     "suggest_rules": "lfkit.assist.suggest",
 }
 
@@ -78,6 +80,7 @@ __all__ = [
     "LabelScores",
     "LfkitError",
     "OutputError",
+    "Partition",
     "RuleError",
     "RuleFileError",
     "RuleSet",
@@ -100,6 +103,7 @@ __all__ = [
     "score_labels",
     "slice_metrics",
     "slicing_functions",
+    "split_data",
     "suggest_rules",
 ]
 

@@ -60,7 +60,7 @@ def check_rules(path: str | Path, *, data: str | Path | None = None) -> CheckRep
     ruleset, errors, warnings = lint_rules(path)
     found = [Diagnostic.from_error(err) for err in errors] + warnings
     if data is not None and ruleset is not None:
-        from lfkit.data import read_table
+        from lfkit.readers import read_table
 
         found += check_data(ruleset, read_table(data), source=str(data))
     return CheckReport(tuple(sorted(found, key=sort_key)), ruleset)

@@ -1,11 +1,16 @@
-"""Read data files (CSV, JSON, JSON Lines, Parquet) and check them against the task."""
+"""Data against the task: read it (whole or by partitions) and check ids, texts and labels.
+
+File formats are read by `lfkit.readers`; this module checks what they read against the
+task (columns, ids, labels) the same way for a whole file (`read_data`) and for each
+partition of a large source (`split_data`), so a loop over partitions in one process, a Dask
+cluster and `read_data` see the same rows with the same types.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,29 +18,151 @@ import numpy as np
 import pandas as pd
 
 from lfkit.errors import DataError, quoted
-from lfkit.files import FileProblem, check_regular, read_limited
+from lfkit.readers import BLOCKSIZE, Block, read_table, split_source
 from lfkit.rules.schema import Task, label_name
 
-DATA_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".parquet")
-MAX_TEXT_BYTES = 2 << 30
-"""The largest CSV/JSON file read into memory at once (the Dask engine reads larger ones)."""
+_INTEGER = r"-?(?:0|[1-9][0-9]{0,17})"
+"""An integer as text, written the one way `str(int)` writes it, within int64."""
+_GLOB = frozenset("*?[")
 
 
 def read_data(path: str | Path, task: Task, *, labels: bool = True) -> pd.DataFrame:
     """Read a data file and check its id, text and (when `labels`) label columns.
 
     The label column comes back parsed: a list of strings per row (multilabel) or one
-    string per row (multiclass).
+    string per row (multiclass). Ids keep the data's type; ids read from CSV or TSV text
+    come back as integers where they are written as integers (``42``, not ``042``), as
+    `pandas.read_csv` reads them. `path` may also be a glob (``data/*.csv``) or a folder of
+    Parquet files: their rows in file-name order.
 
     Raises
     ------
     DataError
         Naming the file and, where it applies, the line, row or column at fault.
     """
-    path = Path(path)
-    df = _read_table(path)
-    columns = [task.id_column, *task.text_columns] + ([task.label_column] if labels else [])
-    return check_frame(df, task, columns=columns, source=str(path))
+    source = str(path)
+    if _GLOB & set(source) or Path(source).is_dir():
+        blocks = split_source(source, blocksize=None)
+        df = pd.concat([_typed_ids(block(), task, block) for block in blocks], ignore_index=True)
+    else:
+        df = read_table(path)
+        if Path(source).suffix.lower() in (".csv", ".tsv"):
+            df = _typed_ids(df, task)
+    return check_frame(df, task, columns=_columns(task, labels), source=source)
+
+
+def split_data(
+    source: str | Path, task: Task, *, labels: bool = True, blocksize: int | None = BLOCKSIZE
+) -> list[Partition]:
+    """Return the partitions of a data source; each reads and checks its rows when called.
+
+    A partition is a small picklable callable: call it in this process (a loop over the
+    partitions reads a source of any size with the memory of one partition) or ship it to a
+    Dask worker. Its rows equal those `read_data` gives for the same rows (ids, types,
+    parsed labels); concatenated in order, the partitions give `read_data(source)`'s rows.
+
+    Parameters
+    ----------
+    source
+        A CSV, TSV, JSON Lines, JSON or Parquet file, a glob of them (read in file-name
+        order), a folder of Parquet files, or an fsspec URL.
+    task
+        The task whose id, text and (when `labels`) label columns each partition must have.
+    blocksize
+        Bytes per partition, about (CSV and JSON Lines: cut at the next record boundary;
+        Parquet: runs of whole row groups). None: one partition per file. A JSON array is
+        always one partition.
+
+    Raises
+    ------
+    DataError
+        Here, for an unknown file type, a missing file or a missing column (read from the
+        first partition's header); when a partition is called, for rows that do not parse
+        and bad ids or labels, naming the file, its byte range and the row. An id repeated
+        in two partitions is not detected.
+    """
+    blocks = split_source(source, blocksize=blocksize)
+    columns = _columns(task, labels)
+    parts = [Partition(block, task, tuple(columns), number) for number, block in enumerate(blocks)]
+    if parts:
+        _require(parts[0].block.describe(), list(parts[0].block.head().columns), columns)
+    return parts
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One partition of a data source: call it to read its rows, checked like `read_data`."""
+
+    block: Block
+    task: Task
+    columns: tuple[str, ...]
+    number: int
+
+    def __call__(self) -> pd.DataFrame:
+        return self.check(self.block())
+
+    def empty(self) -> pd.DataFrame:
+        """Return a frame with the partition's columns and no rows (reads only a header)."""
+        return self.check(self.block.head().iloc[:0])
+
+    def describe(self) -> str:
+        """Name the partition in messages: its file and, for part of a file, where in it."""
+        return self.block.describe()
+
+    def check(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Check rows read by this partition's block; return them with parsed labels."""
+        where = self.describe()
+        _require(where, list(df.columns), self.columns)
+        if not df.empty:
+            df = _typed_ids(df, self.task, self.block)
+            df = check_frame(df, self.task, columns=self.columns, source=where)
+        return df.reset_index(drop=True)
+
+
+def map_local(func: Callable[..., Any], parts: Sequence[Any], *shared: Any) -> Iterator[Any]:
+    """Yield ``func(part, *shared)`` for each partition in turn, in this process.
+
+    The single-process twin of `lfkit.engine.distributed.map_partitions`: code written
+    against one runs on the other, with the memory of one partition here.
+    """
+    for part in parts:
+        yield func(part, *shared)
+
+
+def _columns(task: Task, labels: bool) -> list[str]:
+    return [task.id_column, *task.text_columns] + ([task.label_column] if labels else [])
+
+
+def _typed_ids(df: pd.DataFrame, task: Task, block: Block | None = None) -> pd.DataFrame:
+    """Turn ids read as text (CSV, TSV) that are written as integers into integers.
+
+    Each id is looked at on its own, so every partitioning of a file gives the same ids: all
+    integers make an int64 column (as `pandas.read_csv` reads it), a mix an object column of
+    ints and strings; ``042`` and ``4.0`` stay strings.
+    """
+    column = task.id_column
+    if (block is not None and not block.text_fields) or column not in df.columns:
+        return df
+    ids = df[column]
+    if not pd.api.types.is_object_dtype(ids) and not pd.api.types.is_string_dtype(ids):
+        return df
+    integer = ids.str.fullmatch(_INTEGER, na=False).to_numpy(dtype=bool)
+    if not integer.any():
+        return df
+    if integer.all():
+        return df.assign(**{column: ids.astype(np.int64)})
+    values = [int(value) if ok else value for value, ok in zip(ids.tolist(), integer, strict=True)]
+    return df.assign(**{column: pd.Series(values, index=df.index, dtype=object)})
+
+
+def _require(source: str, available: list[str], columns: Sequence[str]) -> None:
+    for column in columns:
+        if column not in available:
+            raise DataError(
+                f"{source}: column '{column}' is not in the data; available: "
+                f"{', '.join(map(str, available))}; hint: set the task's column "
+                "names in the rules' task section"
+            )
 
 
 def check_frame(
@@ -50,13 +177,7 @@ def check_frame(
     """
     if df.empty:
         raise DataError(f"{source}: the data has no rows")
-    for column in columns:
-        if column not in df.columns:
-            raise DataError(
-                f"{source}: column '{column}' is not in the data; available: "
-                f"{', '.join(map(str, df.columns))}; hint: set the task's column "
-                "names in the rules' task section"
-            )
+    _require(source, list(df.columns), columns)
     ids = df[task.id_column]
     if ids.isna().any():
         row = int(ids.isna().to_numpy().argmax())
@@ -135,150 +256,3 @@ def _class(value: Any) -> str:
     if isinstance(value, str) and value.strip():
         return value.strip()
     raise ValueError(f"expected one class name, got {quoted(value)}")
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a data file as it is, without checking it against a task.
-
-    Raises
-    ------
-    DataError
-        For an unknown file type or a file that does not parse.
-    """
-    return _read_table(Path(path))
-
-
-def _read_table(path: Path) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    if suffix not in DATA_SUFFIXES:
-        raise DataError(
-            f"{path}: unknown data file type '{suffix or '(none)'}'; expected one "
-            f"of {', '.join(DATA_SUFFIXES)}"
-        )
-    if suffix == ".parquet":
-        return _read_parquet(path)
-    text = _read_text(path)
-    if suffix in (".csv", ".tsv"):
-        return _read_csv(path, text, "\t" if suffix == ".tsv" else None)
-    if suffix == ".json":
-        return _records(path, _parse_json(path, text), "the file")
-    rows = [_parse_json(path, line, line=number) for number, line in json_lines(text)]
-    return _records(path, rows, "each line")
-
-
-def json_lines(text: str) -> list[tuple[int, str]]:
-    """Return the non-blank lines of JSON Lines text with their 1-based numbers.
-
-    Lines end at '\\n' (and '\\r\\n') only: U+2028, U+0085 and the other characters that
-    `str.splitlines` also breaks at are valid inside JSON strings.
-
-    Examples
-    --------
-    >>> json_lines('{"a": "x\u2028y"}\\r\\n\\n{"a": 1}\\n')
-    [(1, '{"a": "x\u2028y"}'), (3, '{"a": 1}')]
-    """
-    lines = text.split("\n")
-    return [
-        (number, line.removesuffix("\r"))
-        for number, line in enumerate(lines, start=1)
-        if line.strip()
-    ]
-
-
-def _read_text(path: Path) -> str:
-    try:
-        raw = read_limited(path, MAX_TEXT_BYTES)
-    except FileProblem as err:
-        hint = "; hint: read it in blocks on a Dask cluster (--local-cluster N)"
-        raise DataError(f"{path}: {err}" + (hint if "more than" in str(err) else "")) from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        raise DataError(
-            f"{path}:{line}: byte {raw[err.start]:#04x} at offset {err.start} is "
-            "not UTF-8; hint: convert the file to UTF-8 (e.g. iconv -t utf-8)"
-        ) from None
-
-
-def _read_csv(path: Path, text: str, sep: str | None) -> pd.DataFrame:
-    sep = sep or sniff_delimiter(text)
-    try:
-        df = pd.read_csv(
-            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""]
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
-        raise DataError(f"{path}: not a readable CSV file ({' '.join(str(err).split())})") from None
-    return unshift_csv(df, str(path))
-
-
-def unshift_csv(df: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Undo the shift pandas makes when data lines hold one field more than the header.
-
-    pandas then takes the first field of every line as the index, and every column reads the
-    field to its left (ids become titles). When the extra last field is empty on every line
-    (a trailing delimiter), the fields go back under their header names; otherwise a value
-    would be lost, and the file is refused.
-
-    Raises
-    ------
-    DataError
-        Naming the first row whose extra field holds a value.
-    """
-    if isinstance(df.index, pd.RangeIndex):
-        return df
-    extra = df[df.columns[-1]].notna().to_numpy()
-    if extra.any():
-        row = int(extra.argmax())
-        raise DataError(
-            f"{source}: row {row + 1} has {len(df.columns) + 1} fields but the header names "
-            f"{len(df.columns)} columns; hint: quote fields that hold the delimiter, or name "
-            "the extra column in the header"
-        )
-    fields = df.reset_index().iloc[:, :-1]
-    fields.columns = df.columns
-    return fields
-
-
-def sniff_delimiter(text: str) -> str:
-    """Return the delimiter of CSV text (one of , ; tab |), as `read_data` reads it."""
-    try:
-        return csv.Sniffer().sniff(text[:65536], delimiters=",;\t|").delimiter
-    except csv.Error:  # e.g. lines that end in a delimiter the header lacks: trust the header
-        header = text[: text.find("\n")] if "\n" in text else text
-        counts = {sep: header.count(sep) for sep in ",;\t|"}
-        best = max(counts, key=lambda sep: counts[sep])
-        return best if counts[best] else ","
-
-
-def _parse_json(path: Path, text: str, line: int = 0) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        where = f"{path}:{line}" if line else f"{path}:{err.lineno}"
-        raise DataError(f"{where}: not valid JSON ({err.msg} at column {err.colno})") from None
-    except RecursionError:
-        raise DataError(f"{path}: JSON nested too deeply") from None
-
-
-def _records(path: Path, data: Any, what: str) -> pd.DataFrame:
-    rows = data if isinstance(data, list) else None
-    if rows is None or not all(isinstance(row, dict) for row in rows):
-        raise DataError(
-            f"{path}: expected {what} to hold JSON objects (one per row)"
-            + (", as a JSON array" if what == "the file" else "")
-        )
-    return pd.DataFrame(rows)
-
-
-def _read_parquet(path: Path) -> pd.DataFrame:
-    try:
-        check_regular(path)
-    except FileProblem as err:
-        raise DataError(f"{path}: {err}") from None
-    try:
-        return pd.read_parquet(path)
-    except OSError as err:
-        raise DataError(f"{path}: cannot read the Parquet file ({err})") from None
-    except Exception as err:  # pyarrow raises its own error types for corrupt files
-        raise DataError(f"{path}: not a readable Parquet file ({err})") from None

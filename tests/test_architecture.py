@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).parents[1] / "lfkit"
 LAYERS: list[tuple[str, ...]] = [
     ("lfkit.errors", "lfkit._types", "lfkit.files", "lfkit.display"),
     ("lfkit.rules",),
-    ("lfkit.data", "lfkit.output", "lfkit.check"),
+    ("lfkit.data", "lfkit.readers", "lfkit.output", "lfkit.check"),
     ("lfkit.engine",),
     ("lfkit.model",),
     ("lfkit.audit",),

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from lfkit.check import _TYPO, _closest, check_rules
 from lfkit.cli import app
-from lfkit.data import parse_labels, read_table
+from lfkit.data import parse_labels
+from lfkit.readers import read_table
 from lfkit.rules.lint import CODES
 from lfkit.rules.loader import load_rules
 

@@ -80,10 +80,10 @@ def test_csv_with_quoted_newlines_read_in_blocks(
     assert ddf.npartitions >= 8
     local = lfkit.read_data(path, class_rules.task)
     got = ddf.compute()
-    pd.testing.assert_frame_equal(
-        got.reset_index(drop=True), local.astype({"tag": object}), check_index_type=False
-    )
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), local, check_index_type=False)
     assert_same_votes(apply_rules_dask(class_rules, ddf), lfkit.apply_rules(class_rules, local))
+    assert got["id"].dtype == np.int64
+    assert got["id"].tolist() == pd.read_csv(path)["id"].tolist()
 
 
 def test_json_lines_read_in_blocks(
@@ -162,7 +162,7 @@ def test_csv_blocks_end_outside_quotes(tmp_path: Path, blocksize: int) -> None:
     task = lfkit.load_rules(EXAMPLES.parents[1] / "rules" / "madewithml-4class").task
     expected = pd.read_csv(
         io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""]
-    ).astype({"tag": object})
+    ).astype({"id": np.int64})
     ddf = read_data_dask(path, task, blocksize=blocksize)
     got = ddf.compute(scheduler="sync").reset_index(drop=True)
     pd.testing.assert_frame_equal(got, expected)
@@ -241,3 +241,59 @@ def test_cli_apply_and_audit_on_a_local_cluster(tmp_path: Path) -> None:
         app, ["audit", str(data), "--rules", str(rules), "--local-cluster", "2", "--top", "3"]
     )
     assert result.exit_code == 0 and "showing the top 3" in result.stdout
+
+
+def test_label_partitions_on_the_cluster_equal_this_process(
+    cluster: distributed.LocalCluster, class_rules: RuleSet
+) -> None:
+    """Fitting and labelling dataset.csv's partitions on workers gives this process's result."""
+    from lfkit.data import map_local, split_data
+    from lfkit.engine.distributed import map_partitions
+    from lfkit.model.partitioned import fit_label_model_partitions, label_partitions
+
+    parts = split_data(EXAMPLES / "dataset.csv", class_rules.task, blocksize=30_000)
+    assert len(parts) >= 5
+    results = {}
+    for name, mapper in (("local", map_local), ("dask", map_partitions)):
+        model, labelled = fit_label_model_partitions(class_rules, parts, map_parts=mapper)
+        frames = [frame for frame, _ in label_partitions(model, parts, map_parts=mapper)]
+        results[name] = (model.method, labelled, pd.concat(frames, ignore_index=True))
+    assert results["dask"][:2] == results["local"][:2] == ("naive-bayes", 764)
+    pd.testing.assert_frame_equal(results["dask"][2], results["local"][2])
+
+
+@pytest.mark.parametrize("rules", ["madewithml-4class", "madewithml"])
+def test_cli_label_on_a_local_cluster_equals_one_process(
+    tmp_path: Path, projects: pd.DataFrame, rules: str
+) -> None:
+    """`lfkit label --local-cluster 2` on a glob of 3 files writes what one process writes."""
+    from typer.testing import CliRunner
+
+    from lfkit.cli import app
+
+    if rules == "madewithml":
+        for number, start in enumerate(range(0, len(projects), 700)):
+            part = projects.iloc[start : start + 700]
+            part.to_json(tmp_path / f"part-{number}.jsonl", orient="records", lines=True)
+        data = str(tmp_path / "part-*.jsonl")
+    else:
+        classes = pd.read_csv(EXAMPLES / "dataset.csv")
+        for number, start in enumerate(range(0, len(classes), 300)):
+            classes.iloc[start : start + 300].to_csv(tmp_path / f"part-{number}.csv", index=False)
+        data = str(tmp_path / "part-*.csv")
+    runner = CliRunner()
+    outputs = {}
+    for name, extra in (("local", []), ("dask", ["--local-cluster", "2"])):
+        outputs[name] = tmp_path / f"{name}.parquet"
+        result = runner.invoke(
+            app,
+            ["label", data, "--rules", str(EXAMPLES.parents[1] / "rules" / rules)]
+            + ["--out", str(outputs[name]), *extra],
+        )
+        assert result.exit_code == 0, result.output
+        outputs[name + " summary"] = result.stdout.replace(str(outputs[name]), "OUT")
+    assert outputs["dask summary"] == outputs["local summary"]
+    assert "fitted on" in outputs["local summary"] and "rows per label" in outputs["local summary"]
+    local, dask_out = pd.read_parquet(outputs["local"]), pd.read_parquet(outputs["dask"])
+    assert len(local) == (len(projects) if rules == "madewithml" else 764)
+    pd.testing.assert_frame_equal(dask_out, local)

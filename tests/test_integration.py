@@ -116,7 +116,7 @@ def test_audit_names_an_empty_class_cell(tmp_path: Path) -> None:
     df.to_csv(data, index=False)
     result = CliRunner().invoke(app, ["audit", str(data), "--rules", str(CLASS_RULES)])
     assert result.exit_code == 1
-    assert "row 1 (id '6'), column 'tag': expected one class name, got an empty cell" in (
+    assert "row 1 (id 6), column 'tag': expected one class name, got an empty cell" in (
         result.output
     )
     assert "nan" not in result.output

@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 
 from lfkit.audit.suspects import AuditReport, audit_labels
 from lfkit.cli import app
-from lfkit.data import _read_table, read_data
+from lfkit.data import read_data
 from lfkit.errors import DataError, OutputError
+from lfkit.readers import read_table
 from lfkit.review.decisions import Decision, append_decision, decision_for, read_decisions
 from lfkit.review.fix import apply_decisions, correct_labels, fix_file
 from lfkit.rules.ruleset import RuleSet
@@ -106,7 +107,7 @@ def _check_fixed(ruleset: RuleSet, data: Path, out: Path, decisions: Path) -> No
     label = ruleset.task.label_column
     assert after[label].tolist() == correction.labels
     pd.testing.assert_frame_equal(before.drop(columns=label), after.drop(columns=label))
-    raw_in, raw_out = _read_table(data), _read_table(out)
+    raw_in, raw_out = read_table(data), read_table(out)
     assert list(raw_in.columns) == list(raw_out.columns)
     changed = set(correction.rows)
     for row in range(len(raw_in)):

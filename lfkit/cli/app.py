@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -85,6 +85,17 @@ def load_ruleset(rules: Path, lfs: list[str] | None) -> RuleSet:
     return ruleset
 
 
+def dask_engine() -> tuple[Callable[..., Any], Callable[..., Iterator[Any]]]:
+    """Return the Dask engine's `connect` and `map_partitions`, or explain how to install it."""
+    try:
+        from lfkit.engine.distributed import connect, map_partitions
+    except ImportError:
+        raise LfkitError(
+            "the Dask engine needs the dask extra: pip install 'lfkit[dask]'"
+        ) from None
+    return connect, map_partitions
+
+
 def apply_on_dask(
     ruleset: RuleSet, data: Path, scheduler: str | None, local_cluster: int | None
 ) -> tuple[pd.DataFrame, Votes]:
@@ -92,12 +103,9 @@ def apply_on_dask(
 
     Only the votes (sparse) and the id column come back to this process.
     """
-    try:
-        from lfkit.engine.distributed import apply_rules_dask, connect, read_data_dask
-    except ImportError:
-        raise LfkitError(
-            "the Dask engine needs the dask extra: pip install 'lfkit[dask]'"
-        ) from None
+    connect, _ = dask_engine()
+    from lfkit.engine.distributed import apply_rules_dask, read_data_dask
+
     with connect(scheduler, local_cluster):
         frame = read_data_dask(data, ruleset.task, labels=False)
         votes = apply_rules_dask(ruleset, frame)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,12 +19,19 @@ from lfkit.cli.app import (
     RulesOption,
     SchedulerOption,
     app,
-    apply_on_dask,
+    dask_engine,
     exit_on_error,
     load_ruleset,
     progress,
 )
 from lfkit.errors import LfkitError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lfkit.model.fit import LabelModel
+    from lfkit.model.label import LabelCounts
+    from lfkit.rules.ruleset import RuleSet
 
 
 class Method(StrEnum):
@@ -68,13 +77,7 @@ def label(
     lfs: LfsOption = None,
 ) -> None:
     """Label every row with the rules and a label model; write the data with the labels to --out."""
-    from lfkit.data import read_data
-    from lfkit.engine.apply import apply_rules
-    from lfkit.engine.votes import Votes
-    from lfkit.model.fit import fit_label_model
-    from lfkit.model.label import count_labels, known_labels, label_rows, table_frames
-    from lfkit.model.save import load_label_model
-    from lfkit.output import check_outputs, write_frames
+    from lfkit.output import check_outputs
 
     say = progress()
     with exit_on_error():
@@ -93,39 +96,101 @@ def label(
         )
         say("loading rules")
         ruleset = load_ruleset(rules, lfs)
-        say("reading data")
-        df = read_data(data, ruleset.task, labels=False)
-        if scheduler is None and local_cluster is None:
-            say("applying rules")
-            votes = apply_rules(ruleset, df)
-        else:
-            say("applying rules on the Dask cluster")
-            _, votes = apply_on_dask(ruleset, data, scheduler, local_cluster)
-        if model is not None:
-            fitted = load_label_model(model, ruleset)
-            how = f"label model: {fitted.method}, loaded from {model}"
-        else:
-            rows, given = known_labels(ruleset, df, source=str(data))
-            if use_labels and len(rows):
-                say(f"fitting the label model on {len(rows):,} labelled rows")
-                subset = Votes(votes.fired[rows], votes.values)
-                fitted = fit_label_model(ruleset, subset, given, method=method.value, seed=seed)
-                how = f"label model: {fitted.method}, fitted on {len(rows):,} labelled rows"
-            else:
-                say("fitting the label model on the votes alone")
-                fitted = fit_label_model(ruleset, votes, None, method=method.value, seed=seed)
-                how = f"label model: {fitted.method}, fitted without labels"
-        say("labelling")
-        labelled = label_rows(
-            fitted, df, votes=votes, threshold=threshold, keep_abstains=keep_abstains
+        fitted, how, counts = _label(
+            ruleset,
+            data,
+            scheduler,
+            local_cluster,
+            model=model,
+            method=method.value,
+            use_labels=use_labels,
+            seed=seed,
+            threshold=threshold,
+            keep_abstains=keep_abstains,
+            out=out,
+            force=force,
+            say=say,
         )
-        if out is not None:
-            write_frames(table_frames(labelled, out.suffix), out, force=force)
         if save_model is not None:
             fitted.save(save_model, force=force, option="--save-model")
     typer.echo(how)
-    typer.echo(count_labels(labelled, votes).summary())
+    typer.echo(counts.summary())
     if out is not None:
         typer.echo(f"labelled data written to {out}")
     if save_model is not None:
         typer.echo(f"label model saved to {save_model}")
+
+
+def _label(
+    ruleset: RuleSet,
+    data: Path,
+    scheduler: str | None,
+    local_cluster: int | None,
+    *,
+    model: Path | None,
+    method: str,
+    use_labels: bool,
+    seed: int,
+    threshold: float | None,
+    keep_abstains: bool,
+    out: Path | None,
+    force: bool,
+    say: Callable[[str], None],
+) -> tuple[LabelModel, str, LabelCounts]:
+    """Fit (or load) the label model and label every row, partition by partition.
+
+    In this process, or with --scheduler/--local-cluster on a Dask cluster, where the
+    partitions are read, counted and labelled on the workers; labelled rows stream to --out
+    one partition at a time in either case.
+    """
+    from lfkit.data import map_local, split_data
+    from lfkit.model.label import table_frames
+    from lfkit.model.partitioned import (
+        fit_label_model_partitions,
+        label_partitions,
+        merge_label_counts,
+    )
+    from lfkit.model.save import load_label_model
+    from lfkit.output import write_frames
+
+    connect: Callable[..., AbstractContextManager[Any]] = lambda *_: nullcontext()  # noqa: E731
+    map_parts = map_local
+    if scheduler is not None or local_cluster is not None:
+        connect, map_parts = dask_engine()
+        say("starting the Dask cluster" if scheduler is None else "connecting to the scheduler")
+    with connect(scheduler, local_cluster):
+        parts = split_data(data, ruleset.task, labels=False)
+        if model is not None:
+            fitted = load_label_model(model, ruleset)
+            how = f"label model: {fitted.method}, loaded from {model}"
+        else:
+            say("fitting the label model")
+            fitted, labelled = fit_label_model_partitions(
+                ruleset, parts, method=method, use_labels=use_labels, seed=seed, map_parts=map_parts
+            )
+            how = f"label model: {fitted.method}, " + (
+                f"fitted on {labelled:,} labelled rows" if labelled else "fitted without labels"
+            )
+        say("labelling")
+        results = label_partitions(
+            fitted,
+            parts,
+            threshold=threshold,
+            keep_abstains=keep_abstains,
+            rows=out is not None,
+            map_parts=map_parts,
+        )
+        total: list[LabelCounts] = []
+
+        def frames(suffix: str) -> Iterator[pd.DataFrame]:
+            for frame, counts in results:
+                total[:] = [merge_label_counts(total[0], counts) if total else counts]
+                if frame is not None:
+                    yield from table_frames(frame, suffix)
+
+        if out is not None:
+            write_frames(frames(out.suffix), out, force=force)
+        else:
+            for _ in frames(""):
+                pass
+    return fitted, how, total[0]

@@ -3,9 +3,8 @@
 Each partition of a `dask.dataframe.DataFrame` goes through `lfkit.apply_rules` on a worker;
 the client stacks the sparse per-partition votes in partition order, so the result equals
 the local engine's on the same rows, row for row. Files are read partition by partition on
-the workers (CSV and TSV split only where a line break is outside quotes, JSON Lines at line
-breaks, Parquet by file or row group). The label model's counts per partition live a layer
-up, in lfkit.model.distributed.
+the workers, by the partitions of `lfkit.data.split_data` (the same readers a single process
+uses). The label model's counts per partition live a layer up, in lfkit.model.distributed.
 
 Workers need lfkit installed (the same version); a rule set travels to each worker once
 and is compiled there on first use.
@@ -13,42 +12,34 @@ and is compiled there on first use.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
 import os
 import pickle
 import socket
 import struct
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
-from itertools import pairwise
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import dask
 import dask.dataframe as dd
-import fsspec
 import numpy as np
 import pandas as pd
-from distributed import Client
+from distributed import Client, Future, default_client
 from scipy import sparse
 
-from lfkit.data import DATA_SUFFIXES, check_frame, json_lines, unshift_csv
+from lfkit.data import Partition, split_data
 from lfkit.engine.apply import _fields, apply_rules
 from lfkit.engine.votes import Votes
 from lfkit.errors import DataError, LfkitError
+from lfkit.readers import BLOCKSIZE
 from lfkit.rules.ruleset import RuleSet
 from lfkit.rules.schema import Task
 
-BLOCKSIZE = 64 * 2**20
-"""Bytes of CSV or JSON Lines per partition (a partition ends at the next record boundary)."""
-_SCAN_CHUNK = 16 * 2**20
 _RULESETS: dict[str, RuleSet] = {}
 """Rule sets a worker process has seen, by content: compiled plans are cached per object."""
-_QUOTE, _NEWLINE = b'"', b"\n"
 
 
 def connect(
@@ -158,48 +149,61 @@ def read_data_dask(
     labels: bool = True,
     blocksize: int | None = BLOCKSIZE,
 ) -> dd.DataFrame:
-    """Read a data file lazily, partition by partition, with the checks of `lfkit.read_data`.
+    """Read a data source lazily: the partitions of `lfkit.data.split_data`, read on workers.
 
-    CSV and TSV files are split into blocks of about `blocksize` bytes, each ending at a
-    line break outside quotes, so quoted line breaks stay inside their field (a file with an
-    odd number of quote characters is read as one partition). JSON Lines files are split at
-    line breaks, Parquet files (or folders of them) by file or row group, and a JSON array is
-    one partition. `blocksize=None` reads each file as one partition. A glob such as
-    ``data/*.csv`` reads the matching files in name order.
-
-    Columns are checked on the client; ids (missing or repeated within a partition) and
-    labels are checked on the workers, when the data is computed. Ids repeated in different
-    partitions are not detected.
+    Columns are checked here (from the first partition's header); ids and labels on the
+    workers, when the data is computed, naming the file and the partition.
 
     Raises
     ------
     DataError
-        For an unknown file type, a file that cannot be read, or a missing column; at compute
-        time, for bad ids or labels, naming the file and the partition.
+        As `split_data` does.
     """
-    source = str(path)
-    suffix = Path(source).suffix.lower()
-    if suffix not in DATA_SUFFIXES:
-        if Path(source).is_dir():
-            suffix = ".parquet"
-        else:
-            raise DataError(
-                f"{source}: unknown data file type '{suffix or '(none)'}'; expected one "
-                f"of {', '.join(DATA_SUFFIXES)}"
-            )
-    columns = [task.id_column, *task.text_columns] + ([task.label_column] if labels else [])
-    if suffix == ".parquet":
-        return _read_parquet(source, task, columns, labels)
-    fs, paths = _expand(source)
-    if suffix == ".json" or blocksize is None:
-        return _from_parts(paths, task, columns, labels, [_WholeFile(p) for p in paths])
-    parts: list[Any] = []
-    for file in paths:
-        if suffix in (".csv", ".tsv"):
-            parts.extend(_csv_blocks(fs, file, "\t" if suffix == ".tsv" else None, blocksize))
-        else:
-            parts.extend(_line_blocks(fs, file, blocksize))
-    return _from_parts(paths, task, columns, labels, parts)
+    parts = split_data(path, task, labels=labels, blocksize=blocksize)
+    with _keep_objects():
+        return dd.from_map(
+            _read, parts, meta=parts[0].empty(), label="lfkit-read", enforce_metadata=False
+        )
+
+
+def _read(part: Partition) -> pd.DataFrame:
+    return part()
+
+
+def _keep_objects() -> Any:
+    """Keep object columns as they are: Dask would turn lists of tags into strings."""
+    return dask.config.set({"dataframe.convert-string": False})
+
+
+def map_partitions(
+    func: Callable[..., Any], parts: Sequence[Any], *shared: Any, window: int | None = None
+) -> Iterator[Any]:
+    """Run ``func(part, *shared)`` for each partition on the cluster; yield results in order.
+
+    The `shared` objects (a rule set, a fitted model) travel to each worker once. At most
+    `window` partitions are in flight (default: two per worker thread), so results never
+    pile up in this process: a caller that folds or writes them as they come holds one at a
+    time. `lfkit.data.map_local` is the same in this process.
+
+    Raises
+    ------
+    LfkitError
+        When there is no Dask client (use `connect`); and whatever `func` raises on a worker.
+    """
+    try:
+        client = default_client()
+    except ValueError:
+        raise LfkitError("no Dask cluster to run on; hint: connect to one first") from None
+    threads = sum(client.nthreads().values()) or 1
+    window = window or 2 * threads
+    ready = [client.scatter(value, broadcast=True, hash=False) for value in shared]
+    pending: deque[Future] = deque()
+    for part in parts:
+        pending.append(client.submit(func, part, *ready, pure=False))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def apply_rules_dask(ruleset: RuleSet, ddf: dd.DataFrame) -> Votes:
@@ -252,275 +256,3 @@ def _check_columns(ruleset: RuleSet, ddf: dd.DataFrame, needed: Sequence[str]) -
             f"column '{missing[0]}' is not in the Dask DataFrame; "
             f"available: {', '.join(map(str, ddf.columns))}"
         )
-
-
-# Reading -------------------------------------------------------------------------------------
-
-
-def _expand(source: str, *, folders: bool = False) -> tuple[Any, list[str]]:
-    """Return the file system and the files a path or glob names, sorted."""
-    try:
-        fs, _, paths = fsspec.core.get_fs_token_paths(source)
-    except (OSError, ValueError) as err:
-        raise DataError(f"{source}: cannot read the file ({err})") from None
-    paths = sorted(paths)
-    found = fs.exists if folders else fs.isfile
-    if not paths or not all(found(path) for path in paths):
-        raise DataError(f"{source}: cannot read the file (no such file)")
-    return fs, paths
-
-
-def _read_parquet(source: str, task: Task, columns: list[str], labels: bool) -> dd.DataFrame:
-    _expand(source, folders=True)
-    try:
-        with _keep_objects():
-            ddf = dd.read_parquet(source)
-    except Exception as err:  # pyarrow and fsspec raise their own error types
-        reason = " ".join(str(err).split("Original Message:")[-1].split())
-        raise DataError(f"{source}: not a readable Parquet file ({reason})") from None
-    _require(source, list(ddf.columns), columns)
-    finish = _Finish(source, task, columns, labels)
-    return ddf.map_partitions(_finish_partition, finish, meta=finish(ddf._meta, source))
-
-
-def _finish_partition(
-    df: pd.DataFrame, finish: _Finish, partition_info: dict[str, Any] | None = None
-) -> pd.DataFrame:
-    number = partition_info["number"] if partition_info else "?"
-    return finish(df, f"{finish.source}, partition {number}")
-
-
-def _from_parts(
-    paths: list[str], task: Task, columns: list[str], labels: bool, parts: list[Any]
-) -> dd.DataFrame:
-    """Build a DataFrame whose partitions `parts` read on the workers (`part()` is a frame)."""
-    heads = [part.head() for part in parts[:1]]
-    head = heads[0] if heads else pd.DataFrame()
-    _require(paths[0], list(head.columns), columns)
-    finish = _Finish(paths[0], task, columns, labels)
-    meta = finish(head.iloc[:0], paths[0])
-    with _keep_objects():
-        return dd.from_map(
-            _read_part, parts, args=(finish,), meta=meta, label="lfkit-read", enforce_metadata=False
-        )
-
-
-def _keep_objects() -> Any:
-    """Keep object columns as they are: Dask would turn lists of tags into strings."""
-    return dask.config.set({"dataframe.convert-string": False})
-
-
-def _read_part(part: Any, finish: _Finish) -> pd.DataFrame:
-    return finish(part(), part.describe())
-
-
-def _require(source: str, available: list[str], columns: list[str]) -> None:
-    for column in columns:
-        if column not in available:
-            raise DataError(
-                f"{source}: column '{column}' is not in the data; available: "
-                f"{', '.join(map(str, available))}; hint: set the task's column "
-                "names in the rules' task section"
-            )
-
-
-@dataclass(frozen=True)
-class _Finish:
-    """Check one partition like `check_frame` (columns, ids, labels), naming where it is."""
-
-    source: str
-    task: Task
-    columns: list[str]
-    labels: bool
-
-    def __call__(self, df: pd.DataFrame, where: str) -> pd.DataFrame:
-        _require(where, list(df.columns), self.columns)
-        if not df.empty:
-            df = check_frame(df, self.task, columns=self.columns, source=where)
-        df = df.reset_index(drop=True)
-        if self.labels:
-            values = df[self.task.label_column].tolist() if not df.empty else []
-            df = df.assign(**{self.task.label_column: pd.Series(values, dtype=object)})
-        return df
-
-
-@dataclass(frozen=True)
-class _WholeFile:
-    """A whole file, read like `lfkit.read_data` reads it (without its checks)."""
-
-    path: str
-
-    def __call__(self) -> pd.DataFrame:
-        from lfkit.data import _read_table
-
-        return _read_table(Path(self.path))
-
-    def head(self) -> pd.DataFrame:
-        return self()
-
-    def describe(self) -> str:
-        return self.path
-
-
-@dataclass(frozen=True)
-class _CsvBlock:
-    """Bytes [start, end) of a CSV file, parsed with the file's header."""
-
-    path: str
-    header: bytes
-    start: int
-    end: int
-    sep: str
-
-    def __call__(self) -> pd.DataFrame:
-        return self._parse(_read_range(self.path, self.start, self.end))
-
-    def head(self) -> pd.DataFrame:
-        return self._parse(b"")
-
-    def describe(self) -> str:
-        return f"{self.path} (bytes {self.start}-{self.end})"
-
-    def _parse(self, data: bytes) -> pd.DataFrame:
-        text = _decode(self.header + data, self.path, self.start - len(self.header))
-        try:
-            df = pd.read_csv(
-                io.StringIO(text), sep=self.sep, dtype=str, keep_default_na=False, na_values=[""]
-            )
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
-            raise DataError(
-                f"{self.describe()}: not a readable CSV file ({' '.join(str(err).split())}); "
-                "hint: a quote character inside an unquoted field can split the file in the "
-                "wrong place: read it with blocksize=None"
-            ) from None
-        return unshift_csv(df, self.describe())
-
-
-@dataclass(frozen=True)
-class _LineBlock:
-    """Bytes [start, end) of a JSON Lines file: one JSON object per line."""
-
-    path: str
-    start: int
-    end: int
-    columns: tuple[str, ...]
-
-    def __call__(self) -> pd.DataFrame:
-        return self._parse(_read_range(self.path, self.start, self.end))
-
-    def head(self) -> pd.DataFrame:
-        data = _read_range(self.path, self.start, min(self.end, self.start + 65536))
-        complete = self.start + len(data) >= self.end
-        return self._parse(data if complete else data[: data.rfind(_NEWLINE) + 1])
-
-    def describe(self) -> str:
-        return f"{self.path} (bytes {self.start}-{self.end})"
-
-    def _parse(self, data: bytes) -> pd.DataFrame:
-        text = _decode(data, self.path, self.start)
-        rows = []
-        for number, line in json_lines(text):
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(
-                    f"{self.describe()}, line {number}: not valid JSON "
-                    f"({err.msg} at column {err.colno})"
-                ) from None
-            if not isinstance(row, dict):
-                raise DataError(f"{self.describe()}: expected each line to hold a JSON object")
-            rows.append(row)
-        df = pd.DataFrame(rows)
-        extra = [column for column in self.columns if column not in df.columns]
-        return df.assign(**dict.fromkeys(extra)) if extra else df
-
-
-def _read_range(path: str, start: int, end: int) -> bytes:
-    try:
-        with fsspec.open(path, "rb") as file:
-            file.seek(start)
-            return file.read(end - start)
-    except OSError as err:
-        raise DataError(f"{path}: cannot read the file ({err})") from None
-
-
-def _decode(data: bytes, path: str, offset: int) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise DataError(
-            f"{path}: byte {data[err.start]:#04x} at offset {offset + err.start} is "
-            "not UTF-8; hint: convert the file to UTF-8 (e.g. iconv -t utf-8)"
-        ) from None
-
-
-def _csv_blocks(fs: Any, path: str, sep: str | None, blocksize: int) -> list[_CsvBlock]:
-    """Split a CSV file into blocks that end at line breaks outside quotes."""
-    size = fs.size(path)
-    with fs.open(path, "rb") as file:
-        sample = file.read(65536)
-        if sep is None:
-            try:
-                sep = csv.Sniffer().sniff(sample.decode("utf-8", "replace"), ",;\t|").delimiter
-            except csv.Error:
-                sep = ","
-        file.seek(0)
-        splits, balanced = _quoted_splits(file, blocksize)
-        if len(splits) < 2 or splits[1] >= size:
-            raise DataError(f"{path}: the data has no rows")
-        file.seek(0)
-        header = file.read(splits[1])
-    starts = splits[1:] if balanced else splits[1:2]
-    bounds = [start for start in starts if start < size] + [size]
-    return [_CsvBlock(path, header, a, b, sep) for a, b in pairwise(bounds)]
-
-
-def _quoted_splits(file: Any, blocksize: int) -> tuple[list[int], bool]:
-    """Return 0, the end of the header, then a record start about every `blocksize` bytes.
-
-    A record starts after a line break preceded by an even number of quote characters
-    (RFC 4180 doubles quotes inside quoted fields, so the parity says whether a line break
-    is inside a field). The whole file is scanned once; the flag says whether it holds an
-    even number of quotes, without which the splits cannot be trusted.
-    """
-    splits = [0]
-    target = 0  # the header ends at the first line break outside quotes
-    quotes = 0  # quote characters before chunk[counted]
-    pos = 0
-    while chunk := file.read(_SCAN_CHUNK):
-        counted = 0
-        while target < pos + len(chunk):
-            newline = chunk.find(_NEWLINE, max(target - pos, counted))
-            if newline < 0:
-                break
-            quotes += chunk.count(_QUOTE, counted, newline)
-            counted = newline
-            target = pos + newline + 1
-            if quotes % 2 == 0:
-                splits.append(target)
-                target += blocksize
-        quotes += chunk.count(_QUOTE, counted)
-        pos += len(chunk)
-    return splits, quotes % 2 == 0
-
-
-def _line_blocks(fs: Any, path: str, blocksize: int | None) -> list[_LineBlock]:
-    """Split a JSON Lines file into blocks that end at line breaks."""
-    size = fs.size(path)
-    starts = [0]
-    with fs.open(path, "rb") as file:
-        first = file.readline()
-        while blocksize and starts[-1] + blocksize < size:
-            file.seek(starts[-1] + blocksize)
-            file.readline()
-            if file.tell() >= size:
-                break
-            starts.append(file.tell())
-    columns: tuple[str, ...] = ()
-    try:
-        row = json.loads(first.decode("utf-8-sig")) if first.strip() else {}
-        columns = tuple(row) if isinstance(row, dict) else ()
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        pass  # reported with its line when the block is read
-    bounds = [*starts, size]
-    return [_LineBlock(path, a, b, columns) for a, b in pairwise(bounds)]

@@ -16,10 +16,11 @@ from typing import Any
 
 import pandas as pd
 
-from lfkit.data import check_frame, json_lines, read_data, sniff_delimiter
+from lfkit.data import check_frame, read_data
 from lfkit.display import csv_cell
 from lfkit.errors import DataError, OutputError
 from lfkit.output import atomic_path
+from lfkit.readers import json_lines, sniff_delimiter
 from lfkit.review.decisions import Decision
 from lfkit.rules.ruleset import RuleSet
 
