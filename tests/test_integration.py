@@ -37,7 +37,7 @@ def test_hand_written_reject_without_rules_stays_out(
     flag = class_report.flags[0]
     log = _write_jsonl(
         tmp_path / "decisions.jsonl",
-        [{"id": flag.id, "label": flag.label, "kind": flag.kind, "decision": "reject"}],
+        [{"id": int(flag.id), "label": flag.label, "kind": flag.kind, "decision": "reject"}],
     )
     report, left_out = leave_out_decided(class_report, read_decisions(log))
     assert left_out == 1
