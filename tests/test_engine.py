@@ -287,6 +287,59 @@ rules:
     assert L[:, 1].tolist() == [-1, -1, -1, 1, -1, 1, -1, 1, -1, -1]
 
 
+def test_keywords_next_to_non_ascii_characters(tmp_path: Path) -> None:
+    """A non-ASCII letter or digit next to a keyword is part of a word; marks and symbols are
+    not, except U+0345, which RE2's case folding puts among the letters."""
+    L = votes_on(
+        tmp_path,
+        """labels: {nets: {match_name: false}}
+rules:
+  - {name: kw, label: nets, keywords: [stop, deep net]}
+  - {name: cased, label: nets, keywords: [stop], case_sensitive: true}
+  - {name: ascii, label: nets, regex: ['\\bstop\\b']}
+""",
+        [
+            "\u00e9stop",
+            "stop\u00e9",
+            "\u0663stop",
+            "stop\u4e2d",
+            "\u0345stop",
+            "stop\u20dd",
+            "\u201cstop\u201d",
+            "deep net\u00e9",
+            "\u00e9 deep-net \u00e9",
+        ],
+    )
+    assert L[:, 0].tolist() == [-1, -1, -1, -1, -1, 1, 1, -1, 1]
+    assert L[:, 1].tolist() == [-1, -1, -1, -1, 1, 1, 1, -1, -1]
+    assert L[:, 2].tolist() == [1, 1, 1, 1, 1, 1, 1, -1, -1]
+
+
+def test_keywords_one_run_many_word_sequences(tmp_path: Path) -> None:
+    """A run that spells several keywords' word sequences (ab+c, a+bc, abc) matches each."""
+    L = votes_on(
+        tmp_path,
+        """labels: {x: {match_name: false}}
+rules:
+  - {name: one, label: x, keywords: [ab c d]}
+  - {name: two, label: x, keywords: [a bc e]}
+  - {name: three, label: x, keywords: [abc]}
+  - {name: long, label: x, keywords: [a b c d e f g h i j k l]}
+""",
+        ["abcd", "abc-e", "ABC", "abc d", "a bc d", "ab-cde", "abcdefgh ijkl", "abcdefghijk"],
+    )
+    assert L.tolist() == [
+        [1, -1, -1, -1],
+        [-1, 1, 1, -1],
+        [-1, -1, 1, -1],
+        [1, -1, 1, -1],
+        [-1, -1, -1, -1],
+        [-1, -1, -1, -1],
+        [-1, -1, -1, 1],
+        [-1, -1, -1, -1],
+    ]
+
+
 def test_filter_candidates_span_rows(tmp_path: Path) -> None:
     """Regexes that match across the newline between rows, or anchor, still vote per row."""
     L = votes_on(
@@ -319,12 +372,13 @@ def test_keyword_words_sorts_regexes() -> None:
     assert keyword_words(r"(?i)\bdeep rl\b") == (("deep", "rl"), False)
     for regex in [keyword_regex("c++"), keyword_regex("café"), r"\bLMs?\b", r"\b\b", "tf"]:
         assert keyword_words(regex) is None
-    assert keyword_words(keyword_regex(" ".join("abcdefghij"))) is None  # too many words
+    assert keyword_words(keyword_regex(" ".join("abcdefghij")))  # 10 words: no 2^9 forms
+    assert keyword_words(keyword_regex(" ".join("abcdefghijklmnopq"))) is None  # 17 words
 
 
 def test_keyword_index_without_packed_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """When no mixer gives runs distinct keys, every run is looked up by its bytes: same votes."""
-    monkeypatch.setattr(keywords, "_MIXERS", [(np.uint64(0), np.uint64(0))])
+    monkeypatch.setattr(keywords, "_MIXERS", np.zeros((1, 4), dtype=np.uint64))
     L = votes_on(
         tmp_path,
         "labels: {qa: {match_name: false, aliases: [question answering, ab, cd]}}",
@@ -333,7 +387,7 @@ def test_keyword_index_without_packed_keys(tmp_path: Path, monkeypatch: pytest.M
     assert L[:, 0].tolist() == [1, 1, -1, -1]
 
 
-KEYWORD_ALPHABET = "aAbB01 _-\t\n\x0b.+é\u017f\u212a\u00a0\x00"
+KEYWORD_ALPHABET = "aAbB01 _-\t\n\x0b.+é\u017f\u212a\u00a0\x00\u0345\u0301\u0663"
 keyword_texts = st.text(alphabet=KEYWORD_ALPHABET, max_size=30) | st.lists(
     st.sampled_from(["ab", "AB", "a", "b0", "ab_", "_ab", "a-b", "ab b0", "é", "\u017f", " "]),
     max_size=8,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -29,6 +29,7 @@ from scipy import sparse
 from lfkit._types import IntArray
 from lfkit.engine.keywords import (
     FOLD_TO_ASCII,
+    WORD_CHAR_FOLDED,
     KeywordIndex,
     build_keyword_index,
     join_texts,
@@ -58,8 +59,6 @@ class _FieldPlan:
     field: str
     keywords: KeywordIndex
     """The keyword regexes matched by the run trie instead of RE2."""
-    verified: np.ndarray
-    """Patterns whose keyword matches are only candidates, always verified with RE2."""
     filters: list[Any]
     offsets: list[int]
     filtered: np.ndarray
@@ -119,9 +118,17 @@ def _fields(ruleset: RuleSet) -> list[str]:
 
 @lru_cache(maxsize=8)
 def _plans(ruleset: RuleSet) -> list[_FieldPlan]:
-    """Compile the rule set once per field (cached: a rule set is immutable)."""
-    fields = dict.fromkeys(field for rule in ruleset.rules for field in rule.fields)
-    return [_plan_field(ruleset, field) for field in fields]
+    """Compile the rule set once per field (cached: a rule set is immutable); fields that the
+    same rules read share one plan."""
+    shared: dict[tuple[int, ...], _FieldPlan] = {}
+    plans = []
+    for field in dict.fromkeys(field for rule in ruleset.rules for field in rule.fields):
+        readers = tuple(j for j, rule in enumerate(ruleset.rules) if field in rule.fields)
+        if readers in shared:
+            plans.append(replace(shared[readers], field=field))
+        else:
+            plans.append(shared.setdefault(readers, _plan_field(ruleset, field)))
+    return plans
 
 
 def _add_row_tests(
@@ -234,13 +241,10 @@ def _plan_field(ruleset: RuleSet, field: str) -> _FieldPlan:
         for start in offsets
     ]
     literals = [required_literals(pattern) for pattern in token_patterns]
-    inexact = frozenset(i for i, regex in enumerate(ordered) if ascii_variant(regex) != regex)
-    verified = np.zeros(n_patterns, dtype=bool)
-    verified[[i for i, (_, exact) in keywords.items() if not exact]] = True
+    inexact = frozenset(i for i in filtered if ascii_variant(ordered[i]) != ordered[i])
     return _FieldPlan(
         field,
-        build_keyword_index(tuple((i, words) for i, (words, _) in keywords.items()), n_patterns),
-        verified,
+        build_keyword_index(tuple((i, *found) for i, found in keywords.items()), n_patterns),
         filters,
         offsets,
         np.array(filtered, dtype=np.int64),
@@ -338,10 +342,12 @@ def _keyword_hits(
 ) -> sparse.coo_array:
     """Return the keyword hits: the index's matches, verified by RE2 where they are candidates.
 
-    Candidates are the matches in cells with non-ASCII letters or digits (searched folded) and
-    the matches of patterns that are not exact keywords. Cells that folding changed (a long s,
-    a Kelvin sign) are searched with the inexact patterns directly: RE2's ASCII `\\b` does
-    not see these letters as word characters, so their folded matches are no superset.
+    Cells with non-ASCII letters or digits (`unsure`) are searched with the long s and the
+    Kelvin sign folded. Candidates are the matches of patterns that are not exact keywords
+    (case-sensitive, `\\b` forms): RE2 verifies them, with the ASCII variant of the regex
+    where the cell has no non-ASCII letter or digit. Cells that folding changed are searched
+    with the candidate patterns directly: RE2's ASCII `\\b` does not see these letters as
+    word characters, so their folded matches are no superset.
     """
     folded = list(texts)
     changed: list[int] = []
@@ -352,17 +358,20 @@ def _keyword_hits(
     if changed:
         joined = join_texts(folded, non_ascii)
     hits = keyword_hits(plan.keywords, *joined).tocoo()
-    is_unsure = np.zeros(len(texts), dtype=bool)
-    is_unsure[unsure] = True
-    keep = ~(is_unsure[hits.row] | plan.verified[hits.col])
-    for at in np.flatnonzero(~keep):
-        regex = compile_regex(plan.regexes[hits.col[at]])
-        keep[at] = regex.search(texts[hits.row[at]]) is not None
+    candidates = plan.keywords.candidates
+    keep = ~candidates[hits.col]
+    if not keep.all():
+        is_unsure = np.zeros(len(texts), dtype=bool)
+        is_unsure[unsure] = True
+        for at in np.flatnonzero(~keep).tolist():
+            row, regex = hits.row[at], plan.regexes[hits.col[at]]
+            regex = regex if is_unsure[row] else ascii_variant(regex)
+            keep[at] = compile_regex(regex).search(texts[row]) is not None
     rows, cols = [hits.row[keep]], [hits.col[keep]]
     for row in changed:
         found = [
             pattern
-            for pattern in np.flatnonzero(plan.verified)
+            for pattern in np.flatnonzero(candidates)
             if compile_regex(plan.regexes[pattern]).search(texts[row])
         ]
         rows.append(np.full(len(found), row, dtype=np.int64))
@@ -472,7 +481,6 @@ _MAX_ALTERNATION = 200_000
 
 
 _DROP_ASCII = dict.fromkeys(range(128))
-_WORD_CHAR_FOLDED = re2.compile(r"(?i)[\p{L}\p{N}_]")
 
 
 def _has_non_ascii_word_char(text: str) -> bool:
@@ -483,7 +491,7 @@ def _has_non_ascii_word_char(text: str) -> bool:
     case variant of one (a curly quote, a dash, an emoji) as a boundary. In a text without
     other non-ASCII characters the variant's matches are therefore exact.
     """
-    return not text.isascii() and _WORD_CHAR_FOLDED.search(text.translate(_DROP_ASCII)) is not None
+    return not text.isascii() and WORD_CHAR_FOLDED.search(text.translate(_DROP_ASCII)) is not None
 
 
 def _token_hits(plan: _FieldPlan, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:

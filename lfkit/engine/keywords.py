@@ -2,25 +2,27 @@
 
 Most regexes a rule set runs are keywords (`keyword_regex`): case-insensitive words with
 optional spaces, hyphens or underscores between them (`[\\s_-]*`) and word boundaries at both
-ends. When the words are ASCII letters and digits, a match in a text whose word characters are
-ASCII is a sequence of *runs*, maximal stretches of ASCII letters and digits (compared in
-lower case):
+ends. When the words are ASCII letters and digits, a match is a sequence of *runs*, maximal
+stretches of ASCII letters and digits (compared in lower case):
 
 - consecutive runs separated only by separator characters (`\\t\\n\\f\\r _-`), where each
   separator stretch falls between two words of the keyword, and words not separated in the
   text are joined in one run (`questionanswering` is one run, `question answering` two);
-- no `_` right before the first run or right after the last one (`_` is a word character, so
-  it would break the word boundary; any other character there is a boundary).
+- before the first run and after the last one, no word character: no `_`, and no non-ASCII
+  letter or digit (the runs being maximal, no ASCII letter or digit either).
 
-So each keyword becomes the 2^(words-1) ways to join its words into runs, stored in a trie of
-run ids, and the engine matches every keyword on a whole column with a few vectorized steps:
-split the column's text into runs once, look each run up in the vocabulary of runs, and walk
-the trie one run further per step for the positions still alive. The cost grows with the text
-and the matches, hardly with the number of keywords.
+So the engine keeps a trie of the keywords' words (a node per distinct word prefix) whose
+edges are labelled with runs: from the node of a keyword's first i words, the run of words
+i+1..j (joined) leads to the node of its first j words; a keyword of n words adds at most
+n(n+1)/2 edges. Matching a column takes a few vectorized steps: split the column's text into
+runs once, look each run up in the vocabulary of runs, and walk the trie one run further per
+step for the positions still alive. The cost grows with the text and the matches, hardly with
+the number of keywords, and the index is built with numpy in time linear in the keywords.
 
-In a text with non-ASCII letters or digits (Unicode word boundaries, and RE2's case folding of
-the long s and the Kelvin sign onto `s` and `k`) the same walk on the folded text finds a
-superset of the matches, which the caller verifies with the keyword's own regex.
+Texts with non-ASCII letters or digits are matched exactly too: RE2's `(?i)` folds only the
+long s and the Kelvin sign onto ASCII letters (`FOLD_TO_ASCII`; the caller folds such cells
+first), and a non-ASCII letter or digit next to a match (`éstop`) is checked on the
+characters around it.
 """
 
 from __future__ import annotations
@@ -32,20 +34,23 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+import re2
 from scipy import sparse
 
 from lfkit.rules.patterns import keyword_regex
 
-MAX_WORDS = 8
-"""Keywords with more words stay with RE2 (a keyword of n words has 2^(n-1) run forms)."""
+MAX_WORDS = 16
+"""Keywords with more words stay with RE2 (each walk step follows one run of the text)."""
 SEPARATORS = b"\t\n\f\r _-"
 """What the keyword separator `[\\s_-]` matches: RE2's `\\s` is `[\\t\\n\\f\\r ]`."""
 ASCII_BOUNDARY = r"\b"
 """RE2's `\\b`: a boundary between ASCII word characters `[0-9A-Za-z_]` and anything else."""
 FOLD_TO_ASCII = str.maketrans({"\u017f": "s", "\u212a": "k"})
 """The only non-ASCII characters that RE2's `(?i)` matches to an ASCII letter or digit."""
+WORD_CHAR_FOLDED = re2.compile(r"(?i)[\p{L}\p{N}_]")
+"""A word character as the boundaries of a case-insensitive keyword regex see it: RE2 adds
+the case variants of letters to the class before negating it (U+0345 is one, a mark)."""
 
-_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
 _ALNUM = np.zeros(256, dtype=bool)
 _ALNUM[[*range(ord("0"), ord("9") + 1), *range(ord("A"), ord("Z") + 1)]] = True
 _ALNUM[ord("a") : ord("z") + 1] = True
@@ -53,12 +58,14 @@ _HARD = ~_ALNUM
 _HARD[list(SEPARATORS)] = False
 """Characters that end a keyword match: neither a letter or digit nor a separator."""
 _UNDERSCORE = ord("_")
+_WORD = "[A-Za-z0-9]+"
 
 
 @lru_cache(maxsize=2)
-def _keyword_form(case_sensitive: bool) -> tuple[str, str, str] | None:
-    """Return the text `keyword_regex` puts before, between and after ASCII words, or None
-    when its regexes of ASCII words are not of that shape (then RE2 runs every keyword)."""
+def _keyword_form(case_sensitive: bool) -> tuple[re.Pattern[str], str] | None:
+    """Return a Python regex that reads the words out of `keyword_regex`'s regexes of ASCII
+    words, and the text between two words; None when its output is not of that shape (then
+    RE2 runs every keyword)."""
     one = keyword_regex("a", case_sensitive=case_sensitive)
     two = keyword_regex("a b", case_sensitive=case_sensitive)
     start = one.index("(a)") + 1
@@ -66,9 +73,17 @@ def _keyword_form(case_sensitive: bool) -> tuple[str, str, str] | None:
     separator = two[len(before) + 1 : len(two) - len(after) - 1]
     sample = ["Ab", "0c", "D1e"]
     built = keyword_regex(" ".join(sample), case_sensitive=case_sensitive)
-    return (before, separator, after) if built == before + separator.join(sample) + after else None
+    if built != before + separator.join(sample) + after:
+        return None
+    words = f"{_WORD}(?:{re.escape(separator)}{_WORD}){{0,{MAX_WORDS - 1}}}"
+    return re.compile(f"{re.escape(before)}({words}){re.escape(after)}"), separator
 
 
+_BOUNDED = re.compile(rf"(?:\(\?i\))?\\b({_WORD}(?: {_WORD}){{0,{MAX_WORDS - 1}}})\\b")
+"""Reads the words of a `\\bword word\\b` regex, case-insensitive or not."""
+
+
+@lru_cache(maxsize=1 << 16)
 def keyword_words(regex: str) -> tuple[tuple[str, ...], bool] | None:
     r"""Return the lowercased words a regex needs as a keyword, and whether matching is exact.
 
@@ -76,7 +91,7 @@ def keyword_words(regex: str) -> tuple[tuple[str, ...], bool] | None:
     digits (it puts such words between fixed strings, checked once in `_keyword_form`). Not
     exact, but every match of the regex is a match of its words as a keyword, so the index
     finds candidates that RE2 verifies: the same made case-sensitive, and `\bword word\b`.
-    Else None: RE2 runs the regex.
+    Else None: RE2 runs the regex. Cached: fields that the same rules read ask again.
 
     Examples
     --------
@@ -88,117 +103,213 @@ def keyword_words(regex: str) -> tuple[tuple[str, ...], bool] | None:
     >>> keyword_words(keyword_regex("c++")) is None, keyword_words(r"\bLMs?\b") is None
     (True, True)
     """
-    words: list[str] = []
     for case_sensitive in (False, True):
         form = _keyword_form(case_sensitive)
-        if form and regex.startswith(form[0]) and regex.endswith(form[2]):
-            words = regex[len(form[0]) : len(regex) - len(form[2])].split(form[1])
-            exact = not case_sensitive
-            break
-    else:
-        body = regex.removeprefix("(?i)")
-        if not (body.startswith(ASCII_BOUNDARY) and body.endswith(ASCII_BOUNDARY)):
-            return None
-        words, exact = body[2:-2].split(" "), False
-    if len(words) > MAX_WORDS or not all(_ASCII_WORD.fullmatch(word) for word in words):
-        return None
-    return tuple(word.lower() for word in words), exact
+        found = form[0].fullmatch(regex) if form else None
+        if found and form:
+            return tuple(found[1].lower().split(form[1])), not case_sensitive
+    found = _BOUNDED.fullmatch(regex)
+    return (tuple(found[1].lower().split(" ")), False) if found else None
+
+
+@dataclass(frozen=True, eq=False)
+class PackedRuns:
+    """The runs of one range of lengths, each packed exactly into 64-bit words and a length."""
+
+    width: int
+    """The longest run, in bytes (a multiple of 8): runs of `width - 15` to `width` bytes."""
+    salt: int
+    """Which of `_MIXERS` makes the keys: the first that gives every run its own key."""
+    keys: pd.Index
+    """The runs' keys; the run at position i has the id `offset + i`."""
+    parts: tuple[np.ndarray, ...]
+    """The runs' words and lengths, to rule out a text run that merely shares a key."""
+    offset: int
 
 
 @dataclass(frozen=True, eq=False)
 class KeywordIndex:
-    """A trie of keywords over run ids: which run sequences complete which patterns."""
+    """A trie of keywords' word prefixes, walked by runs: which runs complete which patterns."""
 
-    keys: pd.Index
-    """The packed keys (see `_pack`) of the runs of at most 16 bytes of the vocabulary."""
-    key_runs: np.ndarray
-    """The run id of each key."""
-    packed: tuple[np.ndarray, np.ndarray, np.ndarray]
-    """The first 8 bytes, the next 8 bytes and the length of each key's run."""
+    tiers: tuple[PackedRuns, ...]
+    """The runs of up to 16 and of 17 to 32 bytes, packed (a tier whose keys collide, never
+    seen, is left out: its runs go through `long_runs`)."""
     long_runs: dict[bytes, int]
-    """The other runs, longer or (never seen) sharing a key, and their ids."""
+    """The other runs and their ids."""
     n_runs: int
-    """The size of the vocabulary of runs (at least 1)."""
-    roots: np.ndarray
-    """The node each run leads to from the root, or -1."""
+    """The size of the vocabulary of runs; `n_runs` is also the id of every other run."""
+    edges: pd.Index
+    """The trie's distinct edges as codes `node * (n_runs + 1) + run` (the root is node 0)."""
+    root_edges: np.ndarray
+    """The edge from the root for each run id, or -1."""
+    edge_ends: np.ndarray
+    """Edge e leads to the nodes `children[edge_ends[e]:edge_ends[e + 1]]`: one, nearly always,
+    several when one run spells different word sequences (`a`+`bc` and `ab`+`c`)."""
+    children: np.ndarray
+    child: np.ndarray
+    """The first node each edge leads to."""
+    more: np.ndarray | None
+    """Whether an edge leads to several nodes (None: no edge does)."""
     inner: np.ndarray
     """Whether a node has edges to follow."""
-    edges: pd.Index
-    """The trie's edges as codes `node * n_runs + run` (the root is node 0)."""
-    children: np.ndarray
-    """The node each edge of `edges` leads to."""
     complete: sparse.csr_array
     """(n_nodes, n_patterns): 1 where reaching a node completes a pattern."""
     terminal: np.ndarray
     """Whether reaching a node completes any pattern."""
+    candidates: np.ndarray
+    """Patterns whose matches are only candidates (verified by the caller): their matches are
+    kept even next to a non-ASCII letter, which their regexes may not see as a word character."""
     depth: int
-    """The most runs in any keyword form."""
-    salt: int
-    """Which of `_MIXERS` packs the keys (the first that gives every short run its own key)."""
+    """The most words in any keyword."""
 
 
 @lru_cache(maxsize=8)
 def build_keyword_index(
-    keywords: tuple[tuple[int, tuple[str, ...]], ...], n_patterns: int
+    keywords: tuple[tuple[int, tuple[str, ...], bool], ...], n_patterns: int
 ) -> KeywordIndex:
-    """Index keywords given as (pattern index, lowercased words) pairs (cached: fields that
-    the same rules read share one index)."""
-    vocabulary: dict[bytes, int] = {}
-    trie: dict[tuple[int, int], int] = {}
-    ends: list[tuple[int, int]] = []
+    """Index keywords given as (pattern index, lowercased words, exact) triples (cached:
+    fields that the same rules read share one index).
 
-    def child(node: int, run: bytes) -> int:
-        return trie.setdefault((node, vocabulary.setdefault(run, len(vocabulary))), len(trie) + 1)
+    Vectorized: the word prefixes are numbered on the lexicographically sorted keywords, and
+    every run a keyword can show (its words i..j joined) is packed from one buffer of all
+    the words, without a Python step per run or per edge.
+    """
+    n_keywords = len(keywords)
+    sizes = np.fromiter((len(words) for _, words, _ in keywords), dtype=np.int64, count=n_keywords)
+    depth = int(sizes.max()) if n_keywords else 0
+    flat = [word for _, words, _ in keywords for word in words]
+    first_word = np.zeros(n_keywords + 1, dtype=np.int64)
+    np.cumsum(sizes, out=first_word[1:])
+    prefix_nodes = _prefix_nodes(flat, sizes, first_word[:-1], depth)
+    n_nodes = int(prefix_nodes.max()) + 1 if n_keywords else 1
 
-    for pattern, words in keywords:
-        first, *rest = [word.encode() for word in words]
-        states = [(0, first)]  # (the node of the runs before, the run being built)
-        for word in rest:  # between two words: no separator (one run) or some (a new run)
-            states = [
-                grown
-                for node, run in states
-                for grown in ((node, run + word), (child(node, run), word))
-            ]
-        ends.extend((child(node, run), pattern) for node, run in states)
-    depth = max((len(words) for _, words in keywords), default=0)
-    n_runs = max(len(vocabulary), 1)
-    nodes, patterns = zip(*ends, strict=True) if ends else ((), ())
+    # every (keyword, i < j): the run of words i..j-1 leads from prefix node i to node j
+    data = "".join(flat).encode()
+    word_starts = np.zeros(len(flat) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, flat), dtype=np.int64, count=len(flat)), out=word_starts[1:])
+    parts: list[tuple[np.ndarray, ...]] = [(np.zeros(0, dtype=np.int64),) * 4]
+    for size in np.unique(sizes).tolist():
+        rows = np.flatnonzero(sizes == size)[:, None]
+        begin, end = np.triu_indices(size + 1, 1)
+        parts.append(
+            (
+                prefix_nodes[rows, begin].ravel(),
+                prefix_nodes[rows, end].ravel(),
+                word_starts[first_word[rows] + begin].ravel(),
+                word_starts[first_word[rows] + end].ravel(),
+            )
+        )
+    parent, child, starts, stops = (np.concatenate(part) for part in zip(*parts, strict=True))
+    edge = _first_seen(pd.factorize(parent * n_nodes + child)[0])  # the two nodes fix the run
+    parent, child, starts, stops = parent[edge], child[edge], starts[edge], stops[edge]
+    runs, tiers, long_runs = _vocabulary(data, starts, stops)
+    n_runs = sum(len(tier.keys) for tier in tiers) + len(long_runs)
+
+    # one edge per (node, run); a run that spells different word sequences has more children
+    edge_of, edge_codes = pd.factorize(parent * (n_runs + 1) + runs)
+    first = _first_seen(edge_of)
+    edge_ends = np.zeros(len(edge_codes) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(edge_of, minlength=len(edge_codes)), out=edge_ends[1:])
+    children = child[np.argsort(edge_of, kind="stable")] if len(first) < len(child) else child
+    root_edges = np.full(n_runs + 1, -1, dtype=np.int64)
+    from_root = np.flatnonzero(edge_codes < n_runs + 1)
+    root_edges[edge_codes[from_root]] = from_root
+    inner = np.zeros(n_nodes, dtype=bool)
+    inner[edge_codes // (n_runs + 1)] = True
+    more = np.diff(edge_ends) > 1
+
+    ends = prefix_nodes[np.arange(n_keywords), sizes]
+    patterns = np.fromiter((pattern for pattern, _, _ in keywords), np.int64, count=n_keywords)
     complete = sparse.csr_array(
-        (np.ones(len(ends), dtype=np.int32), (nodes, patterns)),
-        shape=(len(trie) + 1, n_patterns),
+        (np.ones(n_keywords, dtype=np.int32), (ends, patterns)), shape=(n_nodes, n_patterns)
     )
     complete.sum_duplicates()
-    chars = np.frombuffer(b"\x00".join(vocabulary), dtype=np.uint8)
-    starts, stops = _runs(chars)
-    short = np.flatnonzero(stops - starts <= 16)
-    for salt in range(len(_MIXERS)):
-        keys, *packed = _pack(chars, starts[short], stops[short], salt)
-        if len(np.unique(keys)) == len(keys):
-            break
-    else:  # no mixer separates the runs (never seen): every run goes through the dict
-        short, keys, packed, salt = short[:0], keys[:0], [part[:0] for part in packed], -1
-    long = set(range(len(vocabulary))) - set(short.tolist())
-    roots = np.full(n_runs, -1, dtype=np.int64)
-    inner = np.zeros(len(trie) + 1, dtype=bool)
-    for (node, run), child_node in trie.items():
-        inner[node] = True
-        if node == 0:
-            roots[run] = child_node
+    candidates = np.zeros(n_patterns, dtype=bool)
+    candidates[[pattern for pattern, _, exact in keywords if not exact]] = True
     return KeywordIndex(
-        pd.Index(keys),
-        short,
-        (packed[0], packed[1], packed[2]),
-        {run: i for i, run in enumerate(vocabulary) if i in long},
+        tiers,
+        long_runs,
         n_runs,
-        roots,
+        pd.Index(edge_codes),
+        root_edges,
+        edge_ends,
+        children,
+        child[first],
+        more if more.any() else None,
         inner,
-        pd.Index(np.array([node * n_runs + run for node, run in trie], dtype=np.int64)),
-        np.array(list(trie.values()), dtype=np.int64),
         complete,
         np.diff(complete.indptr) > 0,
+        candidates,
         depth,
-        salt,
     )
+
+
+def _first_seen(ids: np.ndarray) -> np.ndarray:
+    """Return where each of `pd.factorize`'s codes (numbered in order of appearance) first
+    appears, in the order of the codes."""
+    if not len(ids):
+        return np.zeros(0, dtype=np.int64)
+    fresh = np.ones(len(ids), dtype=bool)
+    fresh[1:] = ids[1:] > np.maximum.accumulate(ids)[:-1]
+    return np.flatnonzero(fresh)
+
+
+def _prefix_nodes(
+    flat: list[str], sizes: np.ndarray, first_word: np.ndarray, depth: int
+) -> np.ndarray:
+    """Return (n_keywords, depth + 1): the trie node of each keyword's first k words (the root,
+    node 0, for k = 0; -1 past the keyword's end), equal prefixes sharing a node."""
+    nodes = np.full((len(sizes), depth + 1), -1, dtype=np.int64)
+    nodes[:, 0] = 0
+    word_ids, words = pd.factorize(np.array(flat, dtype=object))
+    next_node = 1
+    for k in range(depth):
+        rows = np.flatnonzero(sizes > k)
+        prefix = nodes[rows, k] * len(words) + word_ids[first_word[rows] + k]
+        prefix_ids, prefixes = pd.factorize(prefix)
+        nodes[rows, k + 1] = next_node + prefix_ids
+        next_node += len(prefixes)
+    return nodes
+
+
+_TIER_WIDTHS = (16, 32)
+"""Runs of up to 16 bytes, and of 17 to 32, are packed into 2 and 4 words; longer ones are
+looked up by their bytes (in text they are rare)."""
+
+
+def _vocabulary(
+    data: bytes, starts: np.ndarray, stops: np.ndarray
+) -> tuple[np.ndarray, tuple[PackedRuns, ...], dict[bytes, int]]:
+    """Number the distinct runs data[starts:stops] (lowercase ASCII letters and digits).
+
+    Returns each run's id, the tiers of packed runs and the other runs with their ids.
+    """
+    chars = _padded(data)
+    runs = np.empty(len(starts), dtype=np.int64)
+    sizes = stops - starts
+    rest = np.ones(len(starts), dtype=bool)
+    tiers: list[PackedRuns] = []
+    offset = 0
+    for width in _TIER_WIDTHS:
+        pick = np.flatnonzero((sizes > width - 16) & (sizes <= width))
+        for salt in range(len(_MIXERS)):
+            keys, parts = _pack(chars, starts[pick], stops[pick], width, salt)
+            ids, unique = pd.factorize(keys)
+            first = _first_seen(ids)
+            if all((part[first][ids] == part).all() for part in parts):  # no keys collide
+                runs[pick] = offset + ids
+                rest[pick] = False
+                packed = tuple(part[first] for part in parts)
+                tiers.append(PackedRuns(width, salt, pd.Index(unique), packed, offset))
+                offset += len(unique)
+                break
+    long_runs: dict[bytes, int] = {}
+    if rest.any():
+        spans = zip(starts[rest].tolist(), stops[rest].tolist(), strict=True)
+        ids, distinct = pd.factorize(np.array([data[a:b] for a, b in spans], dtype=object))
+        runs[rest] = offset + ids
+        long_runs = {run: offset + i for i, run in enumerate(distinct.tolist())}
+    return runs, tuple(tiers), long_runs
 
 
 def join_texts(texts: Sequence[str], non_ascii: Sequence[int]) -> tuple[bytes, np.ndarray]:
@@ -217,47 +328,108 @@ def join_texts(texts: Sequence[str], non_ascii: Sequence[int]) -> tuple[bytes, n
 def keyword_hits(index: KeywordIndex, data: bytes, offsets: np.ndarray) -> sparse.csr_array:
     """Return the (n_texts, n_patterns) 0/1 matrix of which keyword occurs in which text.
 
-    `data` and `offsets` are the texts as `join_texts` gives them. Exact for texts whose
-    letters and digits are all ASCII; on other texts (folded with FOLD_TO_ASCII first) a
-    superset of the matches, to verify with the keyword regexes.
+    `data` and `offsets` are the texts as `join_texts` gives them, texts with a long s or a
+    Kelvin sign folded with FOLD_TO_ASCII. Exact for the exact keywords; for the candidate
+    patterns (`index.candidates`) a superset of the matches, to verify with their regexes.
     """
     n_texts, n_patterns = len(offsets), index.complete.shape[1]
-    chars = np.frombuffer(data, dtype=np.uint8)
+    chars = _padded(data)
     starts, stops = _runs(chars)
     if not len(starts) or not index.depth:
         return sparse.csr_array((n_texts, n_patterns), dtype=np.int32)
     run_ids = _run_ids(index, data, chars, starts, stops)
-    padded = np.concatenate((chars, np.zeros(1, dtype=np.uint8)))
-    open_before = (starts == 0) | (padded[starts - 1] != _UNDERSCORE)
-    open_after = padded[stops] != _UNDERSCORE
+    open_before = (starts == 0) | (chars[starts - 1] != _UNDERSCORE)
+    open_after = chars[stops] != _UNDERSCORE
 
-    first = np.flatnonzero((run_ids >= 0) & open_before)
-    last, node = first, index.roots[run_ids[first]]
+    root_edges = index.root_edges[run_ids]
+    first = np.flatnonzero((root_edges >= 0) & open_before)
+    taken, node = _follow(index, root_edges[first])
+    first = last = first[taken]
     found_first: list[np.ndarray] = []
+    found_last: list[np.ndarray] = []
     found_node: list[np.ndarray] = []
     for step in range(index.depth):
-        alive = node >= 0
-        first, last, node = first[alive], last[alive], node[alive]
         done = open_after[last] & index.terminal[node]
         found_first.append(first[done])
+        found_last.append(last[done])
         found_node.append(node[done])
         if step == index.depth - 1:
             break
-        going = index.inner[node] & (last + 1 < len(starts))
-        first, last, node = first[going], last[going], node[going]
-        going = _only_separators(chars, stops[last], starts[last + 1])
-        first, last, node = first[going], last[going] + 1, node[going]
-        node = _step(index, node, run_ids[last])
+        going = np.flatnonzero(index.inner[node] & (last + 1 < len(starts)))
+        going = going[_only_separators(chars, stops[last[going]], starts[last[going] + 1])]
+        codes = node[going] * (index.n_runs + 1) + run_ids[last[going] + 1]
+        taken, node = _follow(index, index.edges.get_indexer(codes))
+        first, last = first[going[taken]], last[going[taken]] + 1
+        if not len(node):
+            break
 
-    firsts, nodes = np.concatenate(found_first), np.concatenate(found_node)
+    firsts, lasts = np.concatenate(found_first), np.concatenate(found_last)
+    nodes = np.concatenate(found_node)
+    shut = _next_to_word_char(chars, starts[firsts], stops[lasts])
     rows = np.searchsorted(offsets, starts[firsts], side="right") - 1
-    reached = sparse.csr_array(
-        (np.ones(len(rows), dtype=np.int32), (rows, nodes)),
-        shape=(n_texts, index.complete.shape[0]),
-    )
-    hits = sparse.csr_array(reached @ index.complete)
+    shape = (n_texts, index.complete.shape[0])
+    hits = _reached(rows[~shut], nodes[~shut], shape) @ index.complete
+    if shut.any():  # a letter next to the match: a word boundary only for candidate patterns
+        only = sparse.diags_array(index.candidates.astype(np.int32), dtype=np.int32)
+        hits = hits + _reached(rows[shut], nodes[shut], shape) @ index.complete @ only
+    hits = sparse.csr_array(hits)
+    hits.eliminate_zeros()
     hits.data[:] = 1
     return hits
+
+
+def _reached(rows: np.ndarray, nodes: np.ndarray, shape: tuple[int, int]) -> sparse.csr_array:
+    return sparse.csr_array((np.ones(len(rows), dtype=np.int32), (rows, nodes)), shape=shape)
+
+
+def _follow(index: KeywordIndex, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Follow the trie edges of positions (-1: none): return which positions go on (a position
+    repeated when its edge leads to several nodes) and the nodes they reach."""
+    going = np.flatnonzero(edges >= 0)
+    edges = edges[going]
+    node = index.child[edges]
+    if index.more is None:
+        return going, node
+    more = np.flatnonzero(index.more[edges])
+    begin = index.edge_ends[edges[more]] + 1
+    counts = index.edge_ends[edges[more] + 1] - begin
+    taken = np.repeat(going[more], counts)
+    offsets = np.arange(len(taken)) - np.repeat(np.cumsum(counts) - counts, counts)
+    others = index.children[np.repeat(begin, counts) + offsets]
+    return np.concatenate((going, taken)), np.concatenate((node, others))
+
+
+_WORD_CODE_POINTS: dict[int, bool] = {}
+"""Whether a non-ASCII code point is a word character (`WORD_CHAR_FOLDED`), as seen so far."""
+
+
+def _next_to_word_char(chars: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Say for each match [begin, end) whether a non-ASCII letter or digit is right before or
+    after it (decoding the UTF-8 around the few matches next to a non-ASCII byte)."""
+    shut = np.zeros(len(begin), dtype=bool)
+    before = np.flatnonzero((begin > 0) & (chars[begin - 1] >= 0x80))
+    lead = begin[before] - 1
+    for _ in range(3):  # back over continuation bytes (10xxxxxx) to the character's lead byte
+        lead = np.where((chars[lead] & 0xC0 == 0x80) & (lead > 0), lead - 1, lead)
+    after = np.flatnonzero(chars[end] >= 0x80)
+    for at, where in ((before, lead), (after, end[after])):
+        points = _code_points(chars, where)
+        for point in np.unique(points).tolist():
+            if point not in _WORD_CODE_POINTS:
+                _WORD_CODE_POINTS[point] = WORD_CHAR_FOLDED.fullmatch(chr(point)) is not None
+        shut[at[np.array([_WORD_CODE_POINTS[p] for p in points.tolist()], dtype=bool)]] = True
+    return shut
+
+
+def _code_points(padded: np.ndarray, lead: np.ndarray) -> np.ndarray:
+    """Decode the UTF-8 characters whose lead bytes are at `lead` (valid UTF-8: Python's)."""
+    first = padded[lead].astype(np.int64)
+    size = np.where(first >= 0xF0, 4, np.where(first >= 0xE0, 3, 2))
+    point = first & np.where(size == 4, 0x07, np.where(size == 3, 0x0F, 0x1F))
+    for offset in (1, 2, 3):
+        more = offset < size
+        point = np.where(more, (point << 6) | (padded[lead + offset] & 0x3F), point)
+    return point
 
 
 def _only_separators(chars: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -278,38 +450,58 @@ def _only_separators(chars: np.ndarray, begin: np.ndarray, end: np.ndarray) -> n
     return ~hard
 
 
-_MIXERS = [
-    (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)),
-    (np.uint64(0xD6E8FEB86659FD93), np.uint64(0xFF51AFD7ED558CCD)),
-    (np.uint64(0xA0761D6478BD642F), np.uint64(0xE7037ED1A0B428DB)),
-]
+_MIXERS = np.array(
+    [
+        [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5],
+        [0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0x85EBCA77C2B2AE63],
+        [0xA0761D6478BD642F, 0xE7037ED1A0B428DB, 0x8EBC6AF09C88C6E3, 0x589965CC75374CC3],
+    ],
+    dtype=np.uint64,
+)
+"""Odd multipliers that mix a run's words into its key, one row per salt."""
 _MASKS = np.array([(1 << (8 * size)) - 1 for size in range(9)], dtype=np.uint64)
 _LOWER = np.uint64(0x2020202020202020)
 
 
 def _runs(chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return the starts and (exclusive) stops of the maximal runs of ASCII letters and digits."""
-    edge = np.zeros(1, dtype=np.int8)
-    flips = np.flatnonzero(np.diff(np.concatenate((edge, _ALNUM[chars].view(np.int8), edge))))
+    """Return the starts and (exclusive) stops of the maximal runs of ASCII letters and digits
+    (`chars` ends with a zero byte, which ends every run)."""
+    alnum = _ALNUM[chars]
+    flips = np.flatnonzero(alnum[1:] != alnum[:-1]) + 1
+    if alnum[0]:
+        flips = np.concatenate(([0], flips))
     return flips[0::2], flips[1::2]
 
 
 def _pack(
-    chars: np.ndarray, starts: np.ndarray, stops: np.ndarray, salt: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Return a 64-bit key per run and, exactly, its first 8 bytes, next 8 bytes and length.
+    chars: np.ndarray, starts: np.ndarray, stops: np.ndarray, width: int, salt: int
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Return a 64-bit key per run and, exactly, its `width // 8` words and its length.
 
-    Letters are lowercased on the way (`| 0x20` on ASCII letters and digits, which digits
-    already have). Keys of runs longer than 16 bytes are meaningless; the other runs are equal
-    exactly when their triples are, and the key is a mix of the triple.
+    `chars` ends with `_PADDING` zero bytes (`_padded`). Letters are lowercased on the way
+    (`| 0x20` on ASCII letters and digits, which digits already have). Runs of at most
+    `width` bytes are equal exactly when their words and lengths are; the key mixes them
+    (meaningless for longer runs).
     """
-    buffer = np.concatenate((chars, np.zeros(16, dtype=np.uint8)))
-    words = np.ndarray((len(chars) + 8,), dtype="<u8", buffer=buffer, strides=(1,))
-    sizes = (stops - starts).astype(np.uint64)
-    low = (words[starts] | _LOWER) & _MASKS[np.minimum(sizes, 8)]
-    high = (words[np.where(sizes > 8, starts + 8, 0)] | _LOWER) & _MASKS[np.clip(sizes, 8, 16) - 8]
-    first, second = _MIXERS[salt]  # salt -1 (no keys) packs with the last mixer
-    return (low * first) ^ (high * second) ^ sizes, low, high, sizes
+    view = np.ndarray((len(chars) - 7,), dtype="<u8", buffer=chars, strides=(1,))
+    sizes = stops - starts
+    key = sizes.astype(np.uint64)
+    parts = []
+    for i in range(width // 8):
+        word = view[starts + 8 * i] if i else view[starts]
+        word |= _LOWER
+        word &= _MASKS[np.clip(sizes - 8 * i, 0, 8) if i else np.minimum(sizes, 8)]
+        key ^= word * _MIXERS[salt, i]
+        parts.append(word)
+    return key, [*parts, sizes]
+
+
+_PADDING = 32
+"""Zero bytes after a text, so that reading 8 bytes at any offset of a run stays inside."""
+
+
+def _padded(data: bytes) -> np.ndarray:
+    return np.frombuffer(data + bytes(_PADDING), dtype=np.uint8)
 
 
 def _run_ids(
@@ -319,26 +511,34 @@ def _run_ids(
     starts: np.ndarray,
     stops: np.ndarray,
 ) -> np.ndarray:
-    """Return the vocabulary id of each run of the text, or -1 for runs no keyword has."""
-    keys, *packed = _pack(chars, starts, stops, index.salt)
-    at = index.keys.get_indexer(keys)
-    known = np.flatnonzero(at >= 0)
-    exact = np.ones(len(known), dtype=bool)
-    for part, indexed in zip(packed, index.packed, strict=True):
-        exact &= indexed[at[known]] == part[known]
-    run_ids = np.full(len(starts), -1, dtype=np.int64)
-    run_ids[known[exact]] = index.key_runs[at[known[exact]]]
+    """Return the vocabulary id of each run of the text, `index.n_runs` for runs no keyword
+    has (`chars`: the text `_padded`)."""
+    run_ids = np.full(len(starts), index.n_runs, dtype=np.int64)
+    sizes = stops - starts
+    looked_up = np.zeros(len(starts), dtype=bool)
+    for tier in index.tiers:
+        in_tier = (sizes > tier.width - 16) & (sizes <= tier.width)
+        looked_up |= in_tier
+        # the first tier holds nearly every run: pack them all (longer ones just miss)
+        pick = None if tier.width == _TIER_WIDTHS[0] else np.flatnonzero(in_tier)
+        keys, parts = _pack(
+            chars,
+            starts if pick is None else starts[pick],
+            stops if pick is None else stops[pick],
+            tier.width,
+            tier.salt,
+        )
+        at = tier.keys.get_indexer(keys)
+        known = np.flatnonzero(at >= 0)
+        at = at[known]
+        exact = np.ones(len(known), dtype=bool)
+        for part, indexed in zip(parts, tier.parts, strict=True):
+            exact &= indexed[at] == part[known]
+        known = known[exact]
+        run_ids[known if pick is None else pick[known]] = tier.offset + at[exact]
     if index.long_runs:
-        get = index.long_runs.get
-        missing = np.flatnonzero(run_ids < 0)
-        if index.salt >= 0:
-            missing = missing[(stops - starts)[missing] > 16]
-        spans = zip(starts[missing], stops[missing], strict=True)
-        run_ids[missing] = [get(data[start:stop].lower(), -1) for start, stop in spans]
+        get, unknown = index.long_runs.get, index.n_runs
+        missing = np.flatnonzero(~looked_up)
+        spans = zip(starts[missing].tolist(), stops[missing].tolist(), strict=True)
+        run_ids[missing] = [get(data[start:stop].lower(), unknown) for start, stop in spans]
     return run_ids
-
-
-def _step(index: KeywordIndex, node: np.ndarray, run: np.ndarray) -> np.ndarray:
-    """Follow the trie edge (node, run) for each position; -1 where there is none."""
-    at = index.edges.get_indexer(node * index.n_runs + run)
-    return np.where((run >= 0) & (at >= 0), index.children[at], -1)
