@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lfkit.errors import DataError
-from lfkit.rules.lint import Diagnostic, Location, closest_hint, sort_key
+from lfkit.rules.lint import (
+    Diagnostic,
+    Location,
+    check_codes,
+    closest_hint,
+    select_diagnostics,
+    sort_key,
+)
 from lfkit.rules.loader import lint_rules
 from lfkit.rules.ruleset import RuleSet
 
@@ -41,7 +48,13 @@ class CheckReport:
         return sum(d.severity == "error" for d in self.diagnostics)
 
 
-def check_rules(path: str | Path, *, data: str | Path | None = None) -> CheckReport:
+def check_rules(
+    path: str | Path,
+    *,
+    data: str | Path | None = None,
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+) -> CheckReport:
     """Return every problem (LF0xx) and warning (LF1xx, LF2xx) of a rules file or folder.
 
     Parameters
@@ -51,18 +64,25 @@ def check_rules(path: str | Path, *, data: str | Path | None = None) -> CheckRep
     data
         A data file (CSV, JSON, JSON Lines, Parquet) to check the task's columns, the score
         columns and the labels against; None to check the rules alone.
+    select, ignore
+        Codes or code prefixes (`LF104`, `LF1`): report only the warnings with a selected
+        code (all when empty), and none with an ignored one. Errors are always reported.
 
     Raises
     ------
     DataError
         When the data file cannot be read at all.
+    LfkitError
+        For an unknown code in `select` or `ignore`, or one that names only errors.
     """
+    check_codes([*select, *ignore])  # a typo fails before the work
     ruleset, errors, warnings = lint_rules(path)
     found = [Diagnostic.from_error(err) for err in errors] + warnings
     if data is not None and ruleset is not None:
         from lfkit.readers import read_table
 
         found += check_data(ruleset, read_table(data), source=str(data))
+    found = select_diagnostics(found, select=select, ignore=ignore)
     return CheckReport(tuple(sorted(found, key=sort_key)), ruleset)
 
 

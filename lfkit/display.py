@@ -51,3 +51,34 @@ def csv_cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
         return "'" + value
     return value
+
+
+def brief_repr(obj: Any) -> str:
+    """Return `Class(field=value, ...)` of a dataclass with each array shown as its shape and
+    dtype, not its numbers: what a notebook should print for fitted parameters.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> import numpy as np
+    >>> @dataclass
+    ... class Fitted:
+    ...     weights: np.ndarray
+    ...     iterations: int
+    ...     __repr__ = brief_repr
+    >>> Fitted(np.zeros((3, 400)), 12)
+    Fitted(weights=<3x400 float64>, iterations=12)
+    """
+    from dataclasses import fields
+
+    def show(value: Any) -> str:
+        shape = getattr(value, "shape", None)
+        if shape == () and hasattr(value, "item"):
+            return repr(value.item())
+        if isinstance(shape, tuple) and hasattr(value, "dtype"):
+            return f"<{'x'.join(map(str, shape)) or 'scalar'} {value.dtype}>"
+        text = repr(value)
+        return text if len(text) <= 80 else f"<{type(value).__name__}>"
+
+    shown = ", ".join(f"{f.name}={show(getattr(obj, f.name))}" for f in fields(obj) if f.repr)
+    return f"{type(obj).__name__}({shown})"

@@ -170,11 +170,80 @@ def test_check_never_fire_and_repeated_alias(tmp_path: Path) -> None:
     found = {d.code: d for d in check_rules(path).diagnostics}
     assert found["LF103"].rule == "dead" and found["LF103"].line == 9
     assert found["LF104"].rule == "again" and "'Torch'" in found["LF104"].problem
+    assert (found["LF104"].line, found["LF104"].column) == (10, 46)  # at the keyword itself
+
+
+def test_check_bundled_rules_repeat_no_alias() -> None:
+    """The curated rules list no keyword their label's alias votes on already (LF104), and
+    have no error."""
+    found = check_rules(TAG_RULES).diagnostics
+    assert [d for d in found if d.code == "LF104" or d.severity == "error"] == []
+
+
+SELECTABLE = (
+    "labels:\n  computer-vision: {aliases: [cv, camera]}\n  pytorch: {aliases: [torch]}\n"
+    "rules:\n"
+    "  - {name: again, label: pytorch, keywords: [torch, lightning]}\n"
+    "  - {name: bad, label: pytorch, regex: ['(unclosed']}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("select", "ignore", "codes"),
+    [
+        ((), (), ["LF101", "LF102", "LF102", "LF104", "LF005"]),
+        ((), ("LF104",), ["LF101", "LF102", "LF102", "LF005"]),
+        (("lf10",), ("LF101",), ["LF102", "LF102", "LF104", "LF005"]),
+        (("LF104",), (), ["LF104", "LF005"]),
+        (("LF2",), (), ["LF005"]),
+        ((), ("LF1",), ["LF005"]),
+    ],
+)
+def test_check_select_and_ignore_codes(
+    tmp_path: Path, select: tuple[str, ...], ignore: tuple[str, ...], codes: list[str]
+) -> None:
+    """select/ignore keep the warnings whose code starts with a selected prefix and with no
+    ignored one; errors are always reported."""
+    path = write(tmp_path, SELECTABLE)
+    found = check_rules(path, select=select, ignore=ignore).diagnostics
+    assert sorted(d.code for d in found) == sorted(codes)
+
+
+def test_check_cli_select_ignore_comma_separated_and_repeated(tmp_path: Path) -> None:
+    """--ignore takes comma-separated and repeated codes; the exit code follows what is left."""
+    path = write(tmp_path, "labels: {vision: {aliases: [cv, camera]}}\n")
+    assert run("check", path, "--strict")[0] == 1
+    code, out, err = run("check", path, "--strict", "--ignore", "LF101,LF102")
+    assert (code, err) == (0, "") and "ok: 1 rules" in out
+    code, out, err = run("check", path, "--strict", "--ignore", "LF101", "--ignore", "LF102")
+    assert (code, err) == (0, "")
+    code, out, _ = run("check", path, "-f", "json", "--select", "LF101")
+    assert [d["code"] for d in json.loads(out)] == ["LF101"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "phrase"),
+    [
+        ("--ignore", "LF105", "unknown code 'LF105'"),
+        ("--select", "XX1", "unknown code 'XX1'"),
+        ("--ignore", "LF005", "names only errors, which are always reported"),
+        ("--select", "LF0", "names only errors"),
+    ],
+)
+def test_check_refuses_unknown_or_error_codes(
+    tmp_path: Path, option: str, value: str, phrase: str
+) -> None:
+    """An unknown code, or one that names only errors, is a one-paragraph error (exit 1)."""
+    path = write(tmp_path, "labels: {pytorch: {}}\n")
+    code, out, err = run("check", path, option, value)
+    assert code == 1 and out == ""
+    assert err.startswith(f"error: {option}: ") and phrase in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize(
     ("text", "spacy_loaded"),
     [
+        ("", False),  # the bundled rules (549 rules, no token pattern)
         ("labels: {pytorch: {}}\n", False),
         (
             "labels: {pytorch: {}}\nrules:\n"
@@ -187,7 +256,7 @@ def test_check_imports_spacy_only_for_token_patterns(
     tmp_path: Path, text: str, spacy_loaded: bool
 ) -> None:
     """`lfkit check` on rules without token patterns never imports spaCy (it costs seconds)."""
-    path = write(tmp_path, text)
+    path = write(tmp_path, text) if text else TAG_RULES
     code = (
         "import sys\nfrom typer.testing import CliRunner\nfrom lfkit.cli import app\n"
         f"result = CliRunner().invoke(app, ['check', {str(path)!r}])\n"

@@ -1,15 +1,27 @@
-"""What a notebook shows: dir(lfkit), short reprs, and Votes as a DataFrame with rule names."""
+"""What a notebook shows: dir(lfkit), short reprs, Votes as a DataFrame with rule names, spans
+of whole matches, full names and ids in tables, honest label counts."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
+import re2
 from conftest import EXAMPLES, TAG_RULES
 
 import lfkit
+from lfkit.audit.analysis import analyze_rules, render_analysis
+from lfkit.audit.evidence import rule_matches
+from lfkit.audit.suspects import AuditReport, audit_labels
+from lfkit.model.em import fit_em
+from lfkit.model.label import count_labels
+from lfkit.model.naive_bayes import fit_naive_bayes
+from lfkit.report.html import highlight
+from lfkit.report.table import render_table
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +76,103 @@ def test_label_model_repr(projects: pd.DataFrame) -> None:
     text = repr(model)
     assert text.startswith(f"LabelModel(method='{model.method}'")
     assert f"{len(ruleset.labels)} labels" in text and "300 rows" in text
+
+
+def test_label_model_parts_have_short_reprs(projects: pd.DataFrame) -> None:
+    """The fitted parameters show array shapes, never the numbers (or a compiled regex)."""
+    ruleset = lfkit.load_rules(TAG_RULES)
+    votes = lfkit.apply_rules(ruleset, projects)
+    model = lfkit.fit_label_model(ruleset, votes, projects["tags"].tolist(), method="naive-bayes")
+    nb = fit_naive_bayes(ruleset, votes.fired, model._y)
+    start = np.full((len(projects), len(ruleset.labels)), 0.5)
+    em = fit_em(ruleset, votes.fired[:300], start[:300])
+    n_labels, n_rules = len(ruleset.labels), len(ruleset.rules)
+    for part, expected in (
+        (model.counts, f"FeatureCounts(n_rows=2032, present=<{n_labels} float64>"),
+        (nb, f"NaiveBayesLabelModel(ruleset=RuleSet(multilabel, {n_rules} rules"),
+        (em, f"EmParameters(prior=<{n_labels} float64>, weights=<{n_labels}x{n_rules} float64>"),
+    ):
+        text = repr(part)
+        assert text.startswith(expected), text
+        assert len(text) < 400 and "array(" not in text and "(?i)" not in text
+
+
+@pytest.fixture(scope="module")
+def report(projects: pd.DataFrame) -> AuditReport:
+    """A real audit of the projects, top 5 flags."""
+    return audit_labels(lfkit.load_rules(TAG_RULES), projects, top=5, classifier=False)
+
+
+def test_flags_show_plain_ids(report: AuditReport) -> None:
+    """A flag's id is a plain Python int (as in the data), so its repr has no np.int64."""
+    flag = report.flags[0]
+    assert type(flag.id) is int
+    assert f"id={flag.id}," in repr(flag) and "np." not in repr(flag)
+
+
+def test_table_shows_full_labels_and_ids(report: AuditReport) -> None:
+    """Long ids and labels come out whole, in aligned columns."""
+    long_id = "project-2020-0001-with-a-long-identifier"
+    flags = (dataclasses.replace(report.flags[0], id=long_id), *report.flags[1:])
+    lines = render_table(dataclasses.replace(report, flags=flags), width=200).splitlines()
+    head = next(line for line in lines if line.lstrip().startswith("#"))
+    first = next(line for line in lines if line.lstrip().startswith("1  "))
+    assert long_id in first and flags[0].label in first
+    assert head.index("text") == first.index(long_id) + len(long_id) + 2  # aligned
+    assert all(f" {flag.label} " in "\n".join(lines) for flag in report.flags)
+
+
+def test_analyze_table_shows_full_rule_and_label_names(projects: pd.DataFrame) -> None:
+    """`lfkit analyze` prints every rule and label name whole, columns aligned."""
+    ruleset = lfkit.load_rules(TAG_RULES)
+    votes = lfkit.apply_rules(ruleset, projects)
+    stats = analyze_rules(ruleset, votes, projects["tags"].tolist(), projects["id"].tolist())
+    lines = render_analysis(stats, fmt="table").splitlines()
+    longest = max(ruleset.rules, key=lambda rule: len(rule.name) + len(rule.label))
+    assert len(longest.name) > 36
+    row = next(line for line in lines if line.startswith(longest.name + " "))
+    assert f" {longest.label} " in row
+    column = lines[0].index("vote")
+    assert all(
+        line[column - 1] == " " and line[column:].split()[0] in {"vote", "positive", "negative"}
+        for line in lines
+    )
+
+
+def test_spans_cover_the_whole_match_of_a_regex_with_groups(projects: pd.DataFrame) -> None:
+    """A regex with capture groups highlights its whole match (JSON Lines and HTML), not the
+    first group; a keyword's span leaves out the boundary characters."""
+    ruleset = lfkit.load_rules(TAG_RULES)
+    rule = ruleset.rule("r-language")  # '\\b(in|with|using|for|of) R\\b[^-]', ...
+    votes = lfkit.apply_rules(ruleset, projects)
+    rows = votes.fired[:, [ruleset.rule_names.index("r-language")]].nonzero()[0]
+    assert len(rows)
+    for row in rows:
+        record = projects.iloc[row].to_dict()
+        (match,) = rule_matches([rule], record)
+        assert match.spans
+        texts = {field: str(record[field]) for field in rule.fields}
+        for found in match.to_dict(texts)["matches"]:
+            text = found["text"]
+            assert any(re2.fullmatch(regex, text) for regex in rule.regexes), text
+        field, start, end = match.spans[0]
+        marked = highlight(texts[field], [(start, end, rule.name)], [])
+        assert f">{texts[field][start:end]}</mark>" in marked
+    pytorch = ruleset.rule("pytorch:alias")
+    (match,) = rule_matches([pytorch], {"title": "Made with PyTorch.", "description": ""})
+    assert match.words({"title": "Made with PyTorch."}) == ["PyTorch"]
+
+
+def test_label_counts_add_up_with_rows_below_the_threshold(projects: pd.DataFrame) -> None:
+    """Labelled rows, empty abstains and rows whose votes reached no label add up to all rows,
+    and the summary names the last ones."""
+    ruleset = lfkit.load_rules(TAG_RULES)
+    votes = lfkit.apply_rules(ruleset, projects)
+    model = lfkit.fit_label_model(ruleset, votes, projects["tags"].tolist(), seed=0)
+    labelled = lfkit.label_rows(model, projects, votes=votes)
+    counts = count_labels(labelled, votes)
+    voted = np.asarray(votes.fired.sum(axis=1)).ravel() > 0
+    empty = labelled["predicted"].map(len).to_numpy() == 0
+    assert counts.below_threshold == int((voted & empty).sum()) > 0
+    assert counts.labelled + counts.abstains + counts.below_threshold == len(projects)
+    assert f"no label reached the threshold: {counts.below_threshold:,}" in counts.summary()

@@ -111,17 +111,20 @@ def render_analysis(stats: list[RuleStats], *, fmt: str) -> str:
             cells = {**row, "examples": "; ".join(map(str, row["examples"]))}
             writer.writerow({key: csv_cell(value) for key, value in cells.items()})
         return out.getvalue()
+    # full rule and label names, each column as wide as its longest name
+    rules = max([len("rule"), *(len(s.rule) for s in stats)])
+    labels = max([len("label"), *(len(s.label) for s in stats)])
     lines = [
-        f"{'rule':<36} {'label':<24} {'vote':<8} {'fired':>6} {'cover':>6} {'overlap':>7} "
-        f"{'conflict':>8} {'prec':>5} {'recall':>6} {'wrong':>5}  examples"
+        f"{'rule':<{rules}} {'label':<{labels}} {'vote':<8} {'fired':>6} {'cover':>6} "
+        f"{'overlap':>7} {'conflict':>8} {'prec':>5} {'recall':>6} {'wrong':>5}  examples"
     ]
+
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{x:.2f}"
+
     for s in stats:
-
-        def pct(x: float | None) -> str:
-            return "-" if x is None else f"{x:.2f}"
-
         lines.append(
-            f"{s.rule:<36.36} {s.label:<24.24} {s.vote:<8} {s.fired:>6} {s.coverage:>6.1%} "
+            f"{s.rule:<{rules}} {s.label:<{labels}} {s.vote:<8} {s.fired:>6} {s.coverage:>6.1%} "
             f"{s.overlaps:>7.2f} {s.conflicts:>8.2f} {pct(s.precision):>5} {pct(s.recall):>6} "
             f"{s.disagreements:>5}  {', '.join(map(str, s.examples))}"
         )

@@ -275,7 +275,7 @@ def build_flag(
         rates = fusion.missing if candidate.kind == "missing" else fusion.spurious
         noise = float(rates[label_index])
     return Flag(
-        id=facts.id,
+        id=facts.id.item() if hasattr(facts.id, "item") else facts.id,  # int, not np.int64
         row=row,
         label=label,
         kind=candidate.kind,

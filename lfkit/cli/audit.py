@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -97,12 +98,15 @@ def audit(
     """Find the rows whose existing labels are probably wrong, ranked, with evidence."""
     from lfkit.data import read_data
     from lfkit.output import check_outputs, write_text
+    from lfkit.report.html import MAX_FLAGS
     from lfkit.report.render import render_report
     from lfkit.review.decisions import read_decisions
     from lfkit.review.memory import audit_with_decisions
 
     if top is None and fmt is AuditFormat.table and out is None:
         top = 20
+    # the --html page holds every flag it counts (up to MAX_FLAGS), whatever --top shows
+    kept = top if html is None or top is None else max(top, MAX_FLAGS)
     say = progress()
     with exit_on_error():
         inputs = [data, rules] + ([decisions] if decisions is not None else [])
@@ -120,7 +124,7 @@ def audit(
             ruleset,
             df,
             decided,
-            top=top,
+            top=kept,
             source=str(data),
             label_model=label_model.value,
             neighbours=neighbours,
@@ -132,6 +136,7 @@ def audit(
         )
         if decided:
             typer.echo(f"{left_out:,} flags already decided in {decisions} left out", err=True)
+        page, report = report, replace(report, flags=report.flags[:top])
         text = render_report(report, fmt=fmt.value)
         if out is None:
             echo(text, nl=False)
@@ -142,7 +147,7 @@ def audit(
             )
             typer.echo(f"{len(report.flags):,} flags written to {out}{findings}", err=True)
         if html is not None:
-            write_text(html, render_report(report, fmt="html"), force=force, option="--html")
+            write_text(html, render_report(page, fmt="html"), force=force, option="--html")
             typer.echo(f"HTML report written to {html}", err=True)
     if fail_on is not None and any(flag.score >= fail_on for flag in report.flags):
         worst = max(flag.score for flag in report.flags)

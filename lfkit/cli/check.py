@@ -31,13 +31,34 @@ def check(
         Path | None,
         typer.Option("--data", help="Check the task's columns and the labels against this data."),
     ] = None,
+    select: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--select",
+            help="Report only warnings with these codes or prefixes (LF104, LF1; comma-separated "
+            "or repeated). Errors are always reported.",
+        ),
+    ] = None,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ignore", help="Do not report warnings with these codes or prefixes (LF104, LF2)."
+        ),
+    ] = None,
 ) -> None:
     """Validate rules files: every problem and warning at file:line:column, with a code."""
     from lfkit.check import check_rules
-    from lfkit.rules.lint import exit_code, render_json, render_sarif, render_text
+    from lfkit.errors import LfkitError
+    from lfkit.rules.lint import check_codes, exit_code, render_json, render_sarif, render_text
 
     with exit_on_error():
-        report = check_rules(rules, data=data)
+        chosen = {"--select": _codes(select), "--ignore": _codes(ignore)}
+        for option, codes in chosen.items():
+            try:
+                check_codes(codes)
+            except LfkitError as err:
+                raise LfkitError(f"{option}: {err}") from None
+        report = check_rules(rules, data=data, select=chosen["--select"], ignore=chosen["--ignore"])
     found = report.diagnostics
     if fmt is CheckFormat.json:
         typer.echo(render_json(found))
@@ -52,6 +73,11 @@ def check(
         typer.echo(f"ok: {len(ruleset)} rules for {len(ruleset.labels)} labels ({kind}){disabled}")
     if code := exit_code(found, strict=strict):
         raise typer.Exit(code=code)
+
+
+def _codes(values: list[str] | None) -> list[str]:
+    """Return the codes of repeated and comma-separated options (`--ignore LF101,LF104`)."""
+    return [code for value in values or [] for code in value.split(",") if code.strip()]
 
 
 def _version() -> str:

@@ -23,6 +23,7 @@ import numpy as np
 from scipy import sparse
 
 from lfkit._types import BoolArray, FloatArray
+from lfkit.display import brief_repr
 from lfkit.model.fuse import sigmoid, softmax
 from lfkit.model.naive_bayes import feature_mask
 from lfkit.rules.ruleset import RuleSet
@@ -41,6 +42,8 @@ _EPS = 1e-6
 @dataclass(frozen=True, eq=False)
 class EmParameters:
     """Fitted parameters: score = prior + F @ weights.T + const, per label (see `em_logits`)."""
+
+    __repr__ = brief_repr
 
     prior: FloatArray
     """Multiclass: log P(class), shape (n_labels,); multilabel: log-odds of each tag."""

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lfkit._types import FloatArray
+from lfkit.display import brief_repr
 
 _CLIP = 1e-6
 _MAX_PAIRS = 200_000
@@ -74,6 +75,8 @@ def _feature(source: str, values: FloatArray, *, multilabel: bool) -> FloatArray
 @dataclass(frozen=True, eq=False)
 class Fusion:
     """Learned weights per evidence source and the noise of the existing labels per label."""
+
+    __repr__ = brief_repr
 
     sources: tuple[str, ...]
     weights: tuple[float, ...]

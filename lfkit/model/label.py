@@ -40,15 +40,30 @@ class LabelCounts:
     """Rows that got a label (multilabel: at least one tag)."""
     per_label: dict[str | int, int]
     """Rows per predicted label, most frequent first."""
+    below_threshold: int = 0
+    """Rows on which rules voted but no label reached the threshold (they stay empty)."""
+    abstains_labelled: int = 0
+    """Abstains that got a label anyway (the model's guess from the silence of all rules)."""
 
     def summary(self) -> str:
-        """Return a few readable lines for the terminal."""
+        """Return a few readable lines for the terminal; labelled rows, empty abstains and
+        rows below the threshold add up to all rows."""
         share = max(self.n_rows, 1)
+        kept = (
+            f", {self.abstains_labelled:,} of them labelled anyway"
+            if self.abstains_labelled
+            else ""
+        )
         lines = [
             f"rows: {self.n_rows:,}   labelled: {self.labelled:,} ({self.labelled / share:.1%})"
-            f"   abstains (no rule voted): {self.abstains:,} ({self.abstains / share:.1%})",
-            "rows per label:",
+            f"   abstains (no rule voted): {self.abstains:,} ({self.abstains / share:.1%}{kept})"
         ]
+        if self.below_threshold:
+            lines.append(
+                f"rules voted but no label reached the threshold: {self.below_threshold:,} "
+                f"({self.below_threshold / share:.1%})"
+            )
+        lines.append("rows per label:")
         lines += [f"  {label:<40} {count:,}" for label, count in list(self.per_label.items())[:10]]
         if len(self.per_label) > 10:
             lines.append(f"  ... and {len(self.per_label) - 10} more labels")
@@ -136,16 +151,18 @@ def count_labels(labelled: pd.DataFrame, votes: Votes) -> LabelCounts:
     for value in predicted:
         for label in value if isinstance(value, list) else [value] if _filled(value) else []:
             per_label[label] = per_label.get(label, 0) + 1
-    abstains = int((np.asarray(votes.fired.sum(axis=1)).ravel() == 0).sum())
+    voted = np.asarray(votes.fired.sum(axis=1)).ravel() > 0
+    filled = np.array(
+        [_filled(value) and not (isinstance(value, list) and not value) for value in predicted],
+        dtype=bool,
+    )
     return LabelCounts(
         n_rows=len(labelled),
-        abstains=abstains,
-        labelled=sum(
-            1
-            for value in predicted
-            if _filled(value) and not (isinstance(value, list) and not value)
-        ),
+        abstains=int((~voted).sum()),
+        labelled=int(filled.sum()),
         per_label=dict(sorted(per_label.items(), key=lambda item: (-item[1], str(item[0])))),
+        below_threshold=int((voted & ~filled).sum()),
+        abstains_labelled=int((~voted & filled).sum()),
     )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from scipy import sparse
 
 from lfkit._types import FloatArray
+from lfkit.display import brief_repr
 from lfkit.rules.ruleset import RuleSet
 
 SMOOTHING = 2.0
@@ -53,6 +54,8 @@ def _class_terms(
 @dataclass(frozen=True, eq=False)
 class NaiveBayesLabelModel:
     """Fitted counts of a naive-Bayes label model; see `fit_naive_bayes`."""
+
+    __repr__ = brief_repr
 
     ruleset: RuleSet
     mask: FloatArray
@@ -169,6 +172,8 @@ def model_features(
 @dataclass(frozen=True, eq=False)
 class FeatureCounts:
     """What the naive-Bayes model counts, for some rows; counts of disjoint rows add up."""
+
+    __repr__ = brief_repr
 
     n_rows: int
     present: FloatArray

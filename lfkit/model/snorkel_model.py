@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from lfkit._types import ABSTAIN, FloatArray, IntArray, LabelMatrix
+from lfkit.display import brief_repr
 from lfkit.model.naive_bayes import feature_mask
 from lfkit.rules.ruleset import RuleSet
 
@@ -29,6 +30,8 @@ EPOCHS_PER_TAG = 200
 @dataclass(frozen=True, eq=False)
 class SnorkelPart:
     """One fitted Snorkel LabelModel: which label it serves (-1: all classes), on which rules."""
+
+    __repr__ = brief_repr
 
     label: int
     columns: IntArray

@@ -12,8 +12,9 @@ SHOWN_FINDINGS = 10
 SHOWN_IDS = 6
 
 
-def describe(report: AuditReport) -> list[str]:
-    """Return the header sentences shared by the table and the HTML page."""
+def describe(report: AuditReport, *, shown: int | None = None) -> list[str]:
+    """Return the header sentences shared by the table and the HTML page, which holds
+    `shown` flags (default: all of `report.flags`)."""
     sources = ["rules"]
     if report.neighbours:
         sources.append("similar rows")
@@ -31,7 +32,7 @@ def describe(report: AuditReport) -> list[str]:
         )
     else:
         noise = f"estimated label noise: {report.noise.get('wrong', 0):.1%} of rows mislabelled"
-    shown = len(report.flags)
+    shown = len(report.flags) if shown is None else shown
     top = f"; showing the top {shown:,}" if shown < report.n_flags else ""
     return [
         f"{report.n_flags:,} flags at score >= {report.min_score:.2f} ({how}) among "
@@ -62,30 +63,36 @@ def render_table(report: AuditReport, *, width: int | None = None) -> str:
     taxonomy findings and the new labels."""
     width = width or shutil.get_terminal_size((120, 20)).columns
     lines = [*describe(report), ""]
-    lines.append(f"{'#':>4}  {'score':>5}  {'kind':<10}  {'label':<28}  {'id':<8}  text")
+    # full labels and ids, each column as wide as its longest value
+    labels = max([len("label"), *(len(flag.label) for flag in report.flags)])
+    ids = max([len("id"), *(len(str(flag.id)) for flag in report.flags)])
+    lines.append(f"{'#':>4}  {'score':>5}  {'kind':<10}  {'label':<{labels}}  {'id':<{ids}}  text")
     for rank, flag in enumerate(report.flags, start=1):
         text = " | ".join(value for value in flag.texts.values() if value)
         head = (
-            f"{rank:>4}  {flag.score:5.3f}  {flag.kind:<10}  {flag.label:<28.28}  "
-            f"{str(flag.id):<8.8}  "
+            f"{rank:>4}  {flag.score:5.3f}  {flag.kind:<10}  {flag.label:<{labels}}  "
+            f"{str(flag.id):<{ids}}  "
         )
         lines.append(head + textwrap.shorten(text, max(20, width - len(head)), placeholder=" …"))
         why = textwrap.shorten("; ".join(flag.reasons()), max(20, width - 11), placeholder=" …")
         lines.append(" " * 6 + "why: " + why)
     if report.findings:
         rows = sum(finding.count for finding in report.findings)
+        shown = report.findings[:SHOWN_FINDINGS]
+        parents = max([len("parent"), *(len(finding.parent) for finding in shown)])
+        children = max([len("child"), *(len(finding.child) for finding in shown)])
         lines += [
             "",
             f"Taxonomy findings: {len(report.findings):,} (child, parent) gaps on {rows:,} rows "
             "have the child tag but not its parent; fix: add the parent to those rows, or "
             "change the taxonomy",
-            f"{'rows':>6}  {'parent':<28}  {'child':<28}  {'P(child)':>8}  ids",
+            f"{'rows':>6}  {'parent':<{parents}}  {'child':<{children}}  {'P(child)':>8}  ids",
         ]
-        for finding in report.findings[:SHOWN_FINDINGS]:
+        for finding in shown:
             ids = ", ".join(map(str, finding.ids[:SHOWN_IDS]))
             ids += ", …" if finding.count > SHOWN_IDS else ""
             lines.append(
-                f"{finding.count:>6}  {finding.parent:<28.28}  {finding.child:<28.28}  "
+                f"{finding.count:>6}  {finding.parent:<{parents}}  {finding.child:<{children}}  "
                 f"{finding.score:8.0%}  {ids}"
             )
         more = len(report.findings) - SHOWN_FINDINGS

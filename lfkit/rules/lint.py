@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from lfkit.errors import RuleError
+from lfkit.errors import LfkitError, RuleError
 from lfkit.rules.patterns import keyword_regex, keyword_words
 from lfkit.rules.schema import Label, Rule
 
@@ -157,8 +157,13 @@ def summarize_alias_warnings(labels: Iterable[tuple[str, Label]]) -> tuple[str, 
     return tuple(warnings)
 
 
-def rule_warnings(rule: Rule, at: Location, label: Label | None) -> list[Diagnostic]:
-    """Return LF103/LF104 for one rule: it can never fire, or a keyword repeats an alias."""
+def rule_warnings(
+    rule: Rule, at: Location, label: Label | None, keywords_at: Sequence[Location] = ()
+) -> list[Diagnostic]:
+    """Return LF103/LF104 for one rule: it can never fire, or a keyword repeats an alias.
+
+    `keywords_at` holds the location of each keyword (in order), where LF104 points.
+    """
     path, line, column = at
     found = []
 
@@ -195,13 +200,12 @@ def rule_warnings(rule: Rule, at: Location, label: Label | None) -> list[Diagnos
     if label is not None and plain and rule.enabled:
         aliases = list(label.aliases) + ([rule.label] if label.match_name else [])
         repeated = forms(rule.keywords, rule.match) & forms(aliases, label.match)
-        for keyword in rule.keywords:
+        for index, keyword in enumerate(rule.keywords):
             if forms([keyword], rule.match) <= repeated:
+                where = keywords_at[index] if index < len(keywords_at) else at
                 found.append(
                     Diagnostic(
-                        path,
-                        line,
-                        column,
+                        *where,
                         "LF104",
                         f"keyword '{keyword}' repeats an alias of label '{rule.label}', which "
                         "votes already",
@@ -210,6 +214,64 @@ def rule_warnings(rule: Rule, at: Location, label: Label | None) -> list[Diagnos
                     )
                 )
     return found
+
+
+def _matching(prefix: str) -> list[str]:
+    return [code for code in CODES if code.startswith(prefix)]
+
+
+def check_codes(codes: Iterable[str]) -> tuple[str, ...]:
+    """Return the codes or code prefixes (`LF104`, `LF1`, `LF`), upper-cased, that select or
+    ignore warnings.
+
+    Raises
+    ------
+    LfkitError
+        For a code that matches no code, or that matches only errors (errors cannot be
+        ignored: the rules do not load with them).
+    """
+    chosen = []
+    for raw in codes:
+        code = raw.strip().upper()
+        matched = _matching(code) if code else []
+        if not matched:
+            hint = closest_hint(code, list(CODES))
+            raise LfkitError(
+                f"unknown code '{raw}'; {hint + ' ' if hint else ''}"
+                f"(codes: {', '.join(CODES)}, or a prefix such as LF1)"
+            )
+        if all(CODES[c][0] == "error" for c in matched):
+            raise LfkitError(
+                f"'{raw}' names only errors, which are always reported (the rules cannot be "
+                "used with them); select or ignore warnings (LF1xx, LF204, LF205)"
+            )
+        chosen.append(code)
+    return tuple(chosen)
+
+
+def select_diagnostics(
+    found: Iterable[Diagnostic], *, select: Sequence[str] = (), ignore: Sequence[str] = ()
+) -> list[Diagnostic]:
+    """Return the errors and the warnings whose code starts with one in `select` (all when it
+    is empty) and with none in `ignore`; see `check_codes`.
+
+    Examples
+    --------
+    >>> found = [Diagnostic(Path("r.yaml"), 3, 1, code, "") for code in ("LF005", "LF102", "LF104")]
+    >>> [d.code for d in select_diagnostics(found, ignore=["LF104"])]
+    ['LF005', 'LF102']
+    >>> [d.code for d in select_diagnostics(found, select=["LF104"])]
+    ['LF005', 'LF104']
+    """
+    select, ignore = check_codes(select), check_codes(ignore)
+    return [
+        d
+        for d in found
+        if d.severity == "error"
+        or (
+            (not select or d.code.startswith(select)) and not (ignore and d.code.startswith(ignore))
+        )
+    ]
 
 
 def exit_code(found: Sequence[Diagnostic], *, strict: bool = False) -> int:

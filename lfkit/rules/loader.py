@@ -422,7 +422,10 @@ def _lint(found: _Found) -> list[Diagnostic]:
     diagnostics = alias_warnings(named)
     for rule, path, line in found.rules:
         at = found.where.get(f"rule.{rule.name}", (path, line, 0))
-        diagnostics += rule_warnings(rule, at, labels.get(rule.label, (None,))[0])
+        node = found.nodes.get((path, line))
+        keywords = node.children.get("keywords") if node is not None else None
+        items = [(path, i.line, i.column) for i in keywords.items] if keywords is not None else []
+        diagnostics += rule_warnings(rule, at, labels.get(rule.label, (None,))[0], items)
     return diagnostics
 
 

@@ -139,12 +139,33 @@ MAX_SPANS = 100
 """Evidence spans kept per rule and cell: a 50 MB cell can hold millions of matches."""
 
 
+def _keyword_group(pattern: str) -> int:
+    """Return 1 when `pattern` is a `keyword_regex` with a word boundary around its body
+    (group 1 is the keyword without the boundary characters), else 0 (the whole match)."""
+    body = pattern.removeprefix("(?i)")
+    bounded = body.startswith((_BEFORE + "(", _ASCII_BEFORE + "(")) or body.endswith(
+        (")" + _AFTER, ")" + _ASCII_AFTER)
+    )
+    return 1 if bounded else 0
+
+
 def match_spans(pattern: str, text: str) -> list[tuple[int, int]]:
-    """Return the first MAX_SPANS (start, end) character spans where a rule regex matches."""
+    """Return the first MAX_SPANS (start, end) character spans where a rule regex matches.
+
+    A span covers the whole match of a user's regex (capture groups or not) and the keyword
+    itself, without its boundary characters, for a keyword's regex.
+
+    Examples
+    --------
+    >>> match_spans(user_regex(r"(deep|machine) learning"), "Deep learning, machine learning")
+    [(0, 13), (15, 31)]
+    >>> match_spans(keyword_regex("bert"), "a BERT model")
+    [(2, 6)]
+    """
     regex = compile_regex(pattern)
+    group = _keyword_group(pattern) if regex.groups else 0
     spans = []
     for match in itertools.islice(regex.finditer(text), MAX_SPANS):
-        group = 1 if regex.groups else 0
         start, end = match.span(group)
         spans.append((start, end) if start >= 0 else match.span())
     return spans
