@@ -152,3 +152,11 @@ def test_library_audit_keeps_its_signature(class_rules: RuleSet, classes: pd.Dat
     """`lfkit.audit_labels` is the partitioned audit over chunks of the DataFrame."""
     report = lfkit.audit_labels(class_rules, classes, top=3)
     assert len(report.flags) == 3 and report.n_rows == len(classes)
+
+
+def test_id_repeated_in_two_chunks_is_an_error(class_rules: RuleSet, classes: pd.DataFrame) -> None:
+    """Ids must be unique across chunks too, as in a whole-data audit."""
+    df = classes.copy()
+    df.loc[700, "id"] = df.loc[3, "id"]
+    with pytest.raises(DataError, match="rows 4 and 701 have the same id in column 'id'"):
+        audit_chunks(class_rules, lambda: (part for _, part in _parts(df, 200)))

@@ -21,6 +21,7 @@ the sample, the report equals the audit of the whole data at once.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -40,12 +41,13 @@ from lfkit.audit.scores import (
     fit_scorer,
     label_counts,
     read_rows,
+    row_texts,
     smallest_keys,
 )
 from lfkit.audit.suspects import FEW_ROWS, KINDS, AuditReport, Candidate, RowFacts, build_flag
 from lfkit.data import check_frame
 from lfkit.engine.votes import Votes
-from lfkit.errors import LfkitError
+from lfkit.errors import DataError, LfkitError
 from lfkit.model.naive_bayes import FeatureCounts, descendant_matrix, feature_mask
 from lfkit.rules.ruleset import RuleSet
 
@@ -98,7 +100,8 @@ def scan_partition(
     DataError
         When the partition lacks a column, or an id or a label is bad.
     """
-    rows = read_rows(ruleset, _checked(ruleset, df, checked, source), offset, votes)
+    df = _checked(ruleset, df, checked, source)
+    rows = read_rows(ruleset, df, offset, votes, texts=False)
     fired = rows.votes.fired.astype(np.float64)
     own = _own_labels(ruleset)
     agree = np.asarray((fired.T @ rows.y.astype(np.float64)).toarray())[np.arange(len(own)), own]
@@ -109,7 +112,7 @@ def scan_partition(
         np.asarray(fired.sum(axis=0)).ravel(),
         agree,
         np.asarray(hits, dtype=np.float64).ravel(),
-        smallest_keys(rows, seed, sample_rows),
+        _sample(ruleset, df, rows, seed, sample_rows),
         seed,
         sample_rows,
     )
@@ -130,6 +133,13 @@ def merge_scans(first: Scan, second: Scan) -> Scan:
         first.seed,
         first.sample_size,
     )
+
+
+def _sample(ruleset: RuleSet, df: pd.DataFrame, rows: Rows, seed: int, size: int) -> Rows:
+    """Return the rows of the fit sample among these rows, with their texts."""
+    sample = smallest_keys(rows, seed, size)
+    texts = row_texts(ruleset.task, df.iloc[sample.rows - rows.rows[0]]) if len(rows) else []
+    return dataclasses.replace(sample, texts=texts)
 
 
 def _checked(ruleset: RuleSet, df: pd.DataFrame, checked: bool, source: str) -> pd.DataFrame:
@@ -512,6 +522,7 @@ def audit_chunks(
     say = progress or (lambda _: None)
     say("applying rules and counting")
     scan: Scan | None = None
+    hashes = []
     for offset, df, votes in _offsets(chunks()):
         part = scan_partition(
             ruleset,
@@ -524,8 +535,10 @@ def audit_chunks(
             source=_source(source, offset, df),
         )
         scan = part if scan is None else merge_scans(scan, part)
+        hashes.append(pd.util.hash_pandas_object(df[ruleset.task.id_column], index=False))
     if scan is None:
         raise LfkitError(f"{source}: the data has no rows")
+    _check_unique(ruleset, np.concatenate(hashes), source)
     plan = fit_audit(
         ruleset,
         scan,
@@ -552,6 +565,18 @@ def audit_chunks(
             "hint: the data changed while it was audited"
         )
     return finish_audit(plan, partial)
+
+
+def _check_unique(ruleset: RuleSet, hashes: np.ndarray, source: str) -> None:
+    """Raise when two rows have the same id (by a 64-bit hash of each id: 8 bytes per row)."""
+    order = np.argsort(hashes, kind="stable")
+    same = np.nonzero(hashes[order[1:]] == hashes[order[:-1]])[0]
+    if len(same):
+        first, second = sorted(order[same[0] : same[0] + 2])
+        raise DataError(
+            f"{source}: rows {first + 1:,} and {second + 1:,} have the same id in column "
+            f"'{ruleset.task.id_column}'; ids must be unique"
+        )
 
 
 def _offsets(chunks: Iterable[Chunk]) -> Iterator[tuple[int, pd.DataFrame, Votes | None]]:

@@ -79,20 +79,25 @@ class Rows:
 
 def row_texts(task: Task, df: pd.DataFrame) -> list[str]:
     """Return each row's text fields joined by spaces (what the text evidence reads)."""
-    if not len(df):
-        return []
-    return df[list(task.text_columns)].map(as_text).agg(" ".join, axis=1).tolist()
+    columns = [[as_text(value) for value in df[column].tolist()] for column in task.text_columns]
+    return [" ".join(fields) for fields in zip(*columns, strict=True)]
 
 
 def read_rows(
-    ruleset: RuleSet, df: pd.DataFrame, offset: int = 0, votes: Votes | None = None
+    ruleset: RuleSet,
+    df: pd.DataFrame,
+    offset: int = 0,
+    votes: Votes | None = None,
+    *,
+    texts: bool = True,
 ) -> Rows:
     """Return the `Rows` of a checked DataFrame (parsed labels) whose first row is row
-    `offset` of the data; the rules are applied unless their `votes` are given."""
+    `offset` of the data; the rules are applied unless their `votes` are given. Without
+    `texts` the rows' texts are left empty (`with_texts` adds them for some rows)."""
     task = ruleset.task
     return Rows(
         offset + np.arange(len(df)),
-        row_texts(task, df),
+        row_texts(task, df) if texts else [""] * len(df),
         apply_rules(ruleset, df) if votes is None else votes,
         given_matrix(ruleset, df[task.label_column].tolist()),
     )
