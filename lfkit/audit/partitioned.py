@@ -318,7 +318,7 @@ def audit_partition(
     """
     ruleset, task = plan.ruleset, plan.ruleset.task
     df = _checked(ruleset, df, checked, source)
-    batch = read_rows(ruleset, df, offset, votes)
+    batch = read_rows(ruleset, df, offset, votes, texts=plan.scorer.evidence.text is not None)
     found: list[Candidate] = []
     gaps: dict[tuple[int, int], list[tuple[int, Any, float]]] = {}
     counts = np.zeros((len(ruleset.labels), len(KINDS)), dtype=np.int64)
