@@ -20,7 +20,17 @@ if TYPE_CHECKING:
     from lfkit.data import Partition, read_data, split_data
     from lfkit.engine.apply import apply_rules
     from lfkit.engine.votes import Votes
-    from lfkit.errors import DataError, LfkitError, OutputError, RuleError, RuleFileError
+    from lfkit.errors import (
+        ClusterError,
+        DataError,
+        FunctionError,
+        LfkitError,
+        ModelError,
+        OptionError,
+        OutputError,
+        RuleError,
+        RuleFileError,
+    )
     from lfkit.model.fit import LabelModel, fit_label_model
     from lfkit.model.label import label_rows
     from lfkit.model.save import load_label_model
@@ -34,13 +44,17 @@ if TYPE_CHECKING:
 _HOMES = {
     "ABSTAIN": "lfkit._types",
     "AuditReport": "lfkit.audit.suspects",
+    "ClusterError": "lfkit.errors",
     "CompiledRule": "lfkit.rules.ruleset",
     "DataError": "lfkit.errors",
     "Decision": "lfkit.review.decisions",
     "Flag": "lfkit.audit.suspects",
+    "FunctionError": "lfkit.errors",
     "LabelModel": "lfkit.model.fit",
     "LabelScores": "lfkit.audit.scores",
     "LfkitError": "lfkit.errors",
+    "ModelError": "lfkit.errors",
+    "OptionError": "lfkit.errors",
     "OutputError": "lfkit.errors",
     "Partition": "lfkit.data",
     "RuleError": "lfkit.errors",
@@ -72,13 +86,17 @@ _HOMES = {
 __all__ = [
     "ABSTAIN",
     "AuditReport",
+    "ClusterError",
     "CompiledRule",
     "DataError",
     "Decision",
     "Flag",
+    "FunctionError",
     "LabelModel",
     "LabelScores",
     "LfkitError",
+    "ModelError",
+    "OptionError",
     "OutputError",
     "Partition",
     "RuleError",

@@ -1,6 +1,14 @@
-"""Type aliases shared across lfkit, and the ABSTAIN vote."""
+"""Type aliases shared across lfkit, the ABSTAIN vote, and the option types.
+
+Each string option of the API is a `Literal` type here, and its values a tuple of the same
+name in capitals (`get_args` of it). The rules schema, the library's checks
+(`lfkit.errors.check_choice`) and the CLI's choices (typer reads a Literal as a list of
+choices) all use these: a new value is added here once.
+"""
 
 from __future__ import annotations
+
+from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -14,3 +22,44 @@ LabelMatrix = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
+
+TaskKind = Literal["multilabel", "multiclass"]
+"""A task's kind: tags (any number per row) or classes (one per row)."""
+TASK_KINDS: tuple[TaskKind, ...] = get_args(TaskKind)
+
+MatchMode = Literal["word", "prefix", "substring"]
+"""Where a keyword matches: as whole words, at the start of a word, or anywhere."""
+MATCH_MODES: tuple[MatchMode, ...] = get_args(MatchMode)
+
+VoteSign = Literal["positive", "negative"]
+"""What a rule's match says about its label: present, or absent (multilabel only)."""
+VOTE_SIGNS: tuple[VoteSign, ...] = get_args(VoteSign)
+
+LengthUnit = Literal["words", "characters"]
+"""What a length test counts."""
+LENGTH_UNITS: tuple[LengthUnit, ...] = get_args(LengthUnit)
+
+LabelMethod = Literal["auto", "naive-bayes", "em", "snorkel", "majority"]
+"""A label model (lfkit/model/fit.py says what each does)."""
+LABEL_METHODS: tuple[LabelMethod, ...] = get_args(LabelMethod)
+
+AuditMethod = Literal["naive-bayes", "majority", "snorkel"]
+"""The label models the audit scores with (it needs out-of-sample probabilities)."""
+AUDIT_METHODS: tuple[AuditMethod, ...] = get_args(AuditMethod)
+
+ReportFormat = Literal["table", "jsonl", "csv", "html"]
+"""The formats an audit report renders to."""
+REPORT_FORMATS: tuple[ReportFormat, ...] = get_args(ReportFormat)
+
+FlagKind = Literal["missing", "spurious", "candidate"]
+"""What an audit flag says: a label is missing, is wrong (spurious), or the row's class
+should be another one (candidate)."""
+FLAG_KINDS: tuple[FlagKind, ...] = get_args(FlagKind)
+
+DecisionKind = Literal["accept", "reject", "relabel", "undo"]
+"""What a reviewer decided about a flag (one line of a decisions file)."""
+DECISION_KINDS: tuple[DecisionKind, ...] = get_args(DecisionKind)
+
+SliceKind = Literal["rule", "label"]
+"""How `slicing_functions` slices the data: one slice per rule, or per label's rules."""
+SLICE_KINDS: tuple[SliceKind, ...] = get_args(SliceKind)

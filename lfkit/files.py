@@ -11,11 +11,9 @@ import os
 import stat
 from pathlib import Path
 
+from lfkit.errors import FileProblem
+
 _CHUNK = 1 << 20
-
-
-class FileProblem(ValueError):
-    """Why an input file cannot be read; callers turn it into their own error with a location."""
 
 
 def file_kind(mode: int) -> str:
@@ -49,7 +47,7 @@ def read_limited(path: Path, limit: int) -> bytes:
         raise FileProblem(f"cannot read the file ({err.strerror})") from None
     try:
         if kind := file_kind(os.fstat(fd).st_mode):
-            raise FileProblem(f"is {kind}, not a regular file; hint: give a regular file")
+            raise FileProblem(f"is {kind}, not a regular file", "give a regular file")
         chunks, total = [], 0
         while chunk := os.read(fd, _CHUNK):
             total += len(chunk)
@@ -76,4 +74,4 @@ def check_regular(path: Path) -> None:
     except OSError:
         return
     if kind := file_kind(mode):
-        raise FileProblem(f"is {kind}, not a regular file; hint: give a regular file")
+        raise FileProblem(f"is {kind}, not a regular file", "give a regular file")

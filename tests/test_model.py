@@ -11,13 +11,14 @@ import pytest
 
 import lfkit
 from lfkit import LfkitError
-from lfkit.model.fit import LABEL_MODELS, fit_label_model
+from lfkit._types import LABEL_METHODS
+from lfkit.model.fit import fit_label_model
 from lfkit.model.neighbours import build_neighbours, fit_text_vectors
 from lfkit.model.targets import given_matrix
 from lfkit.rules.ruleset import RuleSet
 
 
-@pytest.mark.parametrize("method", LABEL_MODELS)
+@pytest.mark.parametrize("method", LABEL_METHODS)
 def test_probabilities_are_valid_multiclass(
     method: str, class_rules: RuleSet, classes: pd.DataFrame
 ) -> None:
@@ -211,7 +212,7 @@ def test_load_refuses_a_file_that_is_not_a_model(class_rules: RuleSet, tmp_path:
 
 def test_naive_bayes_needs_labels(class_rules: RuleSet, classes: pd.DataFrame) -> None:
     """Asking naive Bayes to learn without labels names the methods that can."""
-    with pytest.raises(LfkitError, match="'em' or 'snorkel'"):
+    with pytest.raises(LfkitError, match="method='em' or method='snorkel'"):
         fit_label_model(class_rules, classes, method="naive-bayes")
 
 

@@ -7,17 +7,20 @@ Each command group lives in its own module of this package (check.py, apply.py, 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from lfkit.display import terminal_safe
-from lfkit.errors import LfkitError
+from lfkit.errors import FunctionError, LfkitError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,12 +59,59 @@ LfsOption = Annotated[
 
 @contextmanager
 def exit_on_error() -> Iterator[None]:
-    """Print an lfkit error without a traceback and exit with status 1."""
+    """Print an lfkit error without a traceback (as `cli_message` words it); exit with 1."""
     try:
         yield
     except LfkitError as err:
-        echo(f"error: {err}", err=True)
+        echo(f"error: {cli_message(str(err), flags())}", err=True)
         raise typer.Exit(code=1) from None
+
+
+_KEYWORD = re.compile(r"\b([a-z][a-z0-9_]*)=('[^'\n]*'|[^\s,;:)'\"]+)")
+
+
+def cli_message(text: str, flags: Mapping[str, tuple[str, str]]) -> str:
+    r"""Word a library message for the command line: `name=value` as `--flag value`.
+
+    Library messages name options by their Python keyword (lfkit/errors.py); `flags` maps
+    a keyword to its flag and, for an on/off flag, its off form. Keywords of other
+    functions are left as they are.
+
+    Examples
+    --------
+    >>> flags = {"force": ("--force", ""), "method": ("--method", ""), "gpu": ("--gpu", "--cpu")}
+    >>> cli_message("out.csv exists\n  hint: pass force=True to replace it", flags)
+    'out.csv exists\n  hint: pass --force to replace it'
+    >>> cli_message("method='majorty' is not a label model; or gpu=False, or top=3", flags)
+    '--method majorty is not a label model; or --cpu, or top=3'
+    """
+
+    def flag(found: re.Match[str]) -> str:
+        name, value = found.group(1), found.group(2).strip("'")
+        if name not in flags:
+            return found.group(0)
+        on, off = flags[name]
+        if value in ("True", "False"):
+            return on if value == "True" else (off or found.group(0))
+        return f"{on} {value}"
+
+    return _KEYWORD.sub(flag, text)
+
+
+@cache
+def flags() -> dict[str, tuple[str, str]]:
+    """Return the options of every command: Python keyword -> (its flag, its off flag).
+
+    A keyword means the same flag in every command (tests/test_errors.py checks it).
+    """
+    found: dict[str, tuple[str, str]] = {}
+    group = typer.main.get_command(app)
+    for command in group.commands.values() if isinstance(group, TyperGroup) else [group]:
+        for param in command.params:
+            if param.name and param.opts and param.opts[0].startswith("-"):
+                off = max(param.secondary_opts, key=len, default="")
+                found[param.name] = (max(param.opts, key=len), off)
+    return found
 
 
 def echo(text: str, *, err: bool = False, nl: bool = True) -> None:
@@ -77,11 +127,10 @@ def load_ruleset(rules: Path, lfs: list[str] | None) -> RuleSet:
 
     ruleset = load_rules(rules)
     for spec in lfs or ():
-        loaded = load_lfs(spec)
         try:
-            ruleset = ruleset.with_lfs(loaded)
-        except LfkitError as err:
-            raise LfkitError(f"--lfs {spec}: {err}") from None
+            ruleset = ruleset.with_lfs(load_lfs(spec))
+        except FunctionError as err:
+            raise FunctionError(err.problem, err.hint, where=f"--lfs {spec}") from None
     return ruleset
 
 

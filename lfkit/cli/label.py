@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from lfkit._types import LabelMethod
 from lfkit.cli.app import (
     DataArgument,
     ForceOption,
@@ -24,7 +24,7 @@ from lfkit.cli.app import (
     load_ruleset,
     progress,
 )
-from lfkit.errors import LfkitError
+from lfkit.errors import OptionError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,14 +32,6 @@ if TYPE_CHECKING:
     from lfkit.model.fit import LabelModel
     from lfkit.model.label import LabelCounts
     from lfkit.rules.ruleset import RuleSet
-
-
-class Method(StrEnum):
-    auto = "auto"
-    naive_bayes = "naive-bayes"
-    em = "em"
-    snorkel = "snorkel"
-    majority = "majority"
 
 
 @app.command()
@@ -53,7 +45,7 @@ def label(
     save_model: Annotated[
         Path | None, typer.Option(help="Save the fitted label model here (.json).")
     ] = None,
-    method: Annotated[Method, typer.Option(help="Label model to fit.")] = Method.auto,
+    method: Annotated[LabelMethod, typer.Option(help="Label model to fit.")] = "auto",
     threshold: Annotated[
         float | None,
         typer.Option(
@@ -81,13 +73,14 @@ def label(
 
     say = progress()
     with exit_on_error():
-        if model is not None and (save_model is not None or method is not Method.auto):
-            raise LfkitError(
+        if model is not None and (save_model is not None or method != "auto"):
+            raise OptionError(
+                "model",
                 "--model uses a saved model as it is; it cannot be combined with "
-                "--save-model or --method"
+                "--save-model or --method",
             )
         if save_model is not None and save_model.suffix.lower() != ".json":
-            raise LfkitError(f"--save-model {save_model}: give a .json path")
+            raise OptionError("save_model", f"--save-model {save_model}: give a .json path")
         check_outputs(
             {"--out": out, "--save-model": save_model},
             inputs=[data, rules] + ([model] if model is not None else []),
@@ -102,7 +95,7 @@ def label(
             scheduler,
             local_cluster,
             model=model,
-            method=method.value,
+            method=method,
             use_labels=use_labels,
             seed=seed,
             threshold=threshold,
@@ -128,7 +121,7 @@ def _label(
     local_cluster: int | None,
     *,
     model: Path | None,
-    method: str,
+    method: LabelMethod,
     use_labels: bool,
     seed: int,
     threshold: float | None,

@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from lfkit._types import FloatArray, IntArray
+from lfkit._types import LABEL_METHODS, FloatArray, IntArray, LabelMethod
 from lfkit.engine.apply import apply_rules
 from lfkit.engine.votes import Votes
-from lfkit.errors import LfkitError
+from lfkit.errors import DataError, ModelError, OptionError, check_choice
 from lfkit.model.em import EmParameters, em_probabilities, fit_em
 from lfkit.model.fuse import sigmoid, softmax
 from lfkit.model.naive_bayes import (
@@ -42,11 +42,10 @@ from lfkit.model.snorkel_model import SnorkelPart, fit_snorkel, predict_snorkel
 from lfkit.model.targets import given_matrix
 from lfkit.rules.ruleset import RuleSet
 
-LABEL_MODELS = ("auto", "naive-bayes", "em", "snorkel", "majority")
 NEEDS_LABELS = ("naive-bayes",)
 
 
-def auto_method(ruleset: RuleSet, *, labels: bool) -> str:
+def auto_method(ruleset: RuleSet, *, labels: bool) -> LabelMethod:
     """Return the method `auto` stands for, as chosen by benchmarks/bench_label_model.py.
 
     Classes: `naive-bayes` with labels, `em` without (on held-out rows of the 4-class data
@@ -60,16 +59,15 @@ def auto_method(ruleset: RuleSet, *, labels: bool) -> str:
     return "naive-bayes" if labels else "em"
 
 
-def resolve_method(ruleset: RuleSet, method: str, *, labels: bool) -> str:
+def resolve_method(ruleset: RuleSet, method: LabelMethod, *, labels: bool) -> LabelMethod:
     """Return the method to fit: `method`, or what `auto` stands for (see `auto_method`).
 
     Raises
     ------
-    LfkitError
+    OptionError
         For an unknown method.
     """
-    if method not in LABEL_MODELS:
-        raise LfkitError(f"unknown label model '{method}'; choose one of {', '.join(LABEL_MODELS)}")
+    check_choice("method", method, LABEL_METHODS, "label model")
     return auto_method(ruleset, labels=labels) if method == "auto" else method
 
 
@@ -85,7 +83,7 @@ class LabelModel:
     def __init__(
         self,
         ruleset: RuleSet,
-        method: str,
+        method: LabelMethod,
         *,
         counts: FeatureCounts,
         em: EmParameters | None = None,
@@ -93,6 +91,13 @@ class LabelModel:
         votes: Votes | None = None,
         y: sparse.csr_array | None = None,
     ) -> None:
+        check_choice("method", method, LABEL_METHODS, "label model")
+        if method == "auto":
+            raise OptionError(
+                "method",
+                "a fitted LabelModel has a concrete method, not 'auto'",
+                "fit one with fit_label_model(..., method='auto')",
+            )
         self.ruleset, self.method = ruleset, method
         self.counts = counts
         """Label counts (and, for naive-bayes, feature counts) of the rows it was fitted on."""
@@ -113,7 +118,7 @@ class LabelModel:
         ------
         DataError
             When `data` lacks a text column the rules need.
-        LfkitError
+        DataError
             When `data` is `Votes` of another number of rules.
         """
         votes = _as_votes(self.ruleset, data)
@@ -133,13 +138,13 @@ class LabelModel:
 
         Raises
         ------
-        LfkitError
+        ModelError
             For a loaded model (it keeps no training rows).
         """
         if self._votes is None or self._y is None:
-            raise LfkitError(
-                "fitted_proba needs the rows the model was fitted on; a loaded model keeps "
-                "none; hint: use predict_proba(data) for rows"
+            raise ModelError(
+                "fitted_proba needs the rows the model was fitted on; a loaded model keeps none",
+                "use predict_proba(data) for rows",
             )
         return self.counted_proba(Votes(self._votes.fired[rows], self._votes.values), self._y[rows])
 
@@ -188,7 +193,7 @@ def fit_label_model(
     data: pd.DataFrame | Votes,
     given: Sequence[Any] | None = None,
     *,
-    method: str = "auto",
+    method: LabelMethod = "auto",
     seed: int = 0,
 ) -> LabelModel:
     """Fit a label model on the rules' votes on `data` and, where given, the existing labels.
@@ -203,26 +208,28 @@ def fit_label_model(
         Per row, a list of tags (multilabel) or one class (multiclass); None to learn from
         the votes alone.
     method
-        One of LABEL_MODELS; `auto`: see `auto_method`.
+        One of LABEL_METHODS; `auto`: see `auto_method`.
     seed
         Seed of Snorkel's optimiser (the other methods are deterministic).
 
     Raises
     ------
-    LfkitError
+    OptionError
         For an unknown method, or `naive-bayes` without labels.
     DataError
-        For labels that do not fit the rule set, or data lacking a text column.
+        For labels that do not fit the rule set or the rows, or data lacking a text column.
     """
     method = resolve_method(ruleset, method, labels=given is not None)
     if given is None and method in NEEDS_LABELS:
-        raise LfkitError(
-            f"label model '{method}' learns from existing labels, and none were given; "
-            "hint: pass the labels, or use 'em' or 'snorkel', which learn from the votes alone"
+        raise OptionError(
+            "method",
+            f"label model '{method}' learns from existing labels, and none were given",
+            "pass the labels, or use method='em' or method='snorkel', which learn from the "
+            "votes alone",
         )
     votes = _as_votes(ruleset, data)
     if given is not None and len(given) != votes.shape[0]:
-        raise LfkitError(f"fit_label_model: {len(given)} labels for {votes.shape[0]} rows")
+        raise DataError(f"fit_label_model: {len(given)} labels for {votes.shape[0]} rows")
     y = given_matrix(ruleset, given) if given is not None else _no_labels(ruleset, votes)
     if method == "naive-bayes":
         features = model_features(ruleset, votes.fired, y)
@@ -322,9 +329,9 @@ def _signed_votes(ruleset: RuleSet, votes: Votes) -> tuple[FloatArray, FloatArra
 def _as_votes(ruleset: RuleSet, data: pd.DataFrame | Votes) -> Votes:
     if isinstance(data, Votes):
         if data.shape[1] != len(ruleset):
-            raise LfkitError(
-                f"votes have {data.shape[1]} columns but the rule set has {len(ruleset)} rules;"
-                " hint: apply the same rules the model was fitted with"
+            raise DataError(
+                f"votes have {data.shape[1]} columns but the rule set has {len(ruleset)} rules",
+                "apply the same rules the model was fitted with",
             )
         return data
     return apply_rules(ruleset, data)

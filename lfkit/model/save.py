@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lfkit.errors import LfkitError
+from lfkit._types import LABEL_METHODS
+from lfkit.errors import ModelError, quoted
 from lfkit.model.em import EmParameters
 from lfkit.model.naive_bayes import FeatureCounts
 from lfkit.model.snorkel_model import rebuild_part
@@ -70,7 +71,7 @@ def load_label_model(path: str | Path, ruleset: RuleSet) -> LabelModel:
 
     Raises
     ------
-    LfkitError
+    ModelError
         When the file cannot be read, is not an lfkit label model, or was fitted on another
         rule set (naming the first difference).
     """
@@ -80,20 +81,26 @@ def load_label_model(path: str | Path, ruleset: RuleSet) -> LabelModel:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
-        raise LfkitError(f"{path}: cannot read the model file ({err.strerror})") from None
+        raise ModelError(f"cannot read the model file ({err.strerror})", where=f"{path}") from None
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise LfkitError(
-            f"{path}: not an lfkit label model (not JSON); hint: save one with "
-            "`lfkit label ... --save-model PATH` or `model.save(PATH)`"
+        raise ModelError(
+            "not an lfkit label model (not JSON)",
+            "save one with LabelModel.save(path)",
+            where=f"{path}",
         ) from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise LfkitError(f'{path}: not an lfkit label model (no \'"format": "{FORMAT}"\')')
+        raise ModelError(f'not an lfkit label model (no \'"format": "{FORMAT}"\')', where=f"{path}")
     if document.get("version") != VERSION:
-        raise LfkitError(
-            f"{path}: label model format version {document.get('version')!r}; this lfkit "
-            f"reads version {VERSION}; hint: refit the model with this lfkit"
+        raise ModelError(
+            f"label model format version {document.get('version')!r}; this lfkit reads "
+            f"version {VERSION}",
+            "refit the model with this lfkit",
+            where=f"{path}",
         )
     _check_rules(path, document.get("rules"), ruleset)
+    method = document.get("method")
+    if method not in LABEL_METHODS or method == "auto":
+        raise ModelError(f"damaged label model file (method {quoted(method)})", where=f"{path}")
     try:
         counts = document["counts"]
         fitted = FeatureCounts(
@@ -115,10 +122,10 @@ def load_label_model(path: str | Path, ruleset: RuleSet) -> LabelModel:
             rebuild_part(int(part["label"]), part["columns"], part["mu"], part["p"])
             for part in document["snorkel"]
         ]
-        return LabelModel(ruleset, str(document["method"]), counts=fitted, em=em, snorkel=snorkel)
+        return LabelModel(ruleset, method, counts=fitted, em=em, snorkel=snorkel)
     except (KeyError, TypeError, ValueError) as err:
-        raise LfkitError(
-            f"{path}: damaged label model file ({type(err).__name__}: {err})"
+        raise ModelError(
+            f"damaged label model file ({type(err).__name__}: {err})", where=f"{path}"
         ) from None
 
 
@@ -135,14 +142,18 @@ def _fingerprint(ruleset: RuleSet) -> dict[str, Any]:
 def _check_rules(path: Path, saved: Any, ruleset: RuleSet) -> None:
     """Refuse a model fitted on other rules, naming the first difference."""
     current = _fingerprint(ruleset)
-    hint = "hint: load it with the rules it was fitted on, or refit it on these rules"
+    hint = "load it with the rules it was fitted on, or refit it on these rules"
     if not isinstance(saved, dict):
-        raise LfkitError(f"{path}: the model file does not say which rules it was fitted on")
+        raise ModelError(
+            "the model file does not say which rules it was fitted on", where=f"{path}"
+        )
     for key in ("kind", "labels", "parents"):
         if saved.get(key) != current[key]:
-            raise LfkitError(
-                f"{path}: the model was fitted on another rule set ({_WHAT[key]} differ: "
-                f"{_difference(saved.get(key), current[key])}); {hint}"
+            raise ModelError(
+                f"the model was fitted on another rule set ({_WHAT[key]} differ: "
+                f"{_difference(saved.get(key), current[key])})",
+                hint,
+                where=f"{path}",
             )
     theirs = [tuple(rule) for rule in saved.get("rules") or []]
     ours = [tuple(rule) for rule in current["rules"]]
@@ -154,7 +165,9 @@ def _check_rules(path: Path, saved: Any, ruleset: RuleSet) -> None:
                 break
         else:
             what = f"the model has {len(theirs)} rules, the rule set {len(ours)}"
-        raise LfkitError(f"{path}: the model was fitted on another rule set ({what}); {hint}")
+        raise ModelError(
+            f"the model was fitted on another rule set ({what})", hint, where=f"{path}"
+        )
 
 
 def _difference(saved: Any, current: Any) -> str:

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from lfkit._types import ABSTAIN
-from lfkit.errors import DataError, LfkitError
+from lfkit.errors import DataError, FunctionError
 from lfkit.rules.schema import label_name
 
 LFS_HELP = (
-    "--lfs takes package.module:NAME, where NAME is a Snorkel LabelingFunction, a function of "
-    "a row, a list of them, or a mapping {label: LF or list of LFs}"
+    "name them as package.module:NAME, where NAME is a Snorkel LabelingFunction, a function "
+    "of a row, a list of them, or a mapping {label: LF or list of LFs}"
 )
 
 
@@ -86,8 +86,8 @@ class FunctionVote:
             where = _row_name(row, self.id_column)
             raise DataError(
                 f"labeling function '{self.name}' returned {result!r} on row {where}, "
-                f"but it was declared to vote only {self._describe(self.declared)}; hint: "
-                "declare it for that label too, or let it return -1 (abstain) there"
+                f"but it was declared to vote only {self._describe(self.declared)}",
+                "declare it for that label too, or let it return -1 (abstain) there",
             )
         return vote
 
@@ -128,14 +128,14 @@ def lf_name(function: Any) -> str:
 
     Raises
     ------
-    LfkitError
+    FunctionError
         For a function without a usable name (a lambda, a callable object).
     """
     name = getattr(function, "name", None) or getattr(function, "__name__", None)
     if not isinstance(name, str) or not name or name == "<lambda>":
-        raise LfkitError(
-            f"labeling function {function!r} has no name; hint: define it with 'def' or wrap "
-            "it in snorkel's LabelingFunction(name=..., f=...)"
+        raise FunctionError(
+            f"labeling function {function!r} has no name",
+            "define it with 'def' or wrap it in snorkel's LabelingFunction(name=..., f=...)",
         )
     return name
 
@@ -145,7 +145,7 @@ def bound_lfs(lfs: Any, *, label: str | int | None = None) -> list[tuple[Any, st
 
     Raises
     ------
-    LfkitError
+    FunctionError
         When an item is not callable.
     """
     if isinstance(lfs, Mapping):
@@ -156,7 +156,7 @@ def bound_lfs(lfs: Any, *, label: str | int | None = None) -> list[tuple[Any, st
     items = list(lfs) if isinstance(lfs, (list, tuple)) else [lfs]
     for item in items:
         if not callable(item):
-            raise LfkitError(
+            raise FunctionError(
                 f"{item!r} is not a labeling function; expected a Snorkel LabelingFunction or "
                 "a function of a row"
             )
@@ -172,37 +172,39 @@ def load_lfs(spec: str) -> Any:
 
     Raises
     ------
-    LfkitError
+    FunctionError
         For a spec without ':', a module that does not import, or a missing NAME.
     """
     module_name, colon, attribute = spec.partition(":")
     if not colon or not module_name or not attribute:
-        raise LfkitError(f"'{spec}' is not of the form package.module:NAME; hint: {LFS_HELP}")
+        raise FunctionError(f"'{spec}' is not of the form package.module:NAME", LFS_HELP)
     cwd = str(Path.cwd())
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as err:
-        raise LfkitError(
-            f"--lfs {spec}: no module named '{err.name}'; hint: run from the folder that "
-            "holds it, or install its package"
+        raise FunctionError(
+            f"no module named '{err.name}'",
+            "run from the folder that holds it, or install its package",
+            where=spec,
         ) from None
     except Exception as err:
-        raise LfkitError(
-            f"--lfs {spec}: importing '{module_name}' failed: {type(err).__name__}: {err}"
+        raise FunctionError(
+            f"importing '{module_name}' failed: {type(err).__name__}: {err}", where=spec
         ) from err
     value = module
     for part in attribute.split("."):
         if not hasattr(value, part):
             public = sorted(name for name in vars(module) if not name.startswith("_"))
-            raise LfkitError(
-                f"--lfs {spec}: module '{module_name}' has no '{attribute}'; it defines: "
-                f"{', '.join(public[:20]) or 'nothing public'}"
+            raise FunctionError(
+                f"module '{module_name}' has no '{attribute}'; it defines: "
+                f"{', '.join(public[:20]) or 'nothing public'}",
+                where=spec,
             )
         value = getattr(value, part)
     if not (callable(value) or isinstance(value, (list, tuple, Mapping))):
-        raise LfkitError(f"--lfs {spec}: '{attribute}' is a {type(value).__name__}; {LFS_HELP}")
+        raise FunctionError(f"'{attribute}' is a {type(value).__name__}", LFS_HELP, where=spec)
     return value
 
 
@@ -230,19 +232,19 @@ def function_columns(
 
     Raises
     ------
-    LfkitError
+    FunctionError
         For an unbound multilabel function, an unknown label, or a name already taken.
     """
     name = lf_name(function)
     labels = tuple(labels)
     if label is not None and label not in labels:
-        raise LfkitError(
+        raise FunctionError(
             f"labeling function '{name}' is declared for '{label}', which is not a label of "
             f"the rule set ({', '.join(labels[:10])}{', ...' if len(labels) > 10 else ''})"
         )
     if multilabel:
         if label is None:
-            raise LfkitError(
+            raise FunctionError(
                 f"labeling function '{name}': say which tag it votes on, e.g. "
                 f"ruleset.with_lfs({{'tag': [{name}]}}) or with_lfs([{name}], label='tag') "
                 "(on the CLI: export a mapping {tag: [lfs]})"
@@ -259,9 +261,9 @@ def function_columns(
     found = []
     for column, column_label, value in columns:
         if column in taken:
-            raise LfkitError(
-                f"labeling function '{name}': the rule set already has a column '{column}'; "
-                "hint: rename the function (LabelingFunction(name=...))"
+            raise FunctionError(
+                f"labeling function '{name}': the rule set already has a column '{column}'",
+                "rename the function (LabelingFunction(name=...))",
             )
         taken.add(column)
         voter = FunctionVote(

@@ -8,7 +8,6 @@ listed in `CODES` and documented in docs/check.md; they never change meaning.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -17,7 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from lfkit.errors import LfkitError, RuleError
+from lfkit._types import MatchMode
+from lfkit.errors import OptionError, RuleError, did_you_mean
 from lfkit.rules.patterns import keyword_regex, keyword_words
 from lfkit.rules.schema import Label, Rule
 
@@ -87,8 +87,7 @@ def closest_hint(
 ) -> str:
     """Return "did you mean 'x'?" for the closest choice ('' when none is close); with
     `known`, list the choices too."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
-    hint = f"did you mean '{close[0]}'?" if close else ""
+    hint = did_you_mean(word, choices, cutoff=cutoff)
     if known:
         hint += f" (known keys: {', '.join(sorted(choices))})"
     return hint.strip()
@@ -167,7 +166,7 @@ def rule_warnings(
     path, line, column = at
     found = []
 
-    def forms(keywords: Iterable[str], match: str) -> set[str]:
+    def forms(keywords: Iterable[str], match: MatchMode) -> set[str]:
         sensitive = rule.case_sensitive
         return {
             keyword_regex(k if sensitive else k.casefold(), case_sensitive=sensitive, match=match)
@@ -226,7 +225,7 @@ def check_codes(codes: Iterable[str]) -> tuple[str, ...]:
 
     Raises
     ------
-    LfkitError
+    OptionError
         For a code that matches no code, or that matches only errors (errors cannot be
         ignored: the rules do not load with them).
     """
@@ -236,14 +235,16 @@ def check_codes(codes: Iterable[str]) -> tuple[str, ...]:
         matched = _matching(code) if code else []
         if not matched:
             hint = closest_hint(code, list(CODES))
-            raise LfkitError(
-                f"unknown code '{raw}'; {hint + ' ' if hint else ''}"
-                f"(codes: {', '.join(CODES)}, or a prefix such as LF1)"
+            raise OptionError(
+                "codes",
+                f"unknown code '{raw}' (codes: {', '.join(CODES)}, or a prefix such as LF1)",
+                hint,
             )
         if all(CODES[c][0] == "error" for c in matched):
-            raise LfkitError(
+            raise OptionError(
+                "codes",
                 f"'{raw}' names only errors, which are always reported (the rules cannot be "
-                "used with them); select or ignore warnings (LF1xx, LF204, LF205)"
+                "used with them); select or ignore warnings (LF1xx, LF204, LF205)",
             )
         chosen.append(code)
     return tuple(chosen)

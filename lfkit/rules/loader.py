@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from lfkit.errors import RuleError, RuleFileError, quoted
+from lfkit.errors import RuleError, RuleFileError, quoted, split_hint
 from lfkit.rules.lint import (
     Diagnostic,
     Location,
@@ -163,7 +163,7 @@ def _read_labels(node: Located, path: Path, found: _Found) -> None:
         )
         return
     for name, child in node.children.items():
-        data = {} if child.value is None else child
+        data: Located | dict[str, Any] = {} if child.value is None else child
         label = _validate(Label, data, path, str(name), found.errors)
         if label is not None and (problem := _label_name_problem(str(name), label)):
             found.errors.append(
@@ -326,8 +326,8 @@ def _explain_problem(
         )
     if kind == "too_short":
         return RuleError(path, line, name, f"'{key}' must not be empty")
-    message = issue["msg"].removeprefix("Value error, ")
-    return RuleError(path, line, name, f"'{key}': {message}" if key else message)
+    problem, hint = split_hint(issue["msg"].removeprefix("Value error, "))
+    return RuleError(path, line, name, f"'{key}': {problem}" if key else problem, hint)
 
 
 def _type_name(value: Any) -> str:

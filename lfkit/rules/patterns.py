@@ -13,7 +13,8 @@ from functools import lru_cache
 
 import re2
 
-from lfkit.errors import quoted
+from lfkit._types import MATCH_MODES, MatchMode
+from lfkit.errors import check_choice, message, quoted
 
 _WORD_CHAR = r"[\p{L}\p{N}_]"
 _BEFORE = r"(?:^|[^\p{L}\p{N}_])"
@@ -37,11 +38,7 @@ def keyword_words(keyword: str) -> list[str]:
     return [word for word in _SPLIT.split(_nfc(keyword).strip()) if word]
 
 
-MATCH_MODES = ("word", "prefix", "substring")
-"""How a keyword matches: as whole words, at the start of a word, or anywhere."""
-
-
-def keyword_regex(keyword: str, *, case_sensitive: bool = False, match: str = "word") -> str:
+def keyword_regex(keyword: str, *, case_sensitive: bool = False, match: MatchMode = "word") -> str:
     """Return the RE2 regex of a keyword with space/hyphen/underscore folding.
 
     `match` says where the keyword may occur: `word` (whole words only), `prefix` (at the start
@@ -67,8 +64,7 @@ def keyword_regex(keyword: str, *, case_sensitive: bool = False, match: str = "w
     if not words:
         raise ValueError("a keyword must contain a word, not only spaces, hyphens or underscores")
     body = _SEPARATOR.join(re2.escape(word) for word in words)
-    if match not in MATCH_MODES:
-        raise ValueError(f"match mode {match!r} is not one of {', '.join(MATCH_MODES)}")
+    check_choice("match", match, MATCH_MODES, "match mode")
     before = _BEFORE if match != "substring" and _is_word_char(words[0][0]) else ""
     after = _AFTER if match == "word" and _is_word_char(words[-1][-1]) else ""
     flags = "" if case_sensitive else "(?i)"
@@ -112,7 +108,7 @@ def size_problem(text: str, what: str) -> str:
         if what == "regex"
         else "a keyword is a word or a short phrase"
     )
-    return f"{what} {quoted(text)} is longer than {MAX_PATTERN_CHARS:,} characters; hint: {hint}"
+    return message(f"{what} {quoted(text)} is longer than {MAX_PATTERN_CHARS:,} characters", hint)
 
 
 def regex_problem(pattern: str) -> str:

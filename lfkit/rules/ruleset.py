@@ -169,7 +169,7 @@ class RuleSet:
 
         Raises
         ------
-        LfkitError
+        FunctionError
             For an item that is not a function, a function without a name, an unknown
             label, a multilabel function not bound to a tag, or a column name already taken.
 

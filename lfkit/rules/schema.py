@@ -6,7 +6,7 @@ Checks that span rules (unknown labels, duplicate names, parent cycles) live in 
 from __future__ import annotations
 
 import numbers
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from lfkit._types import LengthUnit, MatchMode, TaskKind, VoteSign
 from lfkit.errors import quoted
 from lfkit.rules.patterns import keyword_words, regex_problem, size_problem
 from lfkit.rules.tokens import token_pattern_problem
@@ -44,7 +45,9 @@ def label_name(value: Any) -> Any:
     >>> label_name(1), label_name("spam"), label_name(2.0), label_name(True)
     ('1', 'spam', '2', True)
     """
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, numbers.Integral):
         return str(int(value))
     if isinstance(value, float) and value.is_integer():  # an int column with gaps in pandas
         return str(int(value))
@@ -96,7 +99,6 @@ Regexes = Annotated[
     tuple[Annotated[StrictStr, AfterValidator(_regex_ok)], ...], BeforeValidator(_one_or_many)
 ]
 TokenPatterns = tuple[Annotated[TokenPattern, AfterValidator(_token_pattern_ok)], ...]
-KeywordMatch = Literal["word", "prefix", "substring"]
 
 
 class Match(BaseModel):
@@ -104,7 +106,7 @@ class Match(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     keywords: Keywords = Field(default=(), description="Phrases, case-insensitive.")
-    match: KeywordMatch = Field(
+    match: MatchMode = Field(
         default="word",
         description="Where keywords match: whole words, at the start of a word, or anywhere.",
     )
@@ -138,7 +140,7 @@ class _Bounds(BaseModel):
 class Length(_Bounds):
     """A text length test: the rule's fields together hold from `min` to `max` units."""
 
-    unit: Literal["words", "characters"] = Field(
+    unit: LengthUnit = Field(
         default="words",
         description="words: runs of non-space characters (str.split); characters: code points.",
     )
@@ -164,7 +166,7 @@ class Rule(Match):
     name: StrictStr = Field(min_length=1)
     label: LabelName = Field(min_length=1)
     fields: Strings = Field(default=(), description="Text columns to search; default: all.")
-    vote: Literal["positive", "negative"] = "positive"
+    vote: VoteSign = "positive"
     case_sensitive: StrictBool = False
     unless: Match | None = Field(default=None, description="Abstain when this matches too.")
     length: Length | None = Field(default=None, description="Fire only at this text length.")
@@ -186,7 +188,7 @@ class Label(BaseModel):
     match_name: StrictBool = Field(
         default=True, description="Also match the label's own name as a keyword."
     )
-    match: KeywordMatch = Field(
+    match: MatchMode = Field(
         default="word", description="Where the name and aliases match: word, prefix, substring."
     )
     description: StrictStr = ""
@@ -206,7 +208,7 @@ class Task(BaseModel):
     """What the data looks like and what kind of labels it has."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    kind: Literal["multilabel", "multiclass"]
+    kind: TaskKind
     id_column: StrictStr = "id"
     text_columns: Strings = Field(min_length=1)
     label_column: StrictStr = Field(min_length=1)

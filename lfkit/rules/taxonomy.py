@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from lfkit.errors import DataError, quoted
-from lfkit.files import FileProblem, read_limited
+from lfkit.errors import DataError, FileProblem, quoted
+from lfkit.files import read_limited
 
 MAX_TAXONOMY_BYTES = 64 << 20
 
@@ -26,7 +26,11 @@ def read_taxonomy(path: str | Path) -> dict[str, dict[str, list[str]]]:
     path = Path(path)
     try:
         data = json.loads(read_limited(path, MAX_TAXONOMY_BYTES).decode("utf-8-sig"))
-    except (FileProblem, UnicodeDecodeError, json.JSONDecodeError) as err:
+    except FileProblem as err:
+        raise DataError(
+            f"cannot read a JSON taxonomy ({err.problem})", err.hint, where=f"{path}"
+        ) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise DataError(f"{path}: cannot read a JSON taxonomy ({err})") from None
     except RecursionError:
         raise DataError(f"{path}: cannot read a JSON taxonomy (nested too deeply)") from None
@@ -113,8 +117,8 @@ def check_taxonomy(text: str, source: str) -> None:
             ]
             raise DataError(
                 f"{source}: the labels file would fail 'lfkit check': {'; '.join(problems[:10])}"
-                + ("; ..." if len(problems) > 10 else "")
-                + "; hint: fix them in the taxonomy and import it again"
+                + ("; ..." if len(problems) > 10 else ""),
+                "fix them in the taxonomy and import it again",
             ) from None
 
 

@@ -14,7 +14,7 @@ import unicodedata
 from functools import cache, lru_cache
 from typing import Any
 
-from lfkit.errors import DataError
+from lfkit.errors import DataError, message, split_hint
 from lfkit.rules.patterns import MAX_SPANS
 
 # Attributes that only a trained pipeline sets: on spacy.blank("en") they would never match.
@@ -90,23 +90,24 @@ def _bounds_problem(pattern: Any) -> str:
         if not isinstance(token, dict):
             continue
         if "_" in token:
-            return (
+            return message(
                 "token extension attributes ('_') are not available: lfkit runs "
-                "spacy.blank('en'), which sets none; hint: use LOWER, ORTH, TEXT, IS_*, "
-                "LIKE_*, SHAPE, LENGTH or REGEX"
+                "spacy.blank('en'), which sets none",
+                "use LOWER, ORTH, TEXT, IS_*, LIKE_*, SHAPE, LENGTH or REGEX",
             )
         op = token.get("OP")
         if isinstance(op, str) and (found := _QUANTIFIER.fullmatch(op)):
             numbers = [int(number) for number in (found.group(1), found.group(3)) if number]
             if any(number > MAX_QUANTIFIER for number in numbers):
-                return (
-                    f"token quantifier {op} is over {MAX_QUANTIFIER}; hint: use '+' or '*' "
-                    f"for long runs, or at most {{0,{MAX_QUANTIFIER}}}"
+                return message(
+                    f"token quantifier {op} is over {MAX_QUANTIFIER}",
+                    f"use '+' or '*' for long runs, or at most {{0,{MAX_QUANTIFIER}}}",
                 )
         for value in token.values():
             regex = value.get("REGEX") if isinstance(value, dict) else None
             if isinstance(regex, str) and (problem := regex_problem(regex)):
-                return f"token REGEX: {problem} (token REGEX runs with RE2)"
+                problem, hint = split_hint(problem)
+                return message(f"token REGEX: {problem} (token REGEX runs with RE2)", hint)
     return ""
 
 
@@ -279,9 +280,10 @@ def run_matcher(matcher: Any, doc: Any, limit: int | None = None) -> list[tuple[
         reason = " ".join(str(err).split())
         raise DataError(
             f"a token pattern asks for an attribute the spaCy pipeline does not set on "
-            f"{doc.text[:60]!r}: {reason}; hint: name a pipeline with the component that sets "
-            "it (a tagger or morphologizer for POS/TAG/MORPH, a parser for DEP, ner or an "
-            "entity_ruler for ENT_TYPE, a lemmatizer or attribute_ruler for LEMMA)"
+            f"{doc.text[:60]!r}: {reason}",
+            "name a pipeline with the component that sets it (a tagger or morphologizer for "
+            "POS/TAG/MORPH, a parser for DEP, ner or an entity_ruler for ENT_TYPE, a "
+            "lemmatizer or attribute_ruler for LEMMA)",
         ) from None
 
 

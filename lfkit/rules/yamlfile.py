@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from lfkit.errors import RuleError
-from lfkit.files import FileProblem, read_limited
+from lfkit.errors import FileProblem, RuleError
+from lfkit.files import read_limited
 
 MAX_FILE_BYTES = 64 << 20
 MAX_DEPTH = 64
@@ -36,7 +36,7 @@ class _NoAliasLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]  # unannotated in types-PyYAML
             raise RuleError(
                 Path(self.name),
                 event.start_mark.line + 1,
@@ -108,12 +108,8 @@ def read_yaml(path: Path) -> Located | None:
     try:
         raw = read_limited(path, MAX_FILE_BYTES)
     except FileProblem as err:
-        raise RuleError(
-            path,
-            1,
-            "",
-            f"{err}; rules files are at most 64 MB" if "more than" in str(err) else str(err),
-        ) from None
+        limit = "; rules files are at most 64 MB" if "more than" in err.problem else ""
+        raise RuleError(path, 1, "", err.problem + limit, err.hint) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -150,5 +146,6 @@ def read_yaml(path: Path) -> Located | None:
     except RecursionError:
         raise RuleError(path, 1, "", "YAML nested too deeply to read") from None
     except yaml.YAMLError as err:
-        line = err.problem_mark.line + 1 if getattr(err, "problem_mark", None) else 1
+        mark = err.problem_mark if isinstance(err, yaml.MarkedYAMLError) else None
+        line = mark.line + 1 if mark else 1
         raise RuleError(path, line, "", f"YAML value error: {err}") from None
