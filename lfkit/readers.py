@@ -24,8 +24,8 @@ from typing import Any, Protocol
 import fsspec
 import pandas as pd
 
-from lfkit.errors import DataError
-from lfkit.files import FileProblem, check_regular, read_limited
+from lfkit.errors import DataError, FileProblem
+from lfkit.files import check_regular, read_limited
 
 DATA_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".parquet")
 MAX_TEXT_BYTES = 2 << 30
@@ -149,8 +149,9 @@ def _read_text(path: Path) -> str:
     try:
         raw = read_limited(path, MAX_TEXT_BYTES)
     except FileProblem as err:
-        hint = "; hint: read it in blocks (lfkit.data.split_data, or a Dask cluster)"
-        raise DataError(f"{path}: {err}" + (hint if "more than" in str(err) else "")) from None
+        big = "read it in blocks (lfkit.data.split_data, or a Dask cluster)"
+        hint = big if "more than" in err.problem else err.hint
+        raise DataError(err.problem, hint, where=f"{path}") from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -198,7 +199,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         check_regular(path)
     except FileProblem as err:
-        raise DataError(f"{path}: {err}") from None
+        raise DataError(err.problem, err.hint, where=f"{path}") from None
     try:
         return pd.read_parquet(path)
     except OSError as err:
@@ -255,7 +256,7 @@ def _expand(source: str) -> tuple[Any, list[str]]:
             try:
                 check_regular(Path(path))
             except FileProblem as err:
-                raise DataError(f"{path}: {err}") from None
+                raise DataError(err.problem, err.hint, where=f"{path}") from None
         if not fs.isfile(path):
             raise DataError(f"{path}: cannot read the file (no such file)")
     return fs, paths

@@ -272,7 +272,8 @@ def test_data_link_to_dev_zero_is_refused(tmp_path: Path, suffix: str) -> None:
 
 def test_read_limit_counts_bytes_read(tmp_path: Path) -> None:
     """The limit applies to the bytes read, whatever the reported size."""
-    from lfkit.files import FileProblem, read_limited
+    from lfkit.errors import FileProblem
+    from lfkit.files import read_limited
 
     path = tmp_path / "big.yaml"
     path.write_bytes(b"x" * 1001)
