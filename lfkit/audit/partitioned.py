@@ -47,7 +47,7 @@ from lfkit.audit.scores import (
 from lfkit.audit.suspects import FEW_ROWS, KINDS, AuditReport, Candidate, RowFacts, build_flag
 from lfkit.data import check_frame
 from lfkit.engine.votes import Votes
-from lfkit.errors import DataError, LfkitError
+from lfkit.errors import DataError
 from lfkit.model.naive_bayes import FeatureCounts, descendant_matrix, feature_mask
 from lfkit.rules.ruleset import RuleSet
 
@@ -261,7 +261,7 @@ def fit_audit(
 
     Raises
     ------
-    LfkitError
+    OptionError
         For an unknown label model.
     """
     scorer, sample_scores = fit_scorer(
@@ -516,8 +516,10 @@ def audit_chunks(
     ------
     DataError
         When a chunk lacks a column, or an id or a label is bad.
-    LfkitError
-        When there are no rows, or for an unknown label model.
+    DataError
+        When there are no rows.
+    OptionError
+        For an unknown label model.
     """
     say = progress or (lambda _: None)
     say("applying rules and counting")
@@ -537,7 +539,7 @@ def audit_chunks(
         scan = part if scan is None else merge_scans(scan, part)
         hashes.append(pd.util.hash_pandas_object(df[ruleset.task.id_column], index=False))
     if scan is None:
-        raise LfkitError(f"{source}: the data has no rows")
+        raise DataError("the data has no rows", where=source)
     _check_unique(ruleset, np.concatenate(hashes), source)
     plan = fit_audit(
         ruleset,
@@ -560,9 +562,10 @@ def audit_chunks(
         partial = found if partial is None else merge_partials(partial, found)
         seen = offset + len(df)
     if partial is None or seen != scan.n_rows:
-        raise LfkitError(
-            f"{source}: the second pass read {seen:,} rows, the first {scan.n_rows:,}; "
-            "hint: the data changed while it was audited"
+        raise DataError(
+            f"the second pass read {seen:,} rows, the first {scan.n_rows:,}",
+            "the data changed while it was audited",
+            where=source,
         )
     return finish_audit(plan, partial)
 
