@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from lfkit._types import IntArray
+from lfkit._types import LABEL_METHODS, IntArray, LabelMethod
 from lfkit.data import Partition, map_local
 from lfkit.engine.apply import apply_rules
 from lfkit.engine.votes import Votes
-from lfkit.errors import DataError
-from lfkit.model.fit import LABEL_MODELS, NEEDS_LABELS, LabelModel, auto_method, fit_label_model
+from lfkit.errors import DataError, check_choice
+from lfkit.model.fit import NEEDS_LABELS, LabelModel, auto_method, fit_label_model
 from lfkit.model.label import LabelCounts, count_labels, known_labels, label_rows
 from lfkit.model.naive_bayes import FeatureCounts, count_features, model_features
 from lfkit.model.targets import given_matrix
@@ -52,7 +52,7 @@ def fit_label_model_partitions(
     ruleset: RuleSet,
     parts: Sequence[Partition],
     *,
-    method: str = "auto",
+    method: LabelMethod = "auto",
     use_labels: bool = True,
     seed: int = 0,
     map_parts: Mapper = map_local,
@@ -69,13 +69,12 @@ def fit_label_model_partitions(
 
     Raises
     ------
-    LfkitError
+    OptionError
         For an unknown method, or `naive-bayes` without labelled rows.
     DataError
         For a partition that does not read, or a label that does not parse.
     """
-    if method not in LABEL_MODELS:
-        fit_label_model(ruleset, _no_votes(ruleset), None, method=method)  # raises, one message
+    check_choice("method", method, LABEL_METHODS, "label model")
     rows_needed = method in ("em", "snorkel") or (method == "auto" and not ruleset.multilabel)
     n_rows = labelled = 0
     features = labels = None
