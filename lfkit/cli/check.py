@@ -48,7 +48,7 @@ def check(
 ) -> None:
     """Validate rules files: every problem and warning at file:line:column, with a code."""
     from lfkit.check import check_rules
-    from lfkit.errors import LfkitError
+    from lfkit.errors import OptionError
     from lfkit.rules.lint import check_codes, exit_code, render_json, render_sarif, render_text
 
     with exit_on_error():
@@ -56,8 +56,8 @@ def check(
         for option, codes in chosen.items():
             try:
                 check_codes(codes)
-            except LfkitError as err:
-                raise LfkitError(f"{option}: {err}") from None
+            except OptionError as err:
+                raise OptionError(err.option, f"{option}: {err.problem}", err.hint) from None
         report = check_rules(rules, data=data, select=chosen["--select"], ignore=chosen["--ignore"])
     found = report.diagnostics
     if fmt is CheckFormat.json:
