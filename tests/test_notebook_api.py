@@ -103,6 +103,13 @@ def report(projects: pd.DataFrame) -> AuditReport:
     return audit_labels(lfkit.load_rules(TAG_RULES), projects, top=5, classifier=False)
 
 
+def test_audit_report_repr_counts(report: AuditReport) -> None:
+    """An AuditReport shows its counts, not its flags and their texts."""
+    text = repr(report)
+    assert text.startswith(f"AuditReport(multilabel, 2,032 rows, {report.n_flags:,} flags at")
+    assert "top 5 held" in text and len(text) < 200
+
+
 def test_flags_show_plain_ids(report: AuditReport) -> None:
     """A flag's id is a plain Python int (as in the data), so its repr has no np.int64."""
     flag = report.flags[0]

@@ -161,6 +161,13 @@ class AuditReport:
         """Return how many flags scored at or above min_score (before --top)."""
         return sum(sum(kinds.values()) for kinds in self.counts.values())
 
+    def __repr__(self) -> str:
+        return (
+            f"AuditReport({self.kind}, {self.n_rows:,} rows, {self.n_flags:,} flags at score "
+            f">= {self.min_score:.2f}, top {len(self.flags):,} held, "
+            f"{len(self.findings):,} taxonomy findings)"
+        )
+
 
 class Candidate(NamedTuple):
     """A flag before its evidence; sorts best first (by -score, then row, then label)."""

@@ -37,7 +37,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "LF101": ("warning", "alias of at most 2 characters"),
     "LF102": ("warning", "alias is a common English word"),
     "LF103": ("warning", "rule can never fire: its 'unless' matches wherever it does"),
-    "LF104": ("warning", "rule keyword repeats an alias of its label"),
+    "LF104": ("warning", "rule only repeats aliases of its label"),
     "LF201": ("error", "task column is not in the data"),
     "LF202": ("error", "score column is not in the data"),
     "LF203": ("error", "label value in the data does not parse"),
@@ -159,9 +159,12 @@ def summarize_alias_warnings(labels: Iterable[tuple[str, Label]]) -> tuple[str, 
 def rule_warnings(
     rule: Rule, at: Location, label: Label | None, keywords_at: Sequence[Location] = ()
 ) -> list[Diagnostic]:
-    """Return LF103/LF104 for one rule: it can never fire, or a keyword repeats an alias.
+    """Return LF103/LF104 for one rule: it can never fire, or it only repeats aliases.
 
-    `keywords_at` holds the location of each keyword (in order), where LF104 points.
+    `keywords_at` holds the location of each keyword (in order); LF104 points at the first.
+    A rule that lists its label's name or an alias among other keywords is not flagged: it
+    reads as a whole, and on the bundled data removing such repeats did not improve the audit
+    (docs/check.md).
     """
     path, line, column = at
     found = []
@@ -196,22 +199,21 @@ def rule_warnings(
         and rule.score is None
         and not rule.case_sensitive
     )
-    if label is not None and plain and rule.enabled:
+    if label is not None and plain and rule.enabled and not (rule.regex or rule.patterns):
         aliases = list(label.aliases) + ([rule.label] if label.match_name else [])
-        repeated = forms(rule.keywords, rule.match) & forms(aliases, label.match)
-        for index, keyword in enumerate(rule.keywords):
-            if forms([keyword], rule.match) <= repeated:
-                where = keywords_at[index] if index < len(keywords_at) else at
-                found.append(
-                    Diagnostic(
-                        *where,
-                        "LF104",
-                        f"keyword '{keyword}' repeats an alias of label '{rule.label}', which "
-                        "votes already",
-                        "remove the keyword from the rule",
-                        rule.name,
-                    )
+        if rule.keywords and forms(rule.keywords, rule.match) <= forms(aliases, label.match):
+            words = ", ".join(f"'{keyword}'" for keyword in rule.keywords)
+            found.append(
+                Diagnostic(
+                    *(keywords_at[0] if keywords_at else at),
+                    "LF104",
+                    f"every keyword ({words}) repeats an alias of label '{rule.label}', which "
+                    "votes on them already: the rule adds no evidence, it counts the same words "
+                    "twice",
+                    "remove the rule, or give it keywords the aliases do not cover",
+                    rule.name,
                 )
+            )
     return found
 
 
