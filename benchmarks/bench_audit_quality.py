@@ -42,7 +42,6 @@ import lfkit
 from lfkit.audit.partitioned import fit_audit, row_errors, scan_partition
 from lfkit.audit.scores import read_rows
 from lfkit.data import read_data
-from lfkit.model.naive_bayes import feature_mask
 from lfkit.model.targets import given_matrix
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,9 +183,7 @@ def multilabel_run(ruleset, df: pd.DataFrame, seed: int, quick: bool) -> dict[st
     issues = np.asarray(find_multilabel_issues_per_class(labels, probs))
     results["cleanlab (OOF TF-IDF+LR)"] = metrics(errors, 1 - quality.ravel(), issues.ravel())
     results["cleanlab (OOF TF-IDF+LR)"]["seconds"] = time.perf_counter() - start
-    mask = feature_mask(ruleset)[:, : len(ruleset)]
-    positive = np.array([rule.positive for rule in ruleset.rules])
-    support = np.asarray(votes.fired.astype(float) @ (mask * positive).T)
+    support = np.asarray((votes.fired.astype(float) @ ruleset.support_matrix.T).toarray())
     keyword = np.where(noisy, (support == 0) * 0.5, support / (support + 1.0))
     results["keyword heuristic"] = metrics(errors, keyword.ravel(), keyword.ravel() > 0)
     random_scores = rng.random(noisy.size)

@@ -16,7 +16,6 @@ from lfkit.audit.scores import score_labels
 from lfkit.audit.suspects import Flag, audit_labels
 from lfkit.data import check_frame
 from lfkit.engine.apply import apply_rules
-from lfkit.model.naive_bayes import descendant_matrix
 from lfkit.report.render import render_report
 from lfkit.rules.ruleset import RuleSet
 
@@ -133,7 +132,7 @@ def test_parent_is_never_more_suspect_than_its_given_child(
     scores = score_labels(tag_rules, projects, votes)
     raw = scores.error_scores()
     check = apply_taxonomy(tag_rules, scores.given, raw)
-    descendants = descendant_matrix(tag_rules) > 0
+    descendants = tag_rules.descendant_matrix.toarray() > 0
     y = scores.given
     compared = 0
     for parent in np.nonzero(descendants.any(axis=1))[0]:

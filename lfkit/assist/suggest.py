@@ -27,7 +27,6 @@ from lfkit.audit.analysis import analyze_rules
 from lfkit.engine.apply import apply_rules
 from lfkit.engine.votes import Votes
 from lfkit.errors import LfkitError
-from lfkit.model.naive_bayes import descendant_matrix
 from lfkit.model.targets import given_matrix
 from lfkit.rules.patterns import keyword_regex
 from lfkit.rules.ruleset import CompiledRule, RuleSet
@@ -200,7 +199,7 @@ def suggest_rules(
     given = df[task.label_column].tolist()
     y = given_matrix(ruleset, given).toarray() > 0
     unexplained = ~_explained(ruleset, votes)
-    chosen = [ruleset.labels.index(label) for label in labels] if labels else None
+    chosen = [ruleset.label_index[label] for label in labels] if labels else None
     phrases, pair_label, pair_phrase = _candidates(ruleset, df, y, unexplained, chosen, min_new)
     ids = df[task.id_column].tolist()
     suggestions: list[Suggestion] = []
@@ -216,13 +215,7 @@ def suggest_rules(
 
 def _explained(ruleset: RuleSet, votes: Votes) -> np.ndarray:
     """Return (n_rows, n_labels) bool: a positive rule of the label or a descendant fired."""
-    speaks = np.zeros((len(ruleset.labels), len(ruleset)))
-    for column, rule in enumerate(ruleset.rules):
-        if rule.positive:
-            speaks[ruleset.labels.index(rule.label), column] = 1.0
-    if ruleset.multilabel:
-        speaks = speaks + descendant_matrix(ruleset) @ speaks
-    return np.asarray(votes.fired.astype(np.float64) @ speaks.T) > 0
+    return np.asarray((votes.fired.astype(np.float64) @ ruleset.support_matrix.T).toarray()) > 0
 
 
 def _texts(ruleset: RuleSet, df: pd.DataFrame) -> list[list[str]]:
@@ -432,7 +425,7 @@ def _hurting_rules(
     found = []
     for column, rule in enumerate(ruleset.rules):
         stat = stats[rule.name]
-        label = ruleset.labels.index(rule.label)
+        label = ruleset.rule_labels[column]
         if not rule.positive or stat.precision is None or stat.fired < 3 or stat.disagreements < 2:
             continue
         if chosen is not None and label not in chosen:

@@ -50,14 +50,12 @@ def analyze_rules(
     y = given_matrix(ruleset, given).toarray() > 0
     fired = votes.fired.tocsc()
     n_rows = votes.shape[0]
-    label_of = np.array([ruleset.labels.index(rule.label) for rule in ruleset.rules])
-    positive = np.array([rule.positive for rule in ruleset.rules])
+    label_of = ruleset.rule_labels
     counts = {}
     for sign in (True, False):
-        assign = np.zeros((len(ruleset), len(ruleset.labels)))
-        chosen = positive == sign
-        assign[np.nonzero(chosen)[0], label_of[chosen]] = 1.0
-        counts[sign] = np.asarray(votes.fired.astype(np.float64) @ assign)
+        chosen = ruleset.positive_rules == sign
+        assign = ruleset.rule_label_matrix[:, chosen].T
+        counts[sign] = np.asarray((votes.fired[:, chosen].astype(np.float64) @ assign).toarray())
     total = counts[True].sum(axis=1) + counts[False].sum(axis=1)
     stats = []
     for column, rule in enumerate(ruleset.rules):

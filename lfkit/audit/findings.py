@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from lfkit._types import FloatArray
-from lfkit.model.naive_bayes import descendant_matrix
 from lfkit.rules.ruleset import RuleSet
 
 
@@ -90,10 +89,10 @@ def apply_taxonomy(ruleset: RuleSet, given: np.ndarray, wrong: FloatArray) -> Ta
     child_right = np.zeros_like(wrong)
     if not ruleset.multilabel:
         return TaxonomyCheck(wrong, gap_child, child_right)
-    descendants = descendant_matrix(ruleset) > 0
+    descendants = ruleset.descendant_matrix
     raw = wrong.copy()
-    for parent in np.nonzero(descendants.any(axis=1))[0]:
-        below = np.nonzero(descendants[parent])[0]
+    for parent in np.nonzero(np.diff(descendants.indptr))[0]:
+        below = descendants[[parent]].indices
         held = given[:, below]
         has_child = held.any(axis=1)
         if not has_child.any():

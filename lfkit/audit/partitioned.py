@@ -48,7 +48,7 @@ from lfkit.audit.suspects import FEW_ROWS, KINDS, AuditReport, Candidate, RowFac
 from lfkit.data import check_frame
 from lfkit.engine.votes import Votes
 from lfkit.errors import DataError
-from lfkit.model.naive_bayes import FeatureCounts, descendant_matrix, feature_mask
+from lfkit.model.naive_bayes import FeatureCounts
 from lfkit.rules.ruleset import RuleSet
 
 CHUNK_ROWS = 10_000
@@ -103,9 +103,9 @@ def scan_partition(
     df = _checked(ruleset, df, checked, source)
     rows = read_rows(ruleset, df, offset, votes, texts=False)
     fired = rows.votes.fired.astype(np.float64)
-    own = _own_labels(ruleset)
+    own = ruleset.rule_labels
     agree = np.asarray((fired.T @ rows.y.astype(np.float64)).toarray())[np.arange(len(own)), own]
-    hits = np.asarray((fired @ _support(ruleset).T.astype(np.float64)) > 0).sum(axis=0)
+    hits = np.asarray((fired @ ruleset.support_matrix.T).toarray() > 0).sum(axis=0)
     return Scan(
         len(rows),
         label_counts(ruleset, rows),
@@ -150,21 +150,6 @@ def _checked(ruleset: RuleSet, df: pd.DataFrame, checked: bool, source: str) -> 
     return check_frame(df, task, columns=columns, source=source)
 
 
-def _own_labels(ruleset: RuleSet) -> IntArray:
-    return np.array([ruleset.labels.index(rule.label) for rule in ruleset.rules], dtype=np.int64)
-
-
-def _support(ruleset: RuleSet) -> np.ndarray:
-    """(n_labels, n_rules) bool: the rules that vote for each label (multilabel: positive
-    rules of the label or a descendant)."""
-    if ruleset.multilabel:
-        positive = np.array([rule.positive for rule in ruleset.rules], dtype=bool)
-        return (feature_mask(ruleset)[:, : len(ruleset)] > 0) & positive
-    support = np.zeros((len(ruleset.labels), len(ruleset)), dtype=bool)
-    support[[rule.value for rule in ruleset.rules], np.arange(len(ruleset))] = True
-    return support
-
-
 # Fit -------------------------------------------------------------------------------------------
 
 
@@ -187,8 +172,8 @@ class NewLabels:
     def of(ruleset: RuleSet, scan: Scan) -> NewLabels:
         present = scan.counts.present
         few = present < FEW_ROWS
-        support = _support(ruleset)
-        own = _own_labels(ruleset)
+        support = ruleset.support_matrix.toarray() > 0
+        own = ruleset.rule_labels
         taught = ~few[own] & support[own, np.arange(len(own))]
         total = scan.rule_fired[taught].sum()
         precision = float(scan.rule_agree[taught].sum() / total) if total else 0.5
@@ -206,7 +191,7 @@ class NewLabels:
         given = scores.given
         score = 1.0 - (1.0 - self.precision) ** n_rules
         # a row with a descendant tag already needs the label: a taxonomy gap (a finding)
-        gap = (given.astype(np.float64) @ descendant_matrix(ruleset)[labels].T) > 0
+        gap = (given.astype(np.float64) @ ruleset.descendant_matrix[labels].T) > 0
         hit = (n_rules > 0) & ~given[:, labels] & ~gap & (score >= min_score)
         return [
             _candidate(scores, batch.rows, int(i), int(labels[j]), "candidate", float(score[i, j]))
@@ -375,7 +360,7 @@ def finish_audit(plan: AuditPlan, partial: Partial) -> AuditReport:
         for i, label in enumerate(ruleset.labels)
         if partial.counts[i].any()
     }
-    speaks = feature_mask(ruleset)[:, : len(ruleset)] > 0
+    speaks = ruleset.speaks_matrix.toarray() > 0
     flags = tuple(
         build_flag(ruleset, partial.facts[candidate.row], scorer.fusion, speaks, candidate)
         for candidate in partial.candidates
@@ -472,11 +457,12 @@ def _candidates(
             )
         return found
     raw = scores.error_scores()
-    descendants = descendant_matrix(ruleset) > 0
+    descendants = ruleset.descendant_matrix
     for i, label in zip(*np.nonzero(wrong >= min_score), strict=True):
         children: tuple[tuple[int, float], ...] = ()
         if y[i, label]:
-            below = np.nonzero(descendants[label] & y[i])[0]
+            below = descendants[[label]].indices
+            below = below[y[i, below] > 0]
             children = tuple((int(c), float(1.0 - raw[i, c])) for c in below)
         kind = "spurious" if y[i, label] else "missing"
         found.append(

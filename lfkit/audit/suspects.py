@@ -265,7 +265,8 @@ def build_flag(
     speaks: np.ndarray,
     candidate: Candidate,
 ) -> Flag:
-    """Gather the evidence of one flag from its row's facts; `speaks` as in `feature_mask`."""
+    """Gather the evidence of one flag from its row's facts; `speaks`: `RuleSet.speaks_matrix`
+    as a dense array."""
     row, label_index = candidate.row, candidate.label
     label = ruleset.labels[label_index]
     record = facts.record

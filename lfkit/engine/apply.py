@@ -39,7 +39,7 @@ from lfkit.engine.keywords import (
 from lfkit.engine.votes import Votes
 from lfkit.errors import DataError
 from lfkit.rules.measures import numbers, text_length, within
-from lfkit.rules.patterns import ascii_variant, compile_regex, keyword_regex
+from lfkit.rules.patterns import RE2_OPTIONS, ascii_variant, compile_regex, keyword_regex
 from lfkit.rules.ruleset import RuleSet
 from lfkit.rules.text import as_text
 from lfkit.rules.tokens import build_matcher, match_keys, parse, required_literals
@@ -47,9 +47,6 @@ from lfkit.rules.tokens import build_matcher, match_keys, parse, required_litera
 FILTER_SIZE = 5_000
 """Regexes per RE2 filter: bounds the set of required literals each filter scans for (RE2
 fails to compile filters of about 11,000 keywords; see `_SplitFilter`)."""
-_REGEX_OPTIONS = re2.Options()
-_REGEX_OPTIONS.max_mem = 64 << 20
-_REGEX_OPTIONS.log_errors = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -279,7 +276,7 @@ class _SplitFilter:
         regex_filter = re2.Filter()
         try:
             for regex in regexes:
-                regex_filter.Add(ascii_variant(regex), _REGEX_OPTIONS)
+                regex_filter.Add(ascii_variant(regex), RE2_OPTIONS)
             regex_filter.Compile()
         except re2.error:
             if len(regexes) == 1:
@@ -472,7 +469,7 @@ def _any_regex(regexes: list[str]) -> Any:
     if len(alternation) > _MAX_ALTERNATION:
         return None  # compiling it would take seconds in one uninterruptible call
     try:
-        return re2.compile(alternation, _REGEX_OPTIONS)
+        return re2.compile(alternation, RE2_OPTIONS)
     except re2.error:  # past RE2's memory budget: every row is a candidate instead
         return None
 

@@ -25,7 +25,6 @@ from scipy import sparse
 from lfkit._types import BoolArray, FloatArray
 from lfkit.display import brief_repr
 from lfkit.model.fuse import sigmoid, softmax
-from lfkit.model.naive_bayes import feature_mask
 from lfkit.rules.ruleset import RuleSet
 
 SMOOTHING = 2.0
@@ -99,7 +98,7 @@ def em_probabilities(ruleset: RuleSet, params: EmParameters, fired: sparse.csr_a
 
 def _rule_mask(ruleset: RuleSet) -> FloatArray:
     """Which rules speak about which label: a tag's own rules and its descendants' positives."""
-    return np.asarray(feature_mask(ruleset)[:, : len(ruleset)])
+    return ruleset.speaks_matrix.toarray()
 
 
 def _direction(ruleset: RuleSet) -> FloatArray:

@@ -34,12 +34,11 @@ from lfkit.model.fuse import sigmoid, softmax
 from lfkit.model.naive_bayes import (
     FeatureCounts,
     count_features,
-    feature_mask,
     model_features,
     model_from_counts,
 )
 from lfkit.model.snorkel_model import SnorkelPart, fit_snorkel, predict_snorkel
-from lfkit.model.targets import given_matrix
+from lfkit.model.targets import base_rates, given_matrix
 from lfkit.rules.ruleset import RuleSet
 
 NEEDS_LABELS = ("naive-bayes",)
@@ -122,7 +121,7 @@ class LabelModel:
             When `data` is `Votes` of another number of rules.
         """
         votes = _as_votes(self.ruleset, data)
-        base = _base_rates(self.counts)
+        base = base_rates(self.counts.present, self.counts.n_rows)
         if self.method == "naive-bayes":
             model = model_from_counts(self.ruleset, self.counts)
             features = model_features(self.ruleset, votes.fired, _no_labels(self.ruleset, votes))
@@ -158,8 +157,8 @@ class LabelModel:
             model = model_from_counts(self.ruleset, self.counts)
             features = model_features(self.ruleset, votes.fired, y)
             return self._squash(model.predict_logits(features, y))
-        present, n_rows = self.counts.present, self.counts.n_rows
-        return self._unsupervised(votes, np.asarray((present - y.toarray() + 1.0) / (n_rows + 1.0)))
+        own = y.toarray()
+        return self._unsupervised(votes, base_rates(self.counts.present, self.counts.n_rows, own))
 
     def save(self, path: str | Path, *, force: bool = False, option: str = "path") -> None:
         """Write the model as JSON (atomically); `lfkit.load_label_model` reads it back.
@@ -268,31 +267,14 @@ def fit_counted_model(
         counts.n_rows, counts.present, np.zeros((len(counts.present), 0)), np.zeros(0)
     )
     if method == "em":
-        start = majority_vote(ruleset, votes, base_rates(y, slice(None)))
+        base = base_rates(counts.present, counts.n_rows, y.toarray())
+        start = majority_vote(ruleset, votes, base)
         params = fit_em(ruleset, votes.fired, start)
         return LabelModel(ruleset, method, counts=counts, em=params, votes=votes, y=y)
     if method == "snorkel":
         parts = fit_snorkel(ruleset, votes.to_dense(), seed=seed)
         return LabelModel(ruleset, method, counts=counts, snorkel=parts, votes=votes, y=y)
     return LabelModel(ruleset, method, counts=counts, votes=votes, y=y)
-
-
-def base_rates(y: sparse.csr_array, rows: slice | IntArray) -> FloatArray:
-    """Return each label's base rate for these rows, leaving each row's own labels out.
-
-    Examples
-    --------
-    >>> y = sparse.csr_array(np.array([[1, 0], [1, 1], [0, 0]]))
-    >>> base_rates(y, slice(None)).round(2).tolist()
-    [[0.5, 0.5], [0.5, 0.25], [0.75, 0.5]]
-    """
-    counts = np.asarray(y.sum(axis=0), dtype=np.float64).ravel()
-    return np.asarray((counts - y[rows].toarray() + 1.0) / (y.shape[0] + 1.0))
-
-
-def _base_rates(counts: FeatureCounts) -> FloatArray:
-    """Each label's base rate among the fitted rows, as `base_rates` smooths it."""
-    return np.asarray((counts.present + 1.0) / (counts.n_rows + 1.0))
 
 
 def majority_vote(ruleset: RuleSet, votes: Votes, base: FloatArray) -> FloatArray:
@@ -311,19 +293,12 @@ def majority_vote(ruleset: RuleSet, votes: Votes, base: FloatArray) -> FloatArra
 
 def _signed_votes(ruleset: RuleSet, votes: Votes) -> tuple[FloatArray, FloatArray]:
     """Return per row and label the number of positive and of negative votes (children count)."""
-    mask = feature_mask(ruleset)[:, : len(ruleset)]
-    positive = np.array([rule.positive for rule in ruleset.rules], dtype=np.float64)
     fired = votes.fired.astype(np.float64)
+    pos = np.asarray((fired @ ruleset.support_matrix.T).toarray())
     if not ruleset.multilabel:
-        one_hot = np.zeros((len(ruleset.labels), len(ruleset)))
-        one_hot[[rule.value for rule in ruleset.rules], np.arange(len(ruleset))] = 1.0
-        return np.asarray(fired @ one_hot.T), np.zeros((votes.shape[0], len(ruleset.labels)))
-    own = np.zeros_like(mask)
-    for column, rule in enumerate(ruleset.rules):
-        own[ruleset.labels.index(rule.label), column] = 1.0
-    pos = fired @ (mask * positive).T
-    neg = fired @ (own * (1.0 - positive)).T
-    return np.asarray(pos), np.asarray(neg)
+        return pos, np.zeros_like(pos)
+    negative = ruleset.rule_label_matrix[:, ~ruleset.positive_rules]
+    return pos, np.asarray((fired[:, ~ruleset.positive_rules] @ negative.T).toarray())
 
 
 def _as_votes(ruleset: RuleSet, data: pd.DataFrame | Votes) -> Votes:

@@ -11,13 +11,13 @@ taken out of every count it contributed to, so a label never vouches for itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
 
 from lfkit._types import FloatArray
 from lfkit.display import brief_repr
+from lfkit.model.targets import base_rates
 from lfkit.rules.ruleset import RuleSet
 
 SMOOTHING = 2.0
@@ -91,11 +91,10 @@ class NaiveBayesLabelModel:
                 for loo in (False, True):
                     terms = _class_terms(counts, totals, rates, self.mask, loo=loo)
                     scores[name, loo] = features @ terms.weights.T + terms.const
-            prior_on = np.log(self.present - y + 1.0)
-            prior_off = np.log(absent - (1.0 - y) + 1.0)
+            base = base_rates(self.present, self.n_rows, y)
             on = np.where(y > 0, scores["on", True], scores["on", False])
             off = np.where(y > 0, scores["off", False], scores["off", True])
-            return np.asarray(prior_on - prior_off + on - off)
+            return np.asarray(np.log(base) - np.log1p(-base) + on - off)
         full = _class_terms(self.fired_present, self.present, rates, self.mask, loo=False)
         loo = _class_terms(self.fired_present, self.present, rates, self.mask, loo=True)
         scores_full = features @ full.weights.T + full.const + np.log(self.present + 1.0)
@@ -122,41 +121,15 @@ class NaiveBayesLabelModel:
         return np.asarray(features @ terms.weights.T + terms.const + np.log(self.present + 1.0))
 
 
-@lru_cache(maxsize=8)
-def descendant_matrix(ruleset: RuleSet) -> FloatArray:
-    """Return (n_labels, n_labels) 0/1 with [a, c] = 1 when c is a descendant of a (cached,
-    read-only: a rule set is immutable)."""
-    index = {label: row for row, label in enumerate(ruleset.labels)}
-    matrix = np.zeros((len(index), len(index)))
-    for label in ruleset.labels:
-        for ancestor in ruleset.ancestors(label):
-            matrix[index[ancestor], index[label]] = 1.0
-    matrix.flags.writeable = False
-    return matrix
-
-
-@lru_cache(maxsize=8)
 def feature_mask(ruleset: RuleSet) -> FloatArray:
     """Return (n_labels, n_rules [+ n_labels]) 0/1: which features speak about which label.
 
-    Multilabel: a label's own rules, the positive rules of its descendants, and its descendant
-    tags as given. Multiclass: every rule speaks about every class. Cached and read-only.
+    The rules that speak about a label (`RuleSet.speaks_matrix`), then (multilabel) its
+    descendant tags as given.
     """
-    n_labels, n_rules = len(ruleset.labels), len(ruleset)
     if not ruleset.multilabel:
-        mask = np.ones((n_labels, n_rules))
-    else:
-        descendants = descendant_matrix(ruleset)
-        index = {label: row for row, label in enumerate(ruleset.labels)}
-        own = np.zeros((n_labels, n_rules))
-        positive = np.zeros(n_rules)
-        for column, rule in enumerate(ruleset.rules):
-            own[index[rule.label], column] = 1.0
-            positive[column] = rule.positive
-        from_descendants = np.minimum(descendants @ own, 1.0) * positive
-        mask = np.hstack([np.maximum(own, from_descendants), descendants])
-    mask.flags.writeable = False
-    return mask
+        return ruleset.speaks_matrix.toarray()
+    return np.hstack([ruleset.speaks_matrix.toarray(), ruleset.descendant_matrix.toarray()])
 
 
 def model_features(

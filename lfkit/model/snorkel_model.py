@@ -17,7 +17,6 @@ import numpy as np
 
 from lfkit._types import ABSTAIN, FloatArray, IntArray, LabelMatrix
 from lfkit.display import brief_repr
-from lfkit.model.naive_bayes import feature_mask
 from lfkit.rules.ruleset import RuleSet
 
 SNORKEL_MIN_RULES = 3
@@ -58,9 +57,9 @@ def fit_snorkel(ruleset: RuleSet, matrix: LabelMatrix, *, seed: int) -> list[Sno
         model.fit(matrix, n_epochs=EPOCHS_MULTICLASS, seed=seed, progress_bar=False)
         return [SnorkelPart(-1, np.arange(len(ruleset)), model)]
     parts = []
-    mask = feature_mask(ruleset)[:, : len(ruleset)]
+    mask = ruleset.speaks_matrix
     for label_index in range(len(ruleset.labels)):
-        columns = np.nonzero(mask[label_index])[0]
+        columns = mask[[label_index]].indices
         columns = columns[(matrix[:, columns] != ABSTAIN).any(axis=0)]
         if len(columns) < SNORKEL_MIN_RULES:
             continue

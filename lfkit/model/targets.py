@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from lfkit._types import FloatArray
 from lfkit.errors import DataError
 from lfkit.rules.ruleset import RuleSet
 from lfkit.rules.schema import label_name
@@ -32,7 +33,7 @@ def given_matrix(ruleset: RuleSet, given: Sequence[Any]) -> sparse.csr_array:
     >>> given_matrix(ruleset, [["cv", "misc"], []]).toarray().tolist()
     [[0, 1], [0, 0]]
     """
-    index = {label: column for column, label in enumerate(ruleset.labels)}
+    index = ruleset.label_index
     if not ruleset.multilabel:
         given = [label_name(label) for label in given]
         unknown = sorted({str(label) for label in given if label not in index})
@@ -55,3 +56,28 @@ def given_matrix(ruleset: RuleSet, given: Sequence[Any]) -> sparse.csr_array:
     matrix.sum_duplicates()
     matrix.data[:] = 1
     return matrix
+
+
+def base_rates(
+    present: FloatArray, n_rows: int, own: FloatArray | None = None, *, exclusive: bool = False
+) -> FloatArray:
+    """Return each label's base rate, smoothed, leaving each row's own labels out.
+
+    `present[l]` counts the rows with label l among `n_rows`; `own` (n, n_labels) holds the
+    own labels (0/1) of n of those rows: their rates are (present - own + 1) / (n_rows + 1),
+    so a label never vouches for itself. Without `own` (rows outside the data) the result is
+    one row of rates (present + 1) / (n_rows + 1). With `exclusive` (one class per row) the
+    denominator is present.sum() + n_labels - 1: each row's rates then sum to 1.
+
+    Examples
+    --------
+    >>> y = np.array([[1, 0], [1, 1], [0, 0]])
+    >>> base_rates(y.sum(axis=0), 3, y).round(2).tolist()
+    [[0.5, 0.5], [0.5, 0.25], [0.75, 0.5]]
+    >>> base_rates(y.sum(axis=0), 3).round(2).tolist()
+    [0.75, 0.5]
+    """
+    present = np.asarray(present, dtype=np.float64)
+    total = present.sum() + len(present) - 1.0 if exclusive else n_rows + 1.0
+    left = present + 1.0 if own is None else present + 1.0 - own
+    return np.asarray(left / total)

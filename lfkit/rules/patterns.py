@@ -23,9 +23,10 @@ _ASCII_BEFORE = r"(?:^|[^A-Za-z0-9_])"
 _ASCII_AFTER = r"(?:[^A-Za-z0-9_]|$)"
 _SEPARATOR = r"[\s_-]*"
 _SPLIT = re.compile(r"[\s_-]+")
-_OPTIONS = re2.Options()
-_OPTIONS.max_mem = 64 << 20
-_OPTIONS.log_errors = False
+RE2_OPTIONS = re2.Options()
+"""The options of every RE2 regex lfkit compiles (rules, the engine's filters, evidence)."""
+RE2_OPTIONS.max_mem = 64 << 20
+RE2_OPTIONS.log_errors = False
 
 
 def _is_word_char(char: str) -> bool:
@@ -116,7 +117,7 @@ def regex_problem(pattern: str) -> str:
     if problem := size_problem(pattern, "regex"):
         return problem
     try:
-        re2.compile(pattern, _OPTIONS)
+        re2.compile(pattern, RE2_OPTIONS)
     except re2.error as err:
         reason = err.args[0].decode() if err.args and isinstance(err.args[0], bytes) else err
         return f"regex {quoted(pattern)} does not compile with RE2 ({str(reason)[:200]})"
@@ -128,7 +129,7 @@ def regex_problem(pattern: str) -> str:
 @lru_cache(maxsize=8192)
 def compile_regex(pattern: str) -> re2._Regexp:
     """Compile one regex with lfkit's RE2 options (cached)."""
-    return re2.compile(pattern, _OPTIONS)
+    return re2.compile(pattern, RE2_OPTIONS)
 
 
 MAX_SPANS = 100

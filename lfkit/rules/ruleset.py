@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import collections
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from lfkit.rules.functions import FunctionVote, bound_lfs, function_columns
 from lfkit.rules.schema import Length, Score, Task
 
+_T = TypeVar("_T")
+
 if TYPE_CHECKING:
+    from scipy import sparse
     from snorkel.labeling import LabelingFunction
 
+    from lfkit._types import BoolArray, IntArray
     from lfkit.rules.lint import Location
 
 
@@ -79,8 +85,35 @@ class RuleSet:
     locations: dict[str, Location] = field(default_factory=dict)
     """Where things are written: 'task', 'task.KEY', 'label.NAME', 'rule.NAME', 'rule.NAME.KEY'."""
 
+    _derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    """What layers above build from the rule set once (see `derived`); never pickled."""
+
     def __len__(self) -> int:
         return len(self.rules)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the fields only: matrices and compiled forms are rebuilt where needed."""
+        return {f.name: self.__dict__[f.name] for f in fields(self) if f.name != "_derived"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _derived={})
+
+    def derived(self, key: str, build: Callable[[RuleSet], _T]) -> _T:
+        """Return `build(self)`, built on the first call with this key and kept with the rule
+        set (it is immutable): the engine's compiled matchers live here. The cache lives and
+        dies with the rule set; copies (`with_lfs`, pickling) start empty.
+
+        Examples
+        --------
+        >>> from lfkit.rules.schema import Task
+        >>> task = Task(kind="multiclass", text_columns=("text",), label_column="label")
+        >>> ruleset = RuleSet(task, ("ham", "spam"), {}, ())
+        >>> ruleset.derived("n", len) is ruleset.derived("n", lambda _: 1 / 0)
+        True
+        """
+        if key not in self._derived:
+            self._derived[key] = build(self)
+        return self._derived[key]  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         disabled = f", {len(self.disabled)} disabled" if self.disabled else ""
@@ -124,6 +157,95 @@ class RuleSet:
         ['0', 1, '2x']
         """
         return int(label) if label in self.numeric_labels else label
+
+    @cached_property
+    def label_index(self) -> dict[str, int]:
+        """Return each label's index: its position in `labels`, its column in label matrices."""
+        return {label: index for index, label in enumerate(self.labels)}
+
+    @cached_property
+    def rule_labels(self) -> IntArray:
+        """Return, per rule in column order, the index of the label it votes on (read-only)."""
+        import numpy as np
+
+        index = self.label_index
+        found = np.fromiter((index[rule.label] for rule in self.rules), np.int64, len(self.rules))
+        found.flags.writeable = False
+        return found
+
+    @cached_property
+    def positive_rules(self) -> BoolArray:
+        """Return, per rule in column order, whether it votes for its label (bool, read-only)."""
+        import numpy as np
+
+        found = np.fromiter((rule.positive for rule in self.rules), bool, len(self.rules))
+        found.flags.writeable = False
+        return found
+
+    @cached_property
+    def rule_label_matrix(self) -> sparse.csr_array:
+        """Return (n_labels, n_rules) 0/1, sparse: [l, j] = 1 when rule j votes on label l.
+
+        Examples
+        --------
+        >>> from lfkit.rules.schema import Task
+        >>> task = Task(kind="multiclass", text_columns=("text",), label_column="label")
+        >>> rule = CompiledRule("link", "spam", 1, True, ("text",), ("http",), (), (), (),
+        ...     Path("r.yaml"), 1)
+        >>> RuleSet(task, ("ham", "spam"), {}, (rule,)).rule_label_matrix.toarray().tolist()
+        [[0.0], [1.0]]
+        """
+        import numpy as np
+
+        return _matrix(self.rule_labels, np.arange(len(self.rules)), (len(self.labels), len(self)))
+
+    @cached_property
+    def support_matrix(self) -> sparse.csr_array:
+        """Return (n_labels, n_rules) 0/1, sparse: [l, j] = 1 when rule j, firing, votes for
+        label l: a positive rule of l or (multilabel) of a descendant of l."""
+        import numpy as np
+
+        positive = np.nonzero(self.positive_rules)[0]
+        own = _matrix(self.rule_labels[positive], positive, (len(self.labels), len(self)))
+        if not self.multilabel:
+            return own
+        return _matrix(*(own + self.descendant_matrix @ own).nonzero(), own.shape)
+
+    @cached_property
+    def speaks_matrix(self) -> sparse.csr_array:
+        """Return (n_labels, n_rules) 0/1, sparse: [l, j] = 1 when rule j firing says something
+        about label l. Multilabel: l's own rules and the positive rules of its descendants;
+        multiclass: every rule (a vote for one class is a vote against the others)."""
+        import numpy as np
+
+        shape = (len(self.labels), len(self))
+        if not self.multilabel:
+            return _matrix(*np.nonzero(np.ones(shape, dtype=bool)), shape)
+        return _matrix(*(self.rule_label_matrix + self.support_matrix).nonzero(), shape)
+
+    @cached_property
+    def descendant_matrix(self) -> sparse.csr_array:
+        """Return (n_labels, n_labels) 0/1, sparse: [a, c] = 1 when c is a descendant of a.
+
+        Its size grows with the parent links along each chain, not with the labels squared.
+
+        Examples
+        --------
+        >>> from lfkit.rules.schema import Task
+        >>> task = Task(kind="multilabel", text_columns=("title",), label_column="tags")
+        >>> ruleset = RuleSet(task, ("a", "b", "c"), {"a": ("b",), "b": ("c",)}, ())
+        >>> ruleset.descendant_matrix.toarray().tolist()
+        [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 1.0, 0.0]]
+        """
+        index = self.label_index
+        pairs = [(index[a], index[label]) for label in self.labels for a in self.ancestors(label)]
+        rows, columns = zip(*pairs, strict=True) if pairs else ((), ())
+        return _matrix(rows, columns, (len(self.labels), len(self.labels)))
+
+    @cached_property
+    def ancestor_matrix(self) -> sparse.csr_array:
+        """Return (n_labels, n_labels) 0/1, sparse: [c, a] = 1 when a is an ancestor of c."""
+        return _read_only(self.descendant_matrix.T.tocsr())
 
     def ancestors(self, label: str) -> list[str]:
         """Return the parents of a label, their parents and so on, nearest first.
@@ -253,3 +375,25 @@ class RuleSet:
             if chosen:
                 by_label[label] = chosen
         return by_label
+
+
+def _matrix(rows: Any, columns: Any, shape: tuple[int, int]) -> sparse.csr_array:
+    """Return a read-only sparse 0/1 float matrix with ones at (rows, columns)."""
+    import numpy as np
+    from scipy import sparse
+
+    ones = np.ones(len(rows))
+    matrix = sparse.csr_array(
+        (ones, (np.asarray(rows, np.int64), np.asarray(columns, np.int64))), shape=shape
+    )
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return _read_only(matrix)
+
+
+def _read_only(matrix: sparse.csr_array) -> sparse.csr_array:
+    """Return the matrix in canonical form, its arrays read-only (rule sets are shared)."""
+    matrix.sum_duplicates()
+    for array in (matrix.data, matrix.indices, matrix.indptr):
+        array.flags.writeable = False
+    return matrix
