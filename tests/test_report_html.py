@@ -110,6 +110,8 @@ def test_html_escapes_script_in_text_ids_and_labels() -> None:
     )
     page = render_html(_report(flag), title="<script>alert(4)</script>")
     assert page.count("<script") == 2 and page.count("</script>") == 2  # data, code
+    code = page[page.rindex("<script>") :]
+    assert not any(sink in code for sink in ("innerHTML", "outerHTML", "insertAdjacent", "write("))
     assert "<img" not in page and "<b>rule" not in page and "<i>" not in page
     assert "<title>&lt;script&gt;alert(4)&lt;/script&gt;</title>" in page
     assert '<option value="&lt;/script&gt;">' in page

@@ -18,7 +18,7 @@ from lfkit.report.table import describe, new_labels_line
 
 SHOWN_IDS = 30
 MAX_FLAGS = 50_000
-"""The most flags one page holds (about 20 MB of HTML on the bundled projects); beyond
+"""The most flags one page holds (about 25 MB of HTML on the bundled projects); beyond
 that the page says how many it leaves out, and JSON Lines or CSV hold them all."""
 PAGE_SIZES = (25, 50, 100, 200)
 SIDES = ("for", "against", "both")
