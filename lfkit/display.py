@@ -82,3 +82,14 @@ def brief_repr(obj: Any) -> str:
 
     shown = ", ".join(f"{f.name}={show(getattr(obj, f.name))}" for f in fields(obj) if f.repr)
     return f"{type(obj).__name__}({shown})"
+
+
+def plural(count: int, noun: str, many: str = "") -> str:
+    """Return a count with its noun, singular for exactly one (`many` for irregular plurals).
+
+    Examples
+    --------
+    >>> plural(1, "flag"), plural(1200, "flag"), plural(0, "row"), plural(2, "match", "matches")
+    ('1 flag', '1,200 flags', '0 rows', '2 matches')
+    """
+    return f"{count:,} {noun if count == 1 else many or noun + 's'}"

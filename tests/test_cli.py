@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 import lfkit
 from lfkit.cli import app
+from lfkit.display import plural
 
 RUNNER = CliRunner()
 
@@ -127,8 +128,8 @@ def test_audit_writes_jsonl_csv_and_html(tmp_path: Path) -> None:
         "--min-score",
         "0.8",
     )
-    assert code == 0 and stdout == "" and "flags written to" in err
     records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert code == 0 and stdout == "" and f"{plural(len(records), 'flag')} written to" in err
     assert records and all(r["score"] >= 0.8 for r in records)
     assert {"id", "label", "kind", "score", "evidence"} <= set(records[0])
     assert html.read_text().startswith("<!DOCTYPE html>")

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from lfkit.audit.suspects import AuditReport, audit_labels
 from lfkit.cli import app
 from lfkit.data import read_data
+from lfkit.display import plural
 from lfkit.errors import DataError
 from lfkit.review.decisions import read_log
 from lfkit.review.labelstudio import (
@@ -340,13 +341,13 @@ def test_cli_import_decisions_appends_and_reports_bad_files(
     output = lfkit(command)
     n = len(task["data"]["lfkit_flags"])
     assert len(read_log(log)) == 2 * n
-    assert f"{n} decisions (accept 0, reject {n}, relabel 0)" in output
+    assert f"{plural(n, 'decision')} (accept 0, reject {n}, relabel 0)" in output
     tasks = tmp_path / "tasks.json"
     output = lfkit(
         f"export {CLASS_DATA} --rules {CLASS_RULES} --out {tasks} --decisions {log}",
         "--min-score=0.1",
     )
-    assert f"{n} flags already decided" in output
+    assert f"{plural(n, 'flag')} already decided" in output
     ids = {task["data"]["lfkit_id"] for task in json.loads(tasks.read_text("utf-8"))}
     assert task["data"]["lfkit_id"] not in ids and len(ids) >= len(class_tasks) - 1
     export.write_text("[1]")
@@ -609,3 +610,14 @@ def test_labelling_ui_shows_evidence_and_prefills_the_suggestion(
     else:
         checked = chrome.find_elements("css selector", "input[type=checkbox]:checked")
         assert [box.get_attribute("name") for box in checked] == data["lfkit_suggestion"]
+
+
+def test_tasks_top_bounds_the_rows_of_findings_too(
+    tag_rules: RuleSet, tag_audit: tuple[pd.DataFrame, AuditReport]
+) -> None:
+    """`top` keeps the best tasks, whether their rows come from flags or taxonomy gaps."""
+    df, report = tag_audit
+    every = labelstudio_tasks(tag_rules, report, df)
+    assert report.findings and len(every) > 5
+    best = labelstudio_tasks(tag_rules, report, df, top=5)
+    assert best == every[:5]

@@ -282,3 +282,33 @@ def test_cli_fix_refuses_unknown_id_with_one_paragraph(tmp_path: Path) -> None:
     assert "line 1: id 123456789 is not in" in result.stderr
     assert "Traceback" not in result.output
     assert not (tmp_path / "fixed.json").exists()
+
+
+def test_fix_file_jsonl_rewrites_only_the_label_value(tmp_path: Path, tag_rules: RuleSet) -> None:
+    """A changed compact line keeps its other bytes (number forms, escapes) and its style."""
+    records = json.loads((EXAMPLES / "projects.json").read_text("utf-8"))[:3]
+    lines = [json.dumps(record, separators=(",", ":")) for record in records]
+    lines[1] = lines[1][:-1] + ',"score":1.50,"url":"a\\/b","note":"caf\\u00e9"}'
+    data, out = tmp_path / "p.jsonl", tmp_path / "fixed.jsonl"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tag = "natural-language-processing"
+    decision = Decision(records[1]["id"], tag, "missing", "accept")
+    fix_file(tag_rules, data, out, {decision.key: decision})
+    changed = out.read_text("utf-8").split("\n")[1]
+    old_tags = json.dumps(records[1]["tags"], separators=(",", ":"))
+    new_tags = json.dumps([*records[1]["tags"], tag], separators=(",", ":"))
+    assert changed == lines[1].replace(old_tags, new_tags)
+
+
+def test_correction_summary_counts_in_singular_and_plural(tag_rules: RuleSet) -> None:
+    """One change reads '1 label change on 1 row', not '1 label changes on 1 rows'."""
+    df = read_data(EXAMPLES / "projects.json", tag_rules.task).head(3)
+    ids = df["id"].tolist()
+    log = [
+        Decision(ids[0], "natural-language-processing", "missing", "accept"),
+        Decision(ids[1], "computer-vision", "missing", "reject"),
+        Decision(ids[2], "pytorch", "missing", "reject"),
+    ]
+    summary = correct_labels(tag_rules, df, {d.key: d for d in log}).summary()
+    assert summary.startswith("1 label change on 1 row; 2 flags rejected")
+    assert "0 decisions found" in summary

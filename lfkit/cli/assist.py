@@ -20,6 +20,7 @@ from lfkit.cli.app import (
     load_ruleset,
     progress,
 )
+from lfkit.display import plural
 
 
 class ListFormat(StrEnum):
@@ -80,8 +81,8 @@ def suggest(
         if out is not None:
             write_text(out, result.to_yaml(source=str(data)), force=force)
             typer.echo(
-                f"{len(result.suggestions)} keywords written to {out}; move it into the rules "
-                f"folder and run 'lfkit check'",
+                f"{plural(len(result.suggestions), 'keyword')} written to {out}; move it into "
+                "the rules folder and run 'lfkit check'",
                 err=True,
             )
 
@@ -141,7 +142,7 @@ def next_rows(
                 outputs["--config"], labelstudio_config(ruleset), force=force, option="--config"
             )
             typer.echo(
-                f"{len(tasks)} tasks written to {out}; labelling config written to "
+                f"{plural(len(tasks), 'task')} written to {out}; labelling config written to "
                 f"{outputs['--config']}",
                 err=True,
             )
@@ -151,7 +152,7 @@ def next_rows(
             echo(text, nl=False)
         else:
             write_text(out, text, force=force)
-            typer.echo(f"{len(rows)} rows written to {out}", err=True)
+            typer.echo(f"{plural(len(rows), 'row')} written to {out}", err=True)
 
 
 class SliceKind(StrEnum):

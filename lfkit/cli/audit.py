@@ -24,6 +24,7 @@ from lfkit.cli.app import (
     load_ruleset,
     progress,
 )
+from lfkit.display import plural
 
 
 class AuditFormat(StrEnum):
@@ -135,7 +136,8 @@ def audit(
             progress=say,
         )
         if decided:
-            typer.echo(f"{left_out:,} flags already decided in {decisions} left out", err=True)
+            left = plural(left_out, "flag")
+            typer.echo(f"{left} already decided in {decisions} left out", err=True)
         page, report = report, replace(report, flags=report.flags[:top])
         text = render_report(report, fmt=fmt.value)
         if out is None:
@@ -143,9 +145,11 @@ def audit(
         else:
             write_text(out, text, force=force)
             findings = (
-                f" (and {len(report.findings):,} taxonomy findings)" if report.findings else ""
+                f" (and {plural(len(report.findings), 'taxonomy finding')})"
+                if report.findings
+                else ""
             )
-            typer.echo(f"{len(report.flags):,} flags written to {out}{findings}", err=True)
+            typer.echo(f"{plural(len(report.flags), 'flag')} written to {out}{findings}", err=True)
         if html is not None:
             write_text(html, render_report(page, fmt="html"), force=force, option="--html")
             typer.echo(f"HTML report written to {html}", err=True)
@@ -188,4 +192,4 @@ def analyze(
             echo(text, nl=False)
         else:
             write_text(out, text, force=force)
-            typer.echo(f"{len(stats):,} rules written to {out}", err=True)
+            typer.echo(f"{plural(len(stats), 'rule')} written to {out}", err=True)

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from lfkit.cli.app import DataArgument, ForceOption, RulesOption, app, exit_on_error, progress
+from lfkit.display import plural
 
 
 class Tool(StrEnum):
@@ -26,7 +27,12 @@ def export(
         Path | None,
         typer.Option(help="Where to write the labelling config (default: OUT with .xml)."),
     ] = None,
-    top: Annotated[int | None, typer.Option(min=1, help="Export the N best flags.")] = None,
+    top: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Export the N best rows (flags and taxonomy gaps ranked together)."
+        ),
+    ] = None,
     min_score: Annotated[
         float | None,
         typer.Option(
@@ -71,12 +77,13 @@ def export(
             ruleset, df, decided, top=top, source=str(data), **audit
         )
         if decided:
-            typer.echo(f"{left_out:,} flags already decided in {decisions} left out", err=True)
-        tasks = labelstudio_tasks(ruleset, report, df)
+            left = plural(left_out, "flag")
+            typer.echo(f"{left} already decided in {decisions} left out", err=True)
+        tasks = labelstudio_tasks(ruleset, report, df, top=top)
         write_text(out, json.dumps(tasks, ensure_ascii=False, indent=1) + "\n", force=force)
         write_text(config, labelstudio_config(ruleset), force=force, option="--config")
     typer.echo(
-        f"{len(tasks):,} tasks ({len(report.flags):,} flags) written to {out}; "
+        f"{plural(len(tasks), 'task')} ({plural(len(report.flags), 'flag')}) written to {out}; "
         f"labelling config written to {config}",
         err=True,
     )
@@ -117,7 +124,7 @@ def import_decisions(
     annotated = len({str(decision.id) for decision in decisions})
     summary = ", ".join(f"{name} {counts[name]}" for name in ("accept", "reject", "relabel"))
     typer.echo(
-        f"{len(decisions):,} decisions ({summary}) from {annotated:,} annotated rows of "
-        f"{len(tasks):,} tasks appended to {out}",
+        f"{plural(len(decisions), 'decision')} ({summary}) from "
+        f"{plural(annotated, 'annotated row')} of {plural(len(tasks), 'task')} appended to {out}",
         err=True,
     )

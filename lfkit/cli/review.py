@@ -20,6 +20,7 @@ from lfkit.cli.app import (
     progress,
 )
 from lfkit.cli.audit import LabelModelName
+from lfkit.display import plural
 from lfkit.errors import OutputError
 
 DecisionsOption = Annotated[
@@ -121,7 +122,8 @@ def review(
         )
         server = ReviewServer(session, port=port)
     earlier = f", {session.decided_before} decided earlier" if session.decided_before else ""
-    typer.echo(f"{len(session.items)} flags to review{earlier}; decisions go to {decisions}")
+    items = plural(len(session.items), "flag")
+    typer.echo(f"{items} to review{earlier}; decisions go to {decisions}")
     typer.echo(f"review at {server.url}")
     typer.echo("press Ctrl-C to stop (nothing is lost: every decision is saved at once)")
     sys.stdout.flush()

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from lfkit.data import check_frame, read_data
-from lfkit.display import csv_cell
+from lfkit.display import csv_cell, plural
 from lfkit.errors import DataError, OutputError
 from lfkit.output import atomic_path
 from lfkit.readers import json_lines, sniff_delimiter
@@ -71,9 +71,9 @@ class Correction:
     def summary(self) -> str:
         """Return one line saying what the decisions did."""
         return (
-            f"{len(self.changes)} label changes on {len(self.rows)} rows; "
-            f"{self.rejected} flags rejected (labels kept); "
-            f"{self.unchanged} decisions found the row already as decided"
+            f"{plural(len(self.changes), 'label change')} on {plural(len(self.rows), 'row')}; "
+            f"{plural(self.rejected, 'flag')} rejected (labels kept); "
+            f"{plural(self.unchanged, 'decision')} found the row already as decided"
         )
 
 
@@ -350,11 +350,52 @@ def _write_jsonl(data: Path, temp: Path, ruleset: RuleSet, new: dict[int, Any]) 
     for row, labels in new.items():
         number, line = numbered[row]
         record = json.loads(line)
-        record[column] = _encode(record.get(column), labels, like, ruleset)
+        value = _encode(record.get(column), labels, like, ruleset)
         carriage = "\r" if lines[number - 1].endswith("\r") else ""
-        lines[number - 1] = json.dumps(record, ensure_ascii=line.isascii()) + carriage
+        lines[number - 1] = _replace_value(line, column, value) + carriage
     with open(temp, "w", encoding="utf-8", newline="") as out:
         out.write("\n".join(lines))
+
+
+def _replace_value(line: str, key: str, value: Any) -> str:
+    """Return a JSON object's line with the value of `key` replaced and every other byte kept,
+    the new value written in the line's style (compact or spaced separators, ASCII or not).
+
+    Examples
+    --------
+    >>> _replace_value('{"id":1,"tags":["a"],"n":1.50}', "tags", ["a", "b"])
+    '{"id":1,"tags":["a","b"],"n":1.50}'
+    >>> _replace_value('{"id": 1}', "tags", ["a", "b"])
+    '{"id": 1, "tags": ["a", "b"]}'
+    """
+    decoder = json.JSONDecoder()
+    found, spaced = None, None
+    index = line.index("{") + 1
+    while (index := _skip_space(line, index)) < len(line) and line[index] != "}":
+        name, index = json.decoder.scanstring(line, index + 1)
+        index = _skip_space(line, index) + 1  # past the colon
+        if spaced is None:
+            spaced = line[index : index + 1].isspace()
+        start = index = _skip_space(line, index)
+        _, index = decoder.raw_decode(line, index)
+        if name == key:
+            found = (start, index)  # the last one wins, as in json.loads
+        index = _skip_space(line, index)
+        index += line[index : index + 1] == ","
+    separators = (", ", ": ") if spaced else (",", ":")
+    encoded = json.dumps(value, ensure_ascii=line.isascii(), separators=separators)
+    if found is not None:
+        return line[: found[0]] + encoded + line[found[1] :]
+    closing = line.rindex("}")
+    head = line[:closing].rstrip()
+    comma = "" if head.endswith("{") else separators[0]
+    return f"{head}{comma}{json.dumps(key)}{separators[1]}{encoded}{line[closing:]}"
+
+
+def _skip_space(text: str, index: int) -> int:
+    while index < len(text) and text[index] in " \t\r\n":
+        index += 1
+    return index
 
 
 def _write_parquet(data: Path, temp: Path, ruleset: RuleSet, new: dict[int, Any]) -> None:

@@ -108,7 +108,7 @@ def taxonomy_path(ruleset: RuleSet, label: str) -> list[str]:
 
 
 def labelstudio_tasks(
-    ruleset: RuleSet, report: AuditReport, df: pd.DataFrame | None = None
+    ruleset: RuleSet, report: AuditReport, df: pd.DataFrame | None = None, *, top: int | None = None
 ) -> list[dict[str, Any]]:
     """Return one Label Studio task per flagged row of an audit, best-scored rows first.
 
@@ -120,7 +120,8 @@ def labelstudio_tasks(
     the row's tags with every flag's fix applied.
 
     The rows of the report's taxonomy findings (a child tag without its parent) become
-    `missing-parent` flags too when `df`, the audited data, is given.
+    `missing-parent` flags too when `df`, the audited data, is given. `top` keeps the `top`
+    best-scored tasks (rows of flags and of findings ranked together).
     """
     rows: dict[int, _Row] = {}
     for flag in report.flags:
@@ -141,7 +142,7 @@ def labelstudio_tasks(
             if all(flag["label"] != finding.parent for flag in row.flags):
                 row.add(dict(entry), why)
     ranked = sorted(rows.values(), key=lambda row: -max(flag["score"] for flag in row.flags))
-    return [_task(ruleset, row) for row in ranked]
+    return [_task(ruleset, row) for row in ranked[:top]]
 
 
 @dataclass
