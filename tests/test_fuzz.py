@@ -338,7 +338,7 @@ def _rules_file(folder: str) -> Path:
 )
 def test_parent_loops_found_exactly(parents: dict[str, list[str]]) -> None:
     """The loader reports a parent loop iff the taxonomy has one, and each loop it shows is real."""
-    from lfkit.rules.loader import _parent_loops
+    from lfkit.rules.labels import parent_loops
     from lfkit.rules.schema import Label
 
     labels = {name: (Label(parents=tuple(ps)), Path("x.yaml"), 1) for name, ps in parents.items()}
@@ -354,7 +354,7 @@ def test_parent_loops_found_exactly(parents: dict[str, list[str]]) -> None:
                     todo.append(parent)
         return False
 
-    loops = _parent_loops(labels)
+    loops = parent_loops(labels)
     assert bool(loops) == any(reaches(name, name) for name in parents)
     for loop in loops:
         assert loop[0] == loop[-1] and all(b in parents[a] for a, b in itertools.pairwise(loop))

@@ -189,15 +189,7 @@ def _entropy(probs: FloatArray, *, multilabel: bool) -> FloatArray:
 def _disagreement(ruleset: RuleSet, fired: sparse.csr_array) -> FloatArray:
     """Per row: multiclass, the share of votes not for the most voted class; multilabel, the
     share of the tags voted on that get both a positive and a negative vote."""
-    n_labels = len(ruleset.labels)
-    index = {label: i for i, label in enumerate(ruleset.labels)}
-    counts = {}
-    for sign in (True, False):
-        assign = np.zeros((len(ruleset), n_labels))
-        for column, rule in enumerate(ruleset.rules):
-            if rule.positive == sign:
-                assign[column, index[rule.label]] = 1.0
-        counts[sign] = np.asarray(fired.astype(np.float64) @ assign)
+    counts = dict(zip((True, False), ruleset.label_votes(fired), strict=True))
     if not ruleset.multilabel:
         total = counts[True].sum(axis=1)
         return np.where(total > 0, 1 - counts[True].max(axis=1) / np.maximum(total, 1), 0.0)

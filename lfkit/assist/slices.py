@@ -168,7 +168,7 @@ def slice_metrics(
     votes = apply_rules(ruleset, df) if votes is None else votes
     given = given_matrix(ruleset, df[ruleset.task.label_column].tolist()).toarray() > 0
     has_prediction = np.array([_filled(value) for value in predictions], dtype=bool)
-    index = {label: column for column, label in enumerate(ruleset.labels)}
+    index = ruleset.label_index
     predicted = np.zeros_like(given)
     for row, value in enumerate(predictions):
         for label in ([value] if isinstance(value, str) else value) if _filled(value) else []:

@@ -9,8 +9,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
-
 from lfkit.display import csv_cell, terminal_safe
 from lfkit.engine.votes import Votes
 from lfkit.model.targets import given_matrix
@@ -51,11 +49,7 @@ def analyze_rules(
     fired = votes.fired.tocsc()
     n_rows = votes.shape[0]
     label_of = ruleset.rule_labels
-    counts = {}
-    for sign in (True, False):
-        chosen = ruleset.positive_rules == sign
-        assign = ruleset.rule_label_matrix[:, chosen].T
-        counts[sign] = np.asarray((votes.fired[:, chosen].astype(np.float64) @ assign).toarray())
+    counts = dict(zip((True, False), ruleset.label_votes(votes.fired), strict=True))
     total = counts[True].sum(axis=1) + counts[False].sum(axis=1)
     stats = []
     for column, rule in enumerate(ruleset.rules):

@@ -96,9 +96,9 @@ class NaiveBayesLabelModel:
             off = np.where(y > 0, scores["off", False], scores["off", True])
             return np.asarray(np.log(base) - np.log1p(-base) + on - off)
         full = _class_terms(self.fired_present, self.present, rates, self.mask, loo=False)
-        loo = _class_terms(self.fired_present, self.present, rates, self.mask, loo=True)
+        out = _class_terms(self.fired_present, self.present, rates, self.mask, loo=True)
         scores_full = features @ full.weights.T + full.const + np.log(self.present + 1.0)
-        scores_loo = features @ loo.weights.T + loo.const + np.log(np.maximum(self.present, 1.0))
+        scores_loo = features @ out.weights.T + out.const + np.log(np.maximum(self.present, 1.0))
         return np.asarray(np.where(y > 0, scores_loo, scores_full))
 
     def _predict_new(self, features: sparse.csr_array) -> FloatArray:
@@ -127,9 +127,10 @@ def feature_mask(ruleset: RuleSet) -> FloatArray:
     The rules that speak about a label (`RuleSet.speaks_matrix`), then (multilabel) its
     descendant tags as given.
     """
-    if not ruleset.multilabel:
-        return ruleset.speaks_matrix.toarray()
-    return np.hstack([ruleset.speaks_matrix.toarray(), ruleset.descendant_matrix.toarray()])
+    parts = [ruleset.speaks_matrix.toarray()]
+    if ruleset.multilabel:
+        parts.append(ruleset.descendant_matrix.toarray())
+    return np.hstack(parts).astype(np.float64)
 
 
 def model_features(

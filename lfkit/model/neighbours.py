@@ -19,6 +19,7 @@ import numpy as np
 from scipy import sparse
 
 from lfkit._types import FloatArray, IntArray
+from lfkit.model.targets import base_rates
 
 NEIGHBOURS = 15
 PRIOR_WEIGHT = 1.0
@@ -72,9 +73,10 @@ class NeighbourIndex:
     reference_t: sparse.csc_array
     """(n_terms, n_reference): the reference rows' vectors, transposed."""
     reference_y: sparse.csr_array
-    counts: FloatArray
-    """Per label, rows with it among all rows, plus 1."""
-    total: float
+    present: FloatArray
+    """Per label, rows with it among all rows (`n_rows`): the base rates."""
+    n_rows: int
+    exclusive: bool
     k: int
 
     def predict_proba(
@@ -99,7 +101,8 @@ class NeighbourIndex:
                 (weights.ravel(), (np.repeat(np.arange(stop - start), self.k), top.ravel())),
                 shape=(stop - start, self.reference_y.shape[0]),
             )
-            base = (self.counts - y[start:stop].toarray()) / self.total
+            own_labels = y[start:stop].toarray()
+            base = base_rates(self.present, self.n_rows, own_labels, exclusive=self.exclusive)
             probs[start:stop] = ((votes @ self.reference_y).toarray() + PRIOR_WEIGHT * base) / (
                 weights.sum(axis=1, keepdims=True) + PRIOR_WEIGHT
             )
@@ -125,7 +128,6 @@ def build_neighbours(
     if present is None:
         present = np.asarray(y.sum(axis=0)).ravel()
     n_rows = y.shape[0] if n_rows is None else n_rows
-    counts = np.asarray(present, dtype=np.float64) + 1.0
-    total = counts.sum() - 1.0 if exclusive else n_rows + 1.0
+    present = np.asarray(present, dtype=np.float64)
     k = max(1, min(k, y.shape[0] - 1))
-    return NeighbourIndex(vectors.T.tocsc(), y, counts, float(total), k)
+    return NeighbourIndex(vectors.T.tocsc(), y, present, n_rows, exclusive, k)

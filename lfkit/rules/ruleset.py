@@ -9,6 +9,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+import numpy as np
+
 from lfkit.rules.functions import FunctionVote, bound_lfs, function_columns
 from lfkit.rules.schema import Length, Score, Task
 
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
     from scipy import sparse
     from snorkel.labeling import LabelingFunction
 
-    from lfkit._types import BoolArray, IntArray
+    from lfkit._types import BoolArray, FloatArray, IntArray
     from lfkit.rules.lint import Location
 
 
@@ -166,8 +168,6 @@ class RuleSet:
     @cached_property
     def rule_labels(self) -> IntArray:
         """Return, per rule in column order, the index of the label it votes on (read-only)."""
-        import numpy as np
-
         index = self.label_index
         found = np.fromiter((index[rule.label] for rule in self.rules), np.int64, len(self.rules))
         found.flags.writeable = False
@@ -176,8 +176,6 @@ class RuleSet:
     @cached_property
     def positive_rules(self) -> BoolArray:
         """Return, per rule in column order, whether it votes for its label (bool, read-only)."""
-        import numpy as np
-
         found = np.fromiter((rule.positive for rule in self.rules), bool, len(self.rules))
         found.flags.writeable = False
         return found
@@ -195,33 +193,30 @@ class RuleSet:
         >>> RuleSet(task, ("ham", "spam"), {}, (rule,)).rule_label_matrix.toarray().tolist()
         [[0.0], [1.0]]
         """
-        import numpy as np
-
         return _matrix(self.rule_labels, np.arange(len(self.rules)), (len(self.labels), len(self)))
 
     @cached_property
     def support_matrix(self) -> sparse.csr_array:
         """Return (n_labels, n_rules) 0/1, sparse: [l, j] = 1 when rule j, firing, votes for
         label l: a positive rule of l or (multilabel) of a descendant of l."""
-        import numpy as np
-
         positive = np.nonzero(self.positive_rules)[0]
         own = _matrix(self.rule_labels[positive], positive, (len(self.labels), len(self)))
         if not self.multilabel:
             return own
-        return _matrix(*(own + self.descendant_matrix @ own).nonzero(), own.shape)
+        rows, columns = (own + self.descendant_matrix @ own).nonzero()
+        return _matrix(rows, columns, own.shape)
 
     @cached_property
     def speaks_matrix(self) -> sparse.csr_array:
         """Return (n_labels, n_rules) 0/1, sparse: [l, j] = 1 when rule j firing says something
         about label l. Multilabel: l's own rules and the positive rules of its descendants;
         multiclass: every rule (a vote for one class is a vote against the others)."""
-        import numpy as np
-
         shape = (len(self.labels), len(self))
-        if not self.multilabel:
-            return _matrix(*np.nonzero(np.ones(shape, dtype=bool)), shape)
-        return _matrix(*(self.rule_label_matrix + self.support_matrix).nonzero(), shape)
+        if self.multilabel:
+            rows, columns = (self.rule_label_matrix + self.support_matrix).nonzero()
+        else:
+            rows, columns = np.indices(shape).reshape(2, -1)
+        return _matrix(rows, columns, shape)
 
     @cached_property
     def descendant_matrix(self) -> sparse.csr_array:
@@ -246,6 +241,33 @@ class RuleSet:
     def ancestor_matrix(self) -> sparse.csr_array:
         """Return (n_labels, n_labels) 0/1, sparse: [c, a] = 1 when a is an ancestor of c."""
         return _read_only(self.descendant_matrix.T.tocsr())
+
+    def label_votes(self, fired: sparse.csr_array) -> tuple[FloatArray, FloatArray]:
+        """Return, per row and label, how many rules voted for it and how many against it.
+
+        `fired` is (n_rows, n_rules), 0/1 (`Votes.fired`). Only a rule's own label counts
+        (for a child's vote counting toward its ancestors, use `support_matrix`). Both arrays
+        are dense, (n_rows, n_labels).
+
+        Examples
+        --------
+        >>> from scipy import sparse
+        >>> from lfkit.rules.schema import Task
+        >>> task = Task(kind="multilabel", text_columns=("text",), label_column="tags")
+        >>> rules = tuple(
+        ...     CompiledRule(name, "spam", int(sign), sign, ("text",), ("x",), (), (), (),
+        ...         Path("r.yaml"), 1) for name, sign in (("yes", True), ("no", False)))
+        >>> ruleset = RuleSet(task, ("ham", "spam"), {}, rules)
+        >>> pro, con = ruleset.label_votes(sparse.csr_array([[1, 1], [0, 1]]))
+        >>> pro.tolist(), con.tolist()
+        ([[0.0, 1.0], [0.0, 0.0]], [[0.0, 1.0], [0.0, 1.0]])
+        """
+        counts = []
+        for sign in (True, False):
+            chosen = self.positive_rules == sign
+            per_label = self.rule_label_matrix[:, chosen].T
+            counts.append((fired[:, chosen].astype(np.float64) @ per_label).toarray())
+        return counts[0], counts[1]
 
     def ancestors(self, label: str) -> list[str]:
         """Return the parents of a label, their parents and so on, nearest first.
@@ -379,7 +401,6 @@ class RuleSet:
 
 def _matrix(rows: Any, columns: Any, shape: tuple[int, int]) -> sparse.csr_array:
     """Return a read-only sparse 0/1 float matrix with ones at (rows, columns)."""
-    import numpy as np
     from scipy import sparse
 
     ones = np.ones(len(rows))
