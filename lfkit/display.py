@@ -8,6 +8,7 @@ humans passes its text through these two functions.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 _BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
@@ -93,3 +94,15 @@ def plural(count: int, noun: str, many: str = "") -> str:
     ('1 flag', '1,200 flags', '0 rows', '2 matches')
     """
     return f"{count:,} {noun if count == 1 else many or noun + 's'}"
+
+
+def column_width(header: str, values: Iterable[object]) -> int:
+    """Return the width of a table column that shows every value whole: the longest value's
+    (or the header's) length.
+
+    Examples
+    --------
+    >>> column_width("id", [7, "project-2020-0001"])
+    17
+    """
+    return max([len(header), *(len(str(value)) for value in values)])

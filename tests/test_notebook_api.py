@@ -14,6 +14,9 @@ import re2
 from conftest import EXAMPLES, TAG_RULES
 
 import lfkit
+from lfkit.assist.next import NextRow, render_next
+from lfkit.assist.slices import SliceMetrics, render_slices
+from lfkit.assist.suggest import Suggestion, Suggestions, render_suggestions
 from lfkit.audit.analysis import analyze_rules, render_analysis
 from lfkit.audit.evidence import rule_matches
 from lfkit.audit.suspects import AuditReport, audit_labels
@@ -183,3 +186,27 @@ def test_label_counts_add_up_with_rows_below_the_threshold(projects: pd.DataFram
     assert counts.below_threshold == int((voted & empty).sum()) > 0
     assert counts.labelled + counts.abstains + counts.below_threshold == len(projects)
     assert f"no label reached the threshold: {counts.below_threshold:,}" in counts.summary()
+
+
+def test_assist_tables_show_full_names_and_ids() -> None:
+    """`lfkit next`, `suggest` and `slices` print long ids, labels, keywords and slice names
+    whole, in aligned columns."""
+    long_id, label = "project-2020-0001-with-a-long-identifier", "knowledge-base-question-answering"
+    row = NextRow(long_id, 0, 0.9, 0.5, 0.2, 0.1, 0.0, {}, (), (), "uncertain", "some text")
+    keyword = "retrieval augmented generation pipeline"
+    suggestion = Suggestion(label, keyword, 0.9, 10, 12, 0.01, 11, 3, (long_id,))
+    metrics = SliceMetrics(f"tag={label} and title length > 80", 40, 38, None, 0.5, 0.6, 0.55)
+    for text, whole, column, value in (
+        (render_next([row], fmt="table"), [long_id], "value", "0.90"),
+        (
+            render_suggestions(Suggestions((suggestion,), (), ()), fmt="table"),
+            [label, keyword],
+            "prec",
+            "0.90",
+        ),
+        (render_slices([metrics], fmt="table"), [metrics.slice], "size", "40"),
+    ):
+        head, first = text.splitlines()[:2]
+        assert all(f"{name} " in first for name in whole), first
+        end = head.index(f" {column} ") + 1 + len(column)  # the next column lines up
+        assert first[end - len(value) : end] == value, (head, first)

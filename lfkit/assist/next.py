@@ -27,6 +27,7 @@ import pandas as pd
 from scipy import sparse
 
 from lfkit._types import FloatArray, IntArray
+from lfkit.display import column_width
 from lfkit.engine.apply import apply_rules
 from lfkit.engine.votes import Votes
 from lfkit.errors import LfkitError
@@ -282,11 +283,12 @@ def render_next(rows: list[NextRow], *, fmt: str) -> str:
     """Render the rows to label as a table or JSON Lines."""
     if fmt == "jsonl":
         return "".join(json.dumps(row.to_dict(), ensure_ascii=False) + "\n" for row in rows)
-    lines = [f"{'#':>3} {'id':<10} {'value':>5}  {'text':<60}  reason"]
+    ids = column_width("id", (row.id for row in rows))
+    lines = [f"{'#':>3} {'id':<{ids}} {'value':>5}  {'text':<60}  reason"]
     for rank, row in enumerate(rows, 1):
         text = " ".join(row.text.split())
         text = text if len(text) <= 60 else text[:59] + "…"
-        lines.append(f"{rank:>3} {str(row.id):<10.10} {row.value:>5.2f}  {text:<60}  {row.reason}")
+        lines.append(f"{rank:>3} {str(row.id):<{ids}} {row.value:>5.2f}  {text:<60}  {row.reason}")
     if not rows:
         lines.append("(every row is labelled)")
     return "\n".join(lines) + "\n"

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from lfkit._types import ABSTAIN
+from lfkit.display import column_width
 from lfkit.engine.apply import apply_rules
 from lfkit.engine.votes import Votes
 from lfkit.errors import DataError, LfkitError
@@ -255,13 +256,14 @@ def render_slices(metrics: list[SliceMetrics], *, fmt: str) -> str:
         return "".join(json.dumps(m.to_dict()) + "\n" for m in metrics)
     multiclass = any(m.accuracy is not None for m in metrics)
     head = "accuracy" if multiclass else "     f1  precision  recall"
-    lines = [f"{'slice':<44} {'size':>6} {'predicted':>9}  {head}"]
+    names = column_width("slice", (m.slice for m in metrics))
+    lines = [f"{'slice':<{names}} {'size':>6} {'predicted':>9}  {head}"]
     for m in metrics:
         if multiclass:
             values = f"{_text(m.accuracy):>8}"
         else:
             values = f"{_text(m.f1):>7}  {_text(m.precision):>9}  {_text(m.recall):>6}"
-        lines.append(f"{m.slice:<44.44} {m.size:>6} {m.predicted:>9}  {values}")
+        lines.append(f"{m.slice:<{names}} {m.size:>6} {m.predicted:>9}  {values}")
     return "\n".join(lines) + "\n"
 
 

@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import sparse
 
 from lfkit.audit.analysis import analyze_rules
+from lfkit.display import column_width
 from lfkit.engine.apply import apply_rules
 from lfkit.engine.votes import Votes
 from lfkit.errors import LfkitError
@@ -477,12 +478,15 @@ def render_suggestions(result: Suggestions, *, fmt: str) -> str:
         records = [item.to_dict() for item in result.suggestions]
         records += [item.to_dict() for item in result.hurting]
         return "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    labels = column_width("label", (s.label for s in result.suggestions))
+    words = column_width("keyword", (s.keyword for s in result.suggestions))
     lines = [
-        f"{'label':<28} {'keyword':<30} {'prec':>5} {'held':>5} {'fired':>6} {'new':>5}  examples"
+        f"{'label':<{labels}} {'keyword':<{words}} {'prec':>5} {'held':>5} {'fired':>6} "
+        f"{'new':>5}  examples"
     ]
     for s in result.suggestions:
         lines.append(
-            f"{s.label:<28.28} {s.keyword:<30.30} {s.precision:>5.2f} {s.heldout:>5} "
+            f"{s.label:<{labels}} {s.keyword:<{words}} {s.precision:>5.2f} {s.heldout:>5} "
             f"{s.fired:>6} {s.new:>5}  {', '.join(map(str, s.examples))}"
         )
     if not result.suggestions:

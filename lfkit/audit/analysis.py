@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from lfkit.display import csv_cell, terminal_safe
+from lfkit.display import column_width, csv_cell, terminal_safe
 from lfkit.engine.votes import Votes
 from lfkit.model.targets import given_matrix
 from lfkit.rules.ruleset import RuleSet
@@ -104,8 +104,8 @@ def render_analysis(stats: list[RuleStats], *, fmt: str) -> str:
             writer.writerow({key: csv_cell(value) for key, value in cells.items()})
         return out.getvalue()
     # full rule and label names, each column as wide as its longest name
-    rules = max([len("rule"), *(len(s.rule) for s in stats)])
-    labels = max([len("label"), *(len(s.label) for s in stats)])
+    rules = column_width("rule", (s.rule for s in stats))
+    labels = column_width("label", (s.label for s in stats))
     lines = [
         f"{'rule':<{rules}} {'label':<{labels}} {'vote':<8} {'fired':>6} {'cover':>6} "
         f"{'overlap':>7} {'conflict':>8} {'prec':>5} {'recall':>6} {'wrong':>5}  examples"

@@ -6,7 +6,7 @@ import shutil
 import textwrap
 
 from lfkit.audit.suspects import FEW_ROWS, AuditReport
-from lfkit.display import terminal_safe
+from lfkit.display import column_width, terminal_safe
 
 SHOWN_FINDINGS = 10
 SHOWN_IDS = 6
@@ -64,8 +64,8 @@ def render_table(report: AuditReport, *, width: int | None = None) -> str:
     width = width or shutil.get_terminal_size((120, 20)).columns
     lines = [*describe(report), ""]
     # full labels and ids, each column as wide as its longest value
-    labels = max([len("label"), *(len(flag.label) for flag in report.flags)])
-    ids = max([len("id"), *(len(str(flag.id)) for flag in report.flags)])
+    labels = column_width("label", (flag.label for flag in report.flags))
+    ids = column_width("id", (flag.id for flag in report.flags))
     lines.append(f"{'#':>4}  {'score':>5}  {'kind':<10}  {'label':<{labels}}  {'id':<{ids}}  text")
     for rank, flag in enumerate(report.flags, start=1):
         text = " | ".join(value for value in flag.texts.values() if value)
@@ -79,8 +79,8 @@ def render_table(report: AuditReport, *, width: int | None = None) -> str:
     if report.findings:
         rows = sum(finding.count for finding in report.findings)
         shown = report.findings[:SHOWN_FINDINGS]
-        parents = max([len("parent"), *(len(finding.parent) for finding in shown)])
-        children = max([len("child"), *(len(finding.child) for finding in shown)])
+        parents = column_width("parent", (finding.parent for finding in shown))
+        children = column_width("child", (finding.child for finding in shown))
         lines += [
             "",
             f"Taxonomy findings: {len(report.findings):,} (child, parent) gaps on {rows:,} rows "
