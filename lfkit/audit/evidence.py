@@ -47,14 +47,16 @@ class RuleMatch:
 
 def rule_matches(rules: Iterable[CompiledRule], row: dict[str, object]) -> tuple[RuleMatch, ...]:
     """Return where each of these (fired) rules matched in the row's text fields."""
-    found = []
-    for rule in rules:
-        spans: list[tuple[str, int, int]] = []
-        for field in rule.fields:
-            text = as_text(row.get(field))
-            hits = {span for regex in rule.regexes for span in match_spans(regex, text)}
-            if rule.token_patterns:
-                hits.update(token_spans(list(rule.token_patterns), text, rule.pipeline))
-            spans += [(field, start, end) for start, end in sorted(hits)]
-        found.append(RuleMatch(rule.name, rule.label, rule.value, tuple(spans)))
-    return tuple(found)
+    return tuple(rule_match(rule, row) for rule in rules)
+
+
+def rule_match(rule: CompiledRule, row: dict[str, object]) -> RuleMatch:
+    """Return where one (fired) rule matched in the row's text fields."""
+    spans: list[tuple[str, int, int]] = []
+    for field in rule.fields:
+        text = as_text(row.get(field))
+        hits = {span for regex in rule.regexes for span in match_spans(regex, text)}
+        if rule.token_patterns:
+            hits.update(token_spans(list(rule.token_patterns), text, rule.pipeline))
+        spans += [(field, start, end) for start, end in sorted(hits)]
+    return RuleMatch(rule.name, rule.label, rule.value, tuple(spans))

@@ -22,7 +22,6 @@ the sample, the report equals the audit of the whole data at once.
 from __future__ import annotations
 
 import dataclasses
-import heapq
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +31,7 @@ import pandas as pd
 
 from lfkit._types import FloatArray, IntArray
 from lfkit.audit.findings import TaxonomyCheck, add_gaps, apply_taxonomy, collect_findings
+from lfkit.audit.flags import Candidates, Flags, RowFacts, row_facts
 from lfkit.audit.scores import (
     SAMPLE_ROWS,
     LabelScores,
@@ -44,7 +44,7 @@ from lfkit.audit.scores import (
     row_texts,
     smallest_keys,
 )
-from lfkit.audit.suspects import FEW_ROWS, KINDS, AuditReport, Candidate, RowFacts, build_flag
+from lfkit.audit.suspects import FEW_ROWS, KINDS, AuditReport
 from lfkit.data import check_frame
 from lfkit.engine.votes import Votes
 from lfkit.errors import DataError
@@ -181,11 +181,11 @@ class NewLabels:
 
     def candidates(
         self, ruleset: RuleSet, batch: Rows, scores: LabelScores, min_score: float
-    ) -> list[Candidate]:
+    ) -> Candidates:
         """Return the candidate flags of these rows: a rule for a new label fires."""
         labels = np.nonzero(self.few)[0]
         if not len(labels):
-            return []
+            return Candidates.empty()
         fired = batch.votes.fired.astype(np.float64)
         n_rules = np.asarray(fired @ self.support[labels].T.astype(np.float64))
         given = scores.given
@@ -193,10 +193,9 @@ class NewLabels:
         # a row with a descendant tag already needs the label: a taxonomy gap (a finding)
         gap = (given.astype(np.float64) @ ruleset.descendant_matrix[labels].T) > 0
         hit = (n_rules > 0) & ~given[:, labels] & ~gap & (score >= min_score)
-        return [
-            _candidate(scores, batch.rows, int(i), int(labels[j]), "candidate", float(score[i, j]))
-            for i, j in zip(*np.nonzero(hit), strict=True)
-        ]
+        at, j = np.nonzero(hit)
+        kind = KINDS.index("candidate")
+        return Candidates.of(scores, batch.rows, at, labels[j], kind, score[at, j])
 
     def summary(self, ruleset: RuleSet) -> tuple[tuple[str, int, int], ...]:
         """Return (label, rows with it, rows its rules fire on) for new labels whose rules
@@ -276,7 +275,7 @@ class Partial:
 
     counts: np.ndarray
     """(n_labels, len(KINDS)) int64."""
-    candidates: list[Candidate]
+    candidates: Candidates
     """Best first."""
     facts: dict[int, RowFacts]
     """What a flag shows of each candidate's row, by row number."""
@@ -304,7 +303,7 @@ def audit_partition(
     ruleset, task = plan.ruleset, plan.ruleset.task
     df = _checked(ruleset, df, checked, source)
     batch = read_rows(ruleset, df, offset, votes, texts=plan.scorer.evidence.text is not None)
-    found: list[Candidate] = []
+    found = Candidates.empty()
     gaps: dict[tuple[int, int], list[tuple[int, Any, float]]] = {}
     counts = np.zeros((len(ruleset.labels), len(KINDS)), dtype=np.int64)
     for start in range(0, len(batch), CHUNK_ROWS):
@@ -314,31 +313,24 @@ def audit_partition(
         add_gaps(
             gaps, check, part.rows, df[task.id_column].iloc[start : start + len(part)].tolist()
         )
-        new = _candidates(ruleset, scores, wrong, check, plan.min_score, part.rows)
-        new += plan.news.candidates(ruleset, part, scores, plan.min_score)
-        for candidate in new:
-            counts[candidate.label, KINDS.index(candidate.kind)] += 1
-        found = heapq.nsmallest(plan.top, found + new) if plan.top is not None else found + new
-    found.sort()
-    facts = {
-        candidate.row: _facts(ruleset, df, batch, candidate.row - offset) for candidate in found
-    }
+        new = Candidates.concat(
+            [
+                _candidates(ruleset, scores, wrong, plan.min_score, part.rows),
+                plan.news.candidates(ruleset, part, scores, plan.min_score),
+            ]
+        )
+        counts += new.counts(len(ruleset.labels))
+        found = Candidates.concat([found, new])
+        if plan.top is not None:
+            found = found.ranked(plan.top)
+    found = found.ranked(plan.top)
+    facts = row_facts(ruleset, df, batch.votes.fired, batch.y, found.row, offset)
     return Partial(counts, found, facts, gaps, plan.top)
-
-
-def _facts(ruleset: RuleSet, df: pd.DataFrame, batch: Rows, i: int) -> RowFacts:
-    task = ruleset.task
-    return RowFacts(
-        df[task.id_column].iloc[i],
-        {column: df[column].iloc[i] for column in task.text_columns},
-        tuple(int(c) for c in batch.votes.fired[[i]].indices),
-        tuple(sorted(int(c) for c in batch.y[[i]].indices)),
-    )
 
 
 def merge_partials(first: Partial, second: Partial) -> Partial:
     """Return the partial result of the rows of two partials (disjoint rows; associative)."""
-    candidates = list(heapq.merge(first.candidates, second.candidates))[: first.top]
+    candidates = Candidates.concat([first.candidates, second.candidates]).ranked(first.top)
     facts = {**first.facts, **second.facts}
     gaps = {key: list(rows) for key, rows in first.gaps.items()}
     for key, rows in second.gaps.items():
@@ -346,7 +338,7 @@ def merge_partials(first: Partial, second: Partial) -> Partial:
     return Partial(
         first.counts + second.counts,
         candidates,
-        {c.row: facts[c.row] for c in candidates},
+        {row: facts[row] for row in np.unique(candidates.row).tolist()},
         gaps,
         first.top,
     )
@@ -360,11 +352,7 @@ def finish_audit(plan: AuditPlan, partial: Partial) -> AuditReport:
         for i, label in enumerate(ruleset.labels)
         if partial.counts[i].any()
     }
-    speaks = ruleset.speaks_matrix.toarray() > 0
-    flags = tuple(
-        build_flag(ruleset, partial.facts[candidate.row], scorer.fusion, speaks, candidate)
-        for candidate in partial.candidates
-    )
+    flags = Flags(ruleset, partial.candidates, partial.facts, scorer.fusion)
     fusion = scorer.fusion
     weights = dict(zip(fusion.sources, fusion.weights, strict=True))
     weights["bias"] = float(np.mean(fusion.bias))
@@ -408,67 +396,37 @@ def row_errors(
     return wrong[np.arange(len(given)), given], check
 
 
-def _candidate(
-    scores: LabelScores,
-    rows: IntArray,
-    i: int,
-    label: int,
-    kind: str,
-    score: float,
-    suggested: int | None = None,
-    children: tuple[tuple[int, float], ...] = (),
-) -> Candidate:
-    neighbour = None if scores.neighbour_probs is None else float(scores.neighbour_probs[i, label])
-    model = scores.classifier_scores
-    clf = None if model is None else float(np.clip(model[i, label], 0.0, 1.0))
-    return Candidate(
-        -score,
-        int(rows[i]),
-        int(label),
-        kind,
-        suggested,
-        float(scores.probs[i, label]),
-        float(scores.rule_probs[i, label]),
-        neighbour,
-        clf,
-        children,
-    )
-
-
 def _candidates(
     ruleset: RuleSet,
     scores: LabelScores,
     wrong: FloatArray,
-    check: TaxonomyCheck,
     min_score: float,
     rows: IntArray,
-) -> list[Candidate]:
+) -> Candidates:
+    """Return the flags of these rows scoring at least `min_score` (see `row_errors`)."""
     y = scores.given
-    found = []
     if not ruleset.multilabel:
         errors = scores.error_scores()
         suggested = np.where(y, -1.0, errors).argmax(axis=1)
-        given = y.argmax(axis=1)
-        for i in np.nonzero(wrong >= min_score)[0]:
-            found.append(
-                _candidate(
-                    scores, rows, i, int(given[i]), "spurious", float(wrong[i]), int(suggested[i])
-                )
-            )
-        return found
-    raw = scores.error_scores()
+        at = np.nonzero(wrong >= min_score)[0]
+        label = y.argmax(axis=1)[at]
+        spurious = KINDS.index("spurious")
+        return Candidates.of(scores, rows, at, label, spurious, wrong[at], suggested=suggested[at])
+    at, label = np.nonzero(wrong >= min_score)
+    present = y[at, label]
+    kind = np.where(present, KINDS.index("spurious"), KINDS.index("missing"))
+    children = np.empty(len(at), dtype=object)
+    children.fill(())
     descendants = ruleset.descendant_matrix
-    for i, label in zip(*np.nonzero(wrong >= min_score), strict=True):
-        children: tuple[tuple[int, float], ...] = ()
-        if y[i, label]:
-            below = descendants[[label]].indices
+    parents = np.nonzero(present & (np.diff(descendants.indptr) > 0)[label])[0]
+    if len(parents):
+        raw = scores.error_scores()
+        for k in parents.tolist():
+            i = at[k]
+            below = descendants[[label[k]]].indices
             below = below[y[i, below] > 0]
-            children = tuple((int(c), float(1.0 - raw[i, c])) for c in below)
-        kind = "spurious" if y[i, label] else "missing"
-        found.append(
-            _candidate(scores, rows, i, label, kind, float(wrong[i, label]), children=children)
-        )
-    return found
+            children[k] = tuple((int(c), float(1.0 - raw[i, c])) for c in below)
+    return Candidates.of(scores, rows, at, label, kind, wrong[at, label], children=children)
 
 
 # One process -----------------------------------------------------------------------------------

@@ -3,23 +3,20 @@ and report taxonomy gaps as findings and unused labels as candidates."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from lfkit.audit.evidence import RuleMatch, rule_matches
+from lfkit.audit.evidence import RuleMatch
 from lfkit.audit.findings import Finding
 from lfkit.audit.scores import LabelScores, score_labels
 from lfkit.data import check_frame
 from lfkit.engine.apply import apply_rules
 from lfkit.engine.votes import Votes
 from lfkit.errors import LfkitError
-from lfkit.model.fuse import Fusion
 from lfkit.rules.ruleset import RuleSet
-from lfkit.rules.text import as_text
 
 __all__ = ["AuditReport", "Finding", "Flag", "LabelScores", "audit_labels", "score_labels"]
 
@@ -61,6 +58,9 @@ class Flag:
     noise: float | None = None
     """The estimated share of this label's existing values that are wrong (multilabel:
     missing flags, of true tags left out; spurious flags, of given tags)."""
+    numeric_labels: bool = False
+    """The labels are whole numbers (classes 0/1): records write them as numbers, as the data
+    and `lfkit label` do (`RuleSet.label_value`)."""
 
     def reasons(self) -> list[str]:
         """Return what moved the score, one short sentence per evidence source."""
@@ -98,10 +98,13 @@ class Flag:
         def rounded(value: float | None) -> float | None:
             return None if value is None else round(value, 6)
 
+        def value(label: str) -> str | int:
+            return int(label) if self.numeric_labels else label
+
         return {
             "type": "flag",
             "id": row_id,
-            "label": self.label,
+            "label": value(self.label),
             "kind": self.kind,
             "score": round(self.score, 6),
             "why": self.reasons(),
@@ -113,10 +116,10 @@ class Flag:
                 "noise": rounded(self.noise),
                 "rules_for": [match.to_dict(self.texts) for match in self.rules_for],
                 "rules_against": [match.to_dict(self.texts) for match in self.rules_against],
-                "children_present": list(self.children),
+                "children_present": [value(child) for child in self.children],
                 "children_probability": [round(p, 6) for p in self.child_probabilities],
-                "given": list(self.given),
-                "suggestion": self.suggestion,
+                "given": [value(label) for label in self.given],
+                "suggestion": None if self.suggestion is None else value(self.suggestion),
             },
             "text": self.texts,
         }
@@ -141,7 +144,8 @@ class AuditReport:
     """The learned weight of each evidence source, and the bias ("bias")."""
     min_score: float
     """The threshold applied (chosen from the data unless given)."""
-    flags: tuple[Flag, ...]
+    flags: Sequence[Flag]
+    """Best first: a `lfkit.audit.flags.Flags` (each flag built when read) or a tuple."""
     counts: dict[str, dict[str, int]]
     """Per label, the number of flags of each kind at or above min_score (before --top)."""
     findings: tuple[Finding, ...] = ()
@@ -167,33 +171,6 @@ class AuditReport:
             f">= {self.min_score:.2f}, top {len(self.flags):,} held, "
             f"{len(self.findings):,} taxonomy findings)"
         )
-
-
-class Candidate(NamedTuple):
-    """A flag before its evidence; sorts best first (by -score, then row, then label)."""
-
-    neg_score: float
-    row: int
-    label: int
-    kind: str
-    suggested: int | None
-    probability: float
-    rule_probability: float
-    neighbour_probability: float | None
-    classifier_probability: float | None
-    children: tuple[tuple[int, float], ...]
-
-
-class RowFacts(NamedTuple):
-    """What a flag shows of its row, kept by the audit for the flagged rows only."""
-
-    id: Any
-    record: dict[str, Any]
-    """The text fields, as read."""
-    fired: tuple[int, ...]
-    """The rules (columns) that fired on the row."""
-    given: tuple[int, ...]
-    """The row's existing labels (indices)."""
 
 
 def audit_labels(
@@ -255,49 +232,4 @@ def audit_labels(
         top=top,
         seed=seed,
         progress=say,
-    )
-
-
-def build_flag(
-    ruleset: RuleSet,
-    facts: RowFacts,
-    fusion: Fusion,
-    speaks: np.ndarray,
-    candidate: Candidate,
-) -> Flag:
-    """Gather the evidence of one flag from its row's facts; `speaks`: `RuleSet.speaks_matrix`
-    as a dense array."""
-    row, label_index = candidate.row, candidate.label
-    label = ruleset.labels[label_index]
-    record = facts.record
-    fired = [ruleset.rules[column] for column in facts.fired]
-    if ruleset.multilabel:
-        relevant = [ruleset.rules[c] for c in facts.fired if speaks[label_index, c]]
-        supporting = [rule for rule in relevant if rule.positive]
-        opposing = [rule for rule in relevant if not rule.positive]
-    else:
-        supporting = [rule for rule in fired if rule.value == label_index]
-        opposing = [rule for rule in fired if rule.value != label_index]
-    noise = None
-    if candidate.kind != "candidate":
-        rates = fusion.missing if candidate.kind == "missing" else fusion.spurious
-        noise = float(rates[label_index])
-    return Flag(
-        id=facts.id.item() if hasattr(facts.id, "item") else facts.id,  # int, not np.int64
-        row=row,
-        label=label,
-        kind=candidate.kind,
-        score=-candidate.neg_score,
-        probability=candidate.probability,
-        rule_probability=candidate.rule_probability,
-        neighbour_probability=candidate.neighbour_probability,
-        given=tuple(ruleset.labels[c] for c in facts.given),
-        rules_for=rule_matches(supporting, record),
-        rules_against=rule_matches(opposing, record),
-        children=tuple(ruleset.labels[c] for c, _ in candidate.children),
-        suggestion=None if candidate.suggested is None else ruleset.labels[candidate.suggested],
-        texts={column: as_text(value) for column, value in record.items()},
-        classifier_probability=candidate.classifier_probability,
-        child_probabilities=tuple(right for _, right in candidate.children),
-        noise=noise,
     )

@@ -100,7 +100,7 @@ def audit(
     from lfkit.data import read_data
     from lfkit.output import check_outputs, write_text
     from lfkit.report.html import MAX_FLAGS
-    from lfkit.report.render import render_report
+    from lfkit.report.render import render_report, report_chunks, write_report
     from lfkit.review.decisions import read_decisions
     from lfkit.review.memory import audit_with_decisions
 
@@ -139,11 +139,11 @@ def audit(
             left = plural(left_out, "flag")
             typer.echo(f"{left} already decided in {decisions} left out", err=True)
         page, report = report, replace(report, flags=report.flags[:top])
-        text = render_report(report, fmt=fmt.value)
         if out is None:
-            echo(text, nl=False)
+            for chunk in report_chunks(report, fmt=fmt.value):
+                echo(chunk, nl=False)
         else:
-            write_text(out, text, force=force)
+            write_report(report, out, fmt=fmt.value, force=force)
             findings = (
                 f" (and {plural(len(report.findings), 'taxonomy finding')})"
                 if report.findings
@@ -153,8 +153,8 @@ def audit(
         if html is not None:
             write_text(html, render_report(page, fmt="html"), force=force, option="--html")
             typer.echo(f"HTML report written to {html}", err=True)
-    if fail_on is not None and any(flag.score >= fail_on for flag in report.flags):
-        worst = max(flag.score for flag in report.flags)
+    if fail_on is not None and report.flags and report.flags[0].score >= fail_on:
+        worst = report.flags[0].score  # flags come best first
         typer.echo(f"fail: a flag scores {worst:.3f} >= --fail-on {fail_on:g}", err=True)
         raise typer.Exit(code=FAIL_EXIT)
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 from lfkit.audit.suspects import AuditReport
 from lfkit.errors import LfkitError
+from lfkit.output import atomic_path, write_text
 
 FORMATS = ("table", "jsonl", "csv", "html")
 
@@ -33,3 +37,49 @@ def render_report(report: AuditReport, *, fmt: str = "table") -> str:
 
         return render_html(report)
     raise LfkitError(f"unknown report format '{fmt}'; choose one of {', '.join(FORMATS)}")
+
+
+def write_report(
+    report: AuditReport,
+    path: str | Path,
+    *,
+    fmt: str = "table",
+    force: bool = False,
+    option: str = "--out",
+) -> None:
+    """Write the report to a file atomically, in any of its formats; JSON Lines streams, so
+    that writing every flag never holds the whole text in memory.
+
+    Raises
+    ------
+    LfkitError
+        For an unknown format.
+    OutputError
+        When `path` exists (without `force`) or cannot be written (see `lfkit.output`).
+    """
+    path = Path(path)
+    if fmt != "jsonl":
+        write_text(path, render_report(report, fmt=fmt), force=force, option=option)
+        return
+    from lfkit.report.records import write_jsonl
+
+    with atomic_path(path, force=force, option=option) as temp, open(temp, "wb") as out:
+        write_jsonl(report, out)
+
+
+def report_chunks(report: AuditReport, *, fmt: str = "table") -> Iterator[str]:
+    """Yield the text of `render_report` in pieces (JSON Lines: BATCH records at a time), for
+    writing a large report to a stream without holding all of it.
+
+    Raises
+    ------
+    LfkitError
+        For an unknown format.
+    """
+    if fmt != "jsonl":
+        yield render_report(report, fmt=fmt)
+        return
+    from lfkit.report.records import jsonl_batches
+
+    for batch in jsonl_batches(report):
+        yield "".join(batch)

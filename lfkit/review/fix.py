@@ -372,7 +372,7 @@ def _replace_value(line: str, key: str, value: Any) -> str:
     found, spaced = None, None
     index = line.index("{") + 1
     while (index := _skip_space(line, index)) < len(line) and line[index] != "}":
-        name, index = json.decoder.scanstring(line, index + 1)
+        name, index = decoder.raw_decode(line, index)
         index = _skip_space(line, index) + 1  # past the colon
         if spaced is None:
             spaced = line[index : index + 1].isspace()

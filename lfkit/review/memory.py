@@ -9,12 +9,13 @@ with `lfkit.review.fix.apply_decisions` (audit the labels as corrected) this is 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from lfkit.audit.suspects import AuditReport, Flag, audit_labels
+from lfkit.audit.flags import Flags
+from lfkit.audit.suspects import KINDS, AuditReport, Flag, audit_labels
 from lfkit.review.decisions import Decision, decision_key, flag_rules
 from lfkit.review.fix import apply_decisions
 from lfkit.rules.ruleset import RuleSet
@@ -90,18 +91,36 @@ def leave_out_decided(
     top N are N open flags.
     """
     multilabel = report.kind == "multilabel"
-    flags = [
-        flag
-        for flag in report.flags
-        if flag_decision(flag, decisions, multilabel=multilabel) is None
-    ]
+    by_row = None if multilabel else decisions_by_row(decisions)
+    flags: Sequence[Flag]
+    if isinstance(report.flags, Flags):  # build only the flags a decision may cover
+        keys = report.flags.keys()
+        flags = report.flags.take(
+            [
+                i
+                for i, key in enumerate(keys)
+                if (key not in decisions and (by_row is None or key[0] not in by_row))
+                or flag_decision(report.flags[i], decisions, multilabel=multilabel, by_row=by_row)
+                is None
+            ]
+        )
+    else:
+        flags = [
+            flag
+            for flag in report.flags
+            if flag_decision(flag, decisions, multilabel=multilabel, by_row=by_row) is None
+        ]
     left_out = len(report.flags) - len(flags)
     counts: dict[str, dict[str, int]] = {}
     kinds = {kind: 0 for per_label in report.counts.values() for kind in per_label}
-    for flag in flags:
-        counts.setdefault(flag.label, dict(kinds)).setdefault(flag.kind, 0)
-        counts[flag.label][flag.kind] += 1
-    changes: dict[str, Any] = {"flags": tuple(flags[:top] if top is not None else flags)}
+    for label, kind in _labels_and_kinds(flags):
+        counts.setdefault(label, dict(kinds)).setdefault(kind, 0)
+        counts[label][kind] += 1
+    if isinstance(flags, Flags):
+        shown: Sequence[Flag] = flags if top is None else flags.take(range(min(top, len(flags))))
+    else:
+        shown = tuple(flags[:top] if top is not None else flags)
+    changes: dict[str, Any] = {"flags": shown}
     changes["counts"] = counts
     findings = getattr(report, "findings", None)
     if findings is not None:
@@ -109,6 +128,17 @@ def leave_out_decided(
         changes["findings"] = kept
         left_out += dropped
     return dataclasses.replace(report, **changes), left_out
+
+
+def _labels_and_kinds(flags: Sequence[Flag]) -> list[tuple[str, str]]:
+    """Return each flag's (label, kind), without building lazy flags."""
+    if not isinstance(flags, Flags):
+        return [(flag.label, flag.kind) for flag in flags]
+    names, found = flags.ruleset.labels, flags.candidates
+    return [
+        (names[label], KINDS[kind])
+        for label, kind in zip(found.label.tolist(), found.kind.tolist(), strict=True)
+    ]
 
 
 def _open_findings(
