@@ -262,6 +262,7 @@ def test_label_partitions_on_the_cluster_equal_this_process(
     pd.testing.assert_frame_equal(results["dask"][2], results["local"][2])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rules", ["madewithml-4class", "madewithml"])
 def test_cli_label_on_a_local_cluster_equals_one_process(
     tmp_path: Path, projects: pd.DataFrame, rules: str
@@ -297,3 +298,46 @@ def test_cli_label_on_a_local_cluster_equals_one_process(
     local, dask_out = pd.read_parquet(outputs["local"]), pd.read_parquet(outputs["dask"])
     assert len(local) == (len(projects) if rules == "madewithml" else 764)
     pd.testing.assert_frame_equal(dask_out, local)
+
+
+def test_audit_partitions_on_the_cluster_equal_audit_labels(
+    cluster: distributed.LocalCluster, class_rules: RuleSet
+) -> None:
+    """Both audit passes on workers over 6+ partitions give audit_labels' report, flag for flag."""
+    from lfkit.audit.distributed import audit_partitions
+    from lfkit.data import split_data
+    from lfkit.engine.distributed import map_partitions
+    from lfkit.report.render import render_report
+
+    path = EXAMPLES / "dataset.csv"
+    parts = split_data(path, class_rules.task, blocksize=25_000)
+    assert len(parts) >= 6
+    got = audit_partitions(class_rules, parts, map_parts=map_partitions, min_score=0.0)
+    expected = lfkit.audit_labels(
+        class_rules, lfkit.read_data(path, class_rules.task), min_score=0.0
+    )
+    assert len(got.flags) == len(expected.flags) > 700
+    assert render_report(got, fmt="jsonl") == render_report(expected, fmt="jsonl")
+    assert render_report(got, fmt="table") == render_report(expected, fmt="table")
+
+
+@pytest.mark.slow
+def test_cli_audit_on_a_local_cluster_equals_one_process(tmp_path: Path) -> None:
+    """`lfkit audit --local-cluster 2 -f jsonl` writes the single-process flags, byte for byte."""
+    from typer.testing import CliRunner
+
+    from lfkit.cli import app
+
+    classes = pd.read_csv(EXAMPLES / "dataset.csv")
+    for number, start in enumerate(range(0, len(classes), 200)):
+        classes.iloc[start : start + 200].to_csv(tmp_path / f"part-{number}.csv", index=False)
+    rules = EXAMPLES.parents[1] / "rules" / "madewithml-4class"
+    outputs = {}
+    for name, extra in (("local", []), ("dask", ["--local-cluster", "2"])):
+        outputs[name] = tmp_path / f"{name}.jsonl"
+        args = ["audit", str(tmp_path / "part-*.csv"), "--rules", str(rules), "-f", "jsonl"]
+        result = CliRunner().invoke(app, [*args, "--out", str(outputs[name]), *extra])
+        assert result.exit_code == 0, result.output
+    local = outputs["local"].read_text(encoding="utf-8")
+    assert local.count('"type": "flag"') >= 5
+    assert outputs["dask"].read_text(encoding="utf-8") == local

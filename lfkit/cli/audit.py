@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,6 +19,7 @@ from lfkit.cli.app import (
     SchedulerOption,
     app,
     apply_on_dask,
+    dask_engine,
     echo,
     exit_on_error,
     load_ruleset,
@@ -45,6 +46,10 @@ class AnalysisFormat(StrEnum):
     json = "json"
     csv = "csv"
 
+
+if TYPE_CHECKING:
+    from lfkit.audit.suspects import AuditReport
+    from lfkit.rules.ruleset import RuleSet
 
 FAIL_EXIT = 3
 """Exit status of `lfkit audit --fail-on` when a flag scores at or above the threshold."""
@@ -114,27 +119,29 @@ def audit(
         check_outputs({"--out": out, "--html": html}, inputs=inputs, force=force)
         say("loading rules")
         ruleset = load_ruleset(rules, lfs)
-        say("reading data")
-        df = read_data(data, ruleset.task)
         decided = read_decisions(decisions) if decisions is not None else {}
-        votes = None
-        if scheduler is not None or local_cluster is not None:
-            say("applying rules on the Dask cluster")
-            _, votes = apply_on_dask(ruleset, data, scheduler, local_cluster)
-        report, left_out, _ = audit_with_decisions(
-            ruleset,
-            df,
-            decided,
-            top=kept,
-            source=str(data),
+        options = dict(
             label_model=label_model.value,
             neighbours=neighbours,
             classifier=classifier,
             min_score=min_score,
             seed=seed,
-            votes=votes,
             progress=say,
         )
+        on_cluster = scheduler is not None or local_cluster is not None
+        if on_cluster and not decided:
+            cluster = (scheduler, local_cluster)
+            report, left_out = _audit_on_dask(ruleset, data, *cluster, kept, options)
+        else:
+            say("reading data")
+            df = read_data(data, ruleset.task)
+            votes = None
+            if on_cluster:
+                say("applying rules on the Dask cluster")
+                _, votes = apply_on_dask(ruleset, data, scheduler, local_cluster)
+            report, left_out, _ = audit_with_decisions(
+                ruleset, df, decided, top=kept, source=str(data), votes=votes, **options
+            )
         if decided:
             left = plural(left_out, "flag")
             typer.echo(f"{left} already decided in {decisions} left out", err=True)
@@ -157,6 +164,26 @@ def audit(
         worst = report.flags[0].score  # flags come best first
         typer.echo(f"fail: a flag scores {worst:.3f} >= --fail-on {fail_on:g}", err=True)
         raise typer.Exit(code=FAIL_EXIT)
+
+
+def _audit_on_dask(
+    ruleset: RuleSet,
+    data: Path,
+    scheduler: str | None,
+    local_cluster: int | None,
+    top: int | None,
+    options: dict[str, Any],
+) -> tuple[AuditReport, int]:
+    """Audit on a Dask cluster: both passes on the workers, only summaries back here."""
+    from lfkit.audit.distributed import audit_partitions
+    from lfkit.data import split_data
+
+    connect, map_partitions = dask_engine()
+    options["progress"]("starting the Dask cluster" if scheduler is None else "connecting")
+    with connect(scheduler, local_cluster):
+        parts = split_data(data, ruleset.task)
+        report = audit_partitions(ruleset, parts, map_parts=map_partitions, top=top, **options)
+    return report, 0
 
 
 @app.command()
