@@ -341,3 +341,44 @@ def test_cli_audit_on_a_local_cluster_equals_one_process(tmp_path: Path) -> None
     local = outputs["local"].read_text(encoding="utf-8")
     assert local.count('"type": "flag"') >= 5
     assert outputs["dask"].read_text(encoding="utf-8") == local
+
+
+def test_analyze_partitions_on_the_cluster_equal_analyze_rules(
+    cluster: distributed.LocalCluster, projects: pd.DataFrame, tag_rules: RuleSet, tmp_path: Path
+) -> None:
+    """Rule statistics counted per partition on workers equal analyze_rules on all rows."""
+    from lfkit.audit.distributed import analyze_partitions
+    from lfkit.data import map_local, split_data
+    from lfkit.engine.distributed import map_partitions
+
+    path = tmp_path / "projects.jsonl"
+    projects.to_json(path, orient="records", lines=True, force_ascii=False)
+    parts = split_data(path, tag_rules.task, blocksize=60_000)
+    assert len(parts) >= 8
+    df = lfkit.read_data(path, tag_rules.task)
+    votes = lfkit.apply_rules(tag_rules, df)
+    expected = lfkit.analyze_rules(tag_rules, votes, df["tags"].tolist(), df["id"].tolist())
+    assert sum(stat.disagreements for stat in expected) > 1000
+    for mapper in (map_local, map_partitions):
+        assert analyze_partitions(tag_rules, parts, map_parts=mapper) == expected
+
+
+@pytest.mark.slow
+def test_cli_analyze_on_a_local_cluster_equals_one_process(tmp_path: Path) -> None:
+    """`lfkit analyze --local-cluster 2 -f json` prints what one process prints."""
+    from typer.testing import CliRunner
+
+    from lfkit.cli import app
+
+    classes = pd.read_csv(EXAMPLES / "dataset.csv")
+    for number, start in enumerate(range(0, len(classes), 250)):
+        classes.iloc[start : start + 250].to_csv(tmp_path / f"part-{number}.csv", index=False)
+    rules = EXAMPLES.parents[1] / "rules" / "madewithml-4class"
+    printed = []
+    for extra in ([], ["--local-cluster", "2"]):
+        args = ["analyze", str(tmp_path / "part-*.csv"), "--rules", str(rules), "-f", "json"]
+        result = CliRunner().invoke(app, [*args, *extra])
+        assert result.exit_code == 0, result.output
+        printed.append(json.loads(result.stdout))
+    assert printed[0] == printed[1] and len(printed[0]) == 19
+    assert any(row["examples"] and isinstance(row["examples"][0], int) for row in printed[0])

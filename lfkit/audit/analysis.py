@@ -9,6 +9,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
+from lfkit._types import IntArray
 from lfkit.display import column_width, csv_cell, terminal_safe
 from lfkit.engine.votes import Votes
 from lfkit.model.targets import given_matrix
@@ -45,13 +48,52 @@ def analyze_rules(
     ruleset: RuleSet, votes: Votes, given: Sequence[Any], ids: Sequence[Any]
 ) -> list[RuleStats]:
     """Return statistics per rule, the rules that disagree with the labels most first."""
+    return rule_stats(ruleset, count_rules(ruleset, votes, given, ids))
+
+
+@dataclass(frozen=True, eq=False)
+class RuleCounts:
+    """What `analyze_rules` counts per rule on some rows; counts of disjoint rows add up
+    (`+`, in row order: the examples of the first rows come first)."""
+
+    n_rows: int
+    fired: IntArray
+    """(n_rules,) rows each rule fired on."""
+    same: IntArray
+    """(n_rules,) of those, rows where another rule voting the same way on its label fired."""
+    other: IntArray
+    """(n_rules,) of those, rows where a rule voting otherwise fired (see `conflicts`)."""
+    agrees: IntArray
+    """(n_rules,) of those, rows whose existing labels agree with its vote."""
+    described: IntArray
+    """(n_rules,) rows its vote describes (label present, or absent for a negative rule)."""
+    examples: tuple[tuple[Any, ...], ...]
+    """Per rule, the ids of the first EXAMPLES rows where it disagrees with the labels."""
+
+    def __add__(self, other: RuleCounts) -> RuleCounts:
+        return RuleCounts(
+            self.n_rows + other.n_rows,
+            self.fired + other.fired,
+            self.same + other.same,
+            self.other + other.other,
+            self.agrees + other.agrees,
+            self.described + other.described,
+            tuple((a + b)[:EXAMPLES] for a, b in zip(self.examples, other.examples, strict=True)),
+        )
+
+
+def count_rules(
+    ruleset: RuleSet, votes: Votes, given: Sequence[Any], ids: Sequence[Any]
+) -> RuleCounts:
+    """Count, per rule, its rows, overlaps, conflicts and agreement with the labels."""
     y = given_matrix(ruleset, given).toarray() > 0
     fired = votes.fired.tocsc()
     n_rows = votes.shape[0]
     label_of = ruleset.rule_labels
     counts = dict(zip((True, False), ruleset.label_votes(votes.fired), strict=True))
     total = counts[True].sum(axis=1) + counts[False].sum(axis=1)
-    stats = []
+    columns: list[tuple[int, int, int, int, int]] = []
+    examples = []
     for column, rule in enumerate(ruleset.rules):
         rows = fired[:, [column]].indices
         label = label_of[column]
@@ -64,21 +106,32 @@ def analyze_rules(
         else:
             other = total[rows] - counts[True][rows, label] > 0
             described = y[:, label]
-        n = len(rows)
         wrong = rows[~agrees]
+        columns.append((len(rows), same.sum(), other.sum(), agrees.sum(), described.sum()))
+        examples.append(tuple(_plain(ids[row]) for row in wrong[:EXAMPLES]))
+    table = np.array(columns, dtype=np.int64).reshape(len(columns), 5).T
+    return RuleCounts(n_rows, *table, tuple(examples))
+
+
+def rule_stats(ruleset: RuleSet, counts: RuleCounts) -> list[RuleStats]:
+    """Return the statistics per rule of these counts, the most disagreeing rules first."""
+    stats = []
+    for column, rule in enumerate(ruleset.rules):
+        n = int(counts.fired[column])
+        agrees, described = int(counts.agrees[column]), int(counts.described[column])
         stats.append(
             RuleStats(
                 rule=rule.name,
                 label=rule.label,
                 vote="positive" if rule.positive else "negative",
                 fired=n,
-                coverage=n / max(n_rows, 1),
-                overlaps=float(same.mean()) if n else 0.0,
-                conflicts=float(other.mean()) if n else 0.0,
-                precision=float(agrees.mean()) if n else None,
-                recall=float(agrees.sum() / described.sum()) if described.sum() else None,
-                disagreements=int(len(wrong)),
-                examples=tuple(_plain(ids[row]) for row in wrong[:EXAMPLES]),
+                coverage=n / max(counts.n_rows, 1),
+                overlaps=int(counts.same[column]) / n if n else 0.0,
+                conflicts=int(counts.other[column]) / n if n else 0.0,
+                precision=agrees / n if n else None,
+                recall=agrees / described if described else None,
+                disagreements=n - agrees,
+                examples=counts.examples[column],
             )
         )
     return sorted(stats, key=lambda s: (s.fired == 0, -s.disagreements, s.precision or 0.0))

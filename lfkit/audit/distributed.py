@@ -1,4 +1,5 @@
-"""The audit over the partitions of a data source, in this process or on a Dask cluster.
+"""The audit and the rule analysis over the partitions of a data source, in this process or
+on a Dask cluster.
 
 The two passes of `lfkit.audit.partitioned` run where the partitions are read: a mapper
 (`lfkit.data.map_local` here, `lfkit.engine.distributed.map_partitions` on Dask) calls a
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate
 from typing import Any
 
+from lfkit.audit.analysis import RuleCounts, RuleStats, count_rules, rule_stats
 from lfkit.audit.partitioned import (
     AuditPlan,
     Partial,
@@ -29,6 +31,7 @@ from lfkit.audit.partitioned import (
 from lfkit.audit.scores import SAMPLE_ROWS
 from lfkit.audit.suspects import AuditReport
 from lfkit.data import Partition, map_local
+from lfkit.engine.apply import apply_rules
 from lfkit.errors import LfkitError
 from lfkit.rules.ruleset import RuleSet
 
@@ -97,6 +100,35 @@ def audit_partitions(
             f"{sum(sizes):,} were counted; hint: the data changed while it was audited"
         )
     return finish_audit(plan, partial)
+
+
+def analyze_partitions(
+    ruleset: RuleSet, parts: Sequence[Partition], *, map_parts: Mapper = map_local
+) -> list[RuleStats]:
+    """Return `analyze_rules`' statistics of the rows of `parts`, counted where they are read.
+
+    Each partition sends back one `RuleCounts` (a few integers per rule and up to three
+    example ids); the sums give exactly the statistics of all rows at once.
+
+    Raises
+    ------
+    DataError
+        When a partition does not read, or an id or a label is bad.
+    """
+    total: RuleCounts | None = None
+    for counts in map_parts(_count_rules, parts, ruleset):
+        total = counts if total is None else total + counts
+    if total is None or not total.n_rows:
+        where = parts[0].describe() if parts else "analyze"
+        raise LfkitError(f"{where}: the data has no rows")
+    return rule_stats(ruleset, total)
+
+
+def _count_rules(part: Partition, ruleset: RuleSet) -> RuleCounts:
+    df = part()
+    task = ruleset.task
+    votes = apply_rules(ruleset, df)
+    return count_rules(ruleset, votes, df[task.label_column].tolist(), df[task.id_column].tolist())
 
 
 def _count(part: Partition) -> int:

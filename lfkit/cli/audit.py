@@ -195,25 +195,26 @@ def analyze(
     ),
     out: OutOption = None,
     force: ForceOption = False,
+    scheduler: SchedulerOption = None,
+    local_cluster: LocalClusterOption = None,
     lfs: LfsOption = None,
 ) -> None:
     """Show, per rule, coverage, overlaps, conflicts and agreement with the labels, worst first."""
-    from lfkit.audit.analysis import analyze_rules, render_analysis
-    from lfkit.data import read_data
-    from lfkit.engine.apply import apply_rules
+    from lfkit.audit.analysis import render_analysis
+    from lfkit.audit.distributed import analyze_partitions
+    from lfkit.data import map_local, split_data
     from lfkit.output import check_outputs, write_text
 
     with exit_on_error():
         check_outputs({"--out": out}, inputs=[data, rules], force=force)
         ruleset = load_ruleset(rules, lfs)
-        df = read_data(data, ruleset.task)
-        votes = apply_rules(ruleset, df)
-        stats = analyze_rules(
-            ruleset,
-            votes,
-            df[ruleset.task.label_column].tolist(),
-            df[ruleset.task.id_column].tolist(),
-        )
+        if scheduler is None and local_cluster is None:
+            stats = analyze_partitions(ruleset, split_data(data, ruleset.task), map_parts=map_local)
+        else:
+            connect, map_partitions = dask_engine()
+            with connect(scheduler, local_cluster):
+                parts = split_data(data, ruleset.task)
+                stats = analyze_partitions(ruleset, parts, map_parts=map_partitions)
         text = render_analysis(stats, fmt=fmt.value)
         if out is None:
             echo(text, nl=False)
