@@ -382,3 +382,21 @@ def test_cli_analyze_on_a_local_cluster_equals_one_process(tmp_path: Path) -> No
         printed.append(json.loads(result.stdout))
     assert printed[0] == printed[1] and len(printed[0]) == 19
     assert any(row["examples"] and isinstance(row["examples"][0], int) for row in printed[0])
+
+
+def test_map_partitions_raises_a_workers_data_error(
+    cluster: distributed.LocalCluster, projects: pd.DataFrame, tag_rules: RuleSet, tmp_path: Path
+) -> None:
+    """A bad label read on a worker reaches the caller as the DataError naming its block."""
+    from lfkit.audit.distributed import analyze_partitions
+    from lfkit.data import split_data
+    from lfkit.engine.distributed import map_partitions
+
+    bad = projects.head(60).copy()
+    bad.loc[45, "tags"] = 5
+    path = tmp_path / "bad.jsonl"
+    bad.to_json(path, orient="records", lines=True)
+    parts = split_data(path, tag_rules.task, blocksize=3_000)
+    assert len(parts) >= 3
+    with pytest.raises(DataError, match=r"bad.jsonl \(bytes \d+-\d+\): row \d+ \(id \d+\)"):
+        analyze_partitions(tag_rules, parts, map_parts=map_partitions)
