@@ -52,7 +52,6 @@ NOT_YET: dict[str, set[str]] = {
         "assist/slices.py",
         "assist/suggest.py",
         "audit/suspects.py",
-        "cli/app.py",
         "cli/assist.py",
         "engine/distributed.py",
         "model/label.py",

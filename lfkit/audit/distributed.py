@@ -32,7 +32,7 @@ from lfkit.audit.scores import SAMPLE_ROWS
 from lfkit.audit.suspects import AuditReport
 from lfkit.data import Partition, map_local
 from lfkit.engine.apply import apply_rules
-from lfkit.errors import LfkitError
+from lfkit.errors import DataError
 from lfkit.rules.ruleset import RuleSet
 
 Mapper = Callable[..., Iterator[Any]]
@@ -62,8 +62,9 @@ def audit_partitions(
     ------
     DataError
         When a partition does not read, or an id or a label is bad.
-    LfkitError
-        When there are no rows, the data changed between passes, or for an unknown model.
+        Also when there are no rows, or the data changed between passes.
+    OptionError
+        For an unknown label model.
     """
     say = progress or (lambda _: None)
     say("counting rows")
@@ -72,7 +73,7 @@ def audit_partitions(
     placed = list(zip(parts, offsets, strict=True))
     if not sum(sizes):
         where = parts[0].describe() if parts else "audit"
-        raise LfkitError(f"{where}: the data has no rows")
+        raise DataError("the data has no rows", where=where)
     say("applying rules and counting")
     scan: Scan | None = None
     for found in map_parts(_scan, placed, ruleset, seed, sample_rows):
@@ -95,9 +96,10 @@ def audit_partitions(
         partial = result if partial is None else merge_partials(partial, result)
     assert partial is not None
     if scan.n_rows != sum(sizes):
-        raise LfkitError(
-            f"{parts[0].describe()}: the rules were applied to {scan.n_rows:,} rows, "
-            f"{sum(sizes):,} were counted; hint: the data changed while it was audited"
+        raise DataError(
+            f"the rules were applied to {scan.n_rows:,} rows, {sum(sizes):,} were counted",
+            "the data changed while it was audited",
+            where=parts[0].describe(),
         )
     return finish_audit(plan, partial)
 
@@ -120,7 +122,7 @@ def analyze_partitions(
         total = counts if total is None else total + counts
     if total is None or not total.n_rows:
         where = parts[0].describe() if parts else "analyze"
-        raise LfkitError(f"{where}: the data has no rows")
+        raise DataError("the data has no rows", where=where)
     return rule_stats(ruleset, total)
 
 

@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from lfkit.display import terminal_safe
-from lfkit.errors import FunctionError, LfkitError
+from lfkit.errors import ClusterError, FunctionError, LfkitError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -139,8 +139,8 @@ def dask_engine() -> tuple[Callable[..., Any], Callable[..., Iterator[Any]]]:
     try:
         from lfkit.engine.distributed import connect, map_partitions
     except ImportError:
-        raise LfkitError(
-            "the Dask engine needs the dask extra: pip install 'lfkit[dask]'"
+        raise ClusterError(
+            "the Dask engine is not installed", "pip install 'lfkit[dask]'"
         ) from None
     return connect, map_partitions
 

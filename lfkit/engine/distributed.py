@@ -33,7 +33,7 @@ from scipy import sparse
 from lfkit.data import Partition, split_data
 from lfkit.engine.apply import _fields, apply_rules
 from lfkit.engine.votes import Votes
-from lfkit.errors import DataError, LfkitError
+from lfkit.errors import ClusterError, DataError, LfkitError
 from lfkit.readers import BLOCKSIZE
 from lfkit.rules.ruleset import RuleSet
 from lfkit.rules.schema import Task
@@ -187,13 +187,13 @@ def map_partitions(
 
     Raises
     ------
-    LfkitError
+    ClusterError
         When there is no Dask client (use `connect`); and whatever `func` raises on a worker.
     """
     try:
         client = default_client()
     except ValueError:
-        raise LfkitError("no Dask cluster to run on; hint: connect to one first") from None
+        raise ClusterError("no Dask cluster to run on", "connect to one first") from None
     threads = sum(client.nthreads().values()) or 1
     window = window or 2 * threads
     ready = [client.scatter(value, broadcast=True, hash=False) for value in shared]
