@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import pandas as pd
 import pytest
@@ -20,6 +21,7 @@ EXAMPLES = ROOT / "examples" / "madewithml"
 TAG_RULES = ROOT / "rules" / "madewithml"
 CLASS_RULES = ROOT / "rules" / "madewithml-4class"
 BAD_RULES = Path(__file__).parent / "bad_rules"
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +74,32 @@ def write_rules(tmp_path: Path, body: str, *, task: str = "") -> Path:
     path = tmp_path / "rules.yaml"
     path.write_text(f"{task}\n{body}", encoding="utf-8")
     return path
+
+
+def finishes_within(seconds: float, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Return `function(*args, **kwargs)`, or fail the test if it runs longer than `seconds`.
+
+    The call runs in a daemon thread, so a call that hangs (a blocked read, a runaway match)
+    fails the test and is left behind without blocking pytest's exit; what the call raises is
+    raised here. (`ThreadPoolExecutor.result(timeout=...)` inside `with ThreadPoolExecutor`
+    cannot do this: leaving the block waits for the hung thread.)
+    """
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = function(*args, **kwargs)
+        except BaseException as err:  # re-raised in the test's thread
+            outcome["error"] = err
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        pytest.fail(f"{getattr(function, '__name__', function)} did not finish within {seconds} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return cast(T, outcome["value"])
 
 
 settings.register_profile(

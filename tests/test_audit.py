@@ -13,7 +13,7 @@ from lfkit import DataError
 from lfkit.audit.analysis import analyze_rules
 from lfkit.audit.findings import apply_taxonomy
 from lfkit.audit.scores import score_labels
-from lfkit.audit.suspects import Flag, audit_labels
+from lfkit.audit.suspects import AuditReport, Flag, audit_labels
 from lfkit.data import check_frame
 from lfkit.engine.apply import apply_rules
 from lfkit.report.render import render_report
@@ -79,9 +79,15 @@ def test_default_flags_catch_planted_class_flips(
     assert 0.03 < report.noise["wrong"] < 0.3
 
 
-def test_flags_carry_evidence_with_spans(tag_rules: RuleSet, projects: pd.DataFrame) -> None:
-    """Each shown flag is ranked, scored in [0, 1], and its spans point at the matched text."""
-    report = audit_labels(tag_rules, projects, top=30)
+@pytest.fixture(scope="module")
+def tag_report(tag_rules: RuleSet, projects: pd.DataFrame) -> AuditReport:
+    """The audit of the projects' real tags, every flag down to a score of 0.05."""
+    return audit_labels(tag_rules, projects, min_score=0.05)
+
+
+def test_flags_carry_evidence_with_spans(tag_report: AuditReport) -> None:
+    """Each flag is ranked, scored in [0, 1], and its spans point at the matched text."""
+    report = tag_report
     scores = [flag.score for flag in report.flags]
     assert scores == sorted(scores, reverse=True)
     assert all(report.min_score <= s <= 1 for s in scores)
@@ -100,10 +106,12 @@ def test_flags_carry_evidence_with_spans(tag_rules: RuleSet, projects: pd.DataFr
     json.dumps(record)
 
 
-def test_child_without_parent_is_one_finding(tag_rules: RuleSet, projects: pd.DataFrame) -> None:
+def test_child_without_parent_is_one_finding(
+    tag_report: AuditReport, projects: pd.DataFrame
+) -> None:
     """Real rows with tensorflow-js but not tensorflow are one finding with their ids and two
-    fixes, not row flags, and they take no place in the top flags."""
-    report = audit_labels(tag_rules, projects, top=20)
+    fixes, not row flags (among all flags down to 0.05, so none in the top flags either)."""
+    report = tag_report
     (finding,) = [
         f for f in report.findings if (f.child, f.parent) == ("tensorflow-js", "tensorflow")
     ]
@@ -118,9 +126,8 @@ def test_child_without_parent_is_one_finding(tag_rules: RuleSet, projects: pd.Da
     assert len(record["fixes"]) == 2 and "taxonomy" in record["fixes"][1]
     assert {flag.kind for flag in report.flags} <= {"missing", "spurious", "candidate"}
     assert not [f for f in report.flags if f.label == "tensorflow" and f.id in expected]
-    everything = audit_labels(tag_rules, projects, min_score=0.05)
-    gaps = {(row_id, f.parent) for f in everything.findings for row_id in f.ids}
-    assert not [f for f in everything.flags if (f.id, f.label) in gaps]
+    gaps = {(row_id, f.parent) for f in report.findings for row_id in f.ids}
+    assert not [f for f in report.flags if (f.id, f.label) in gaps]
 
 
 def test_parent_is_never_more_suspect_than_its_given_child(
@@ -251,14 +258,14 @@ def test_reports_render_in_every_format(class_rules: RuleSet, classes: pd.DataFr
     assert len(lines) == 5 and json.loads(lines[0])["id"] == top.to_dict()["id"]
 
 
-def test_findings_have_their_own_records(tag_rules: RuleSet, projects: pd.DataFrame) -> None:
+def test_findings_have_their_own_records(tag_report: AuditReport) -> None:
     """JSON Lines ends with one finding record per gap; CSV rows of type 'finding' follow the
     flags; the table lists findings after the flags."""
-    report = audit_labels(tag_rules, projects, top=5)
+    report, shown = tag_report, len(tag_report.flags)
     records = [json.loads(line) for line in render_report(report, fmt="jsonl").splitlines()]
     types = [record["type"] for record in records]
-    assert types == ["flag"] * 5 + ["finding"] * len(report.findings)
-    assert records[5]["count"] == len(records[5]["ids"]) == report.findings[0].count
+    assert types == ["flag"] * shown + ["finding"] * len(report.findings)
+    assert records[shown]["count"] == len(records[shown]["ids"]) == report.findings[0].count
     csv_lines = render_report(report, fmt="csv").splitlines()
     assert sum(line.startswith("finding,") for line in csv_lines) == len(report.findings)
     table = render_report(report, fmt="table")
@@ -302,4 +309,3 @@ def test_tiny_data_never_inverts_rule_evidence(tag_rules: RuleSet) -> None:
     assert not [
         f for f in report.flags if f.id == 1 and f.kind == "spurious" and f.label == "mlops"
     ]
-    assert min(report.fusion[source] for source in ("rules", "neighbours", "classifier")) >= 0

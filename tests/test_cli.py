@@ -23,9 +23,13 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 def test_check_valid_rules() -> None:
-    """check says ok with counts and warns about risky aliases on stderr."""
+    """check says ok with counts on stdout and warns about risky aliases on stderr, with the
+    file:line and code of each (a short alias and a common word)."""
     code, out, err = run("check", TAG_RULES)
     assert code == 0 and "ok: " in out and "400 labels" in out
+    assert "taxonomy.yaml:" in err and "LF101" in err and "alias '3d'" in err
+    assert "LF102" in err and "alias 'vision'" in err and "common English word" in err
+    assert "warning" not in out and "Traceback" not in err
 
 
 def test_check_broken_rules_exit_1_without_traceback() -> None:

@@ -220,6 +220,7 @@ def test_ruleset_round_trips_through_pickle(tag_rules: RuleSet) -> None:
     assert json.dumps(copy.rule_names) == json.dumps(tag_rules.rule_names)
 
 
+@pytest.mark.slow
 def test_cli_apply_and_audit_on_a_local_cluster(tmp_path: Path) -> None:
     """`lfkit apply --local-cluster 2` writes the local engine's votes; audit runs on it too."""
     from typer.testing import CliRunner

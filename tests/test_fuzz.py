@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -159,6 +160,7 @@ def test_engine_equals_snorkel_on_random_rules(
     np.testing.assert_array_equal(lfkit.apply_rules(ruleset, df).to_dense(), expected)
 
 
+@pytest.mark.slow
 @given(
     st.lists(
         st.tuples(texts, st.lists(st.sampled_from(LABELS + ["other"]), max_size=3)),
@@ -425,6 +427,7 @@ def test_unicode_forms_match_alike(
         np.testing.assert_array_equal(votes, lfkit.apply_rules(ruleset, nfc).to_dense())
 
 
+@pytest.mark.slow
 @given(
     st.lists(
         st.text(string.ascii_lowercase + " -é", min_size=1, max_size=30), min_size=1, max_size=300

@@ -7,14 +7,13 @@ import signal
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import CLASS_RULES, EXAMPLES, write_rules
+from conftest import CLASS_RULES, EXAMPLES, finishes_within, write_rules
 from typer.testing import CliRunner
 
 import lfkit
@@ -89,8 +88,7 @@ def test_catastrophic_patterns_finish(tmp_path: Path, pattern: str) -> None:
     )
     ruleset = lfkit.load_rules(write_rules(tmp_path, body))
     df = pd.DataFrame({"title": ["a" * 100_000 + "!", "x" * 100_000], "description": ["", ""]})
-    with ThreadPoolExecutor(1) as pool:
-        votes = pool.submit(lfkit.apply_rules, ruleset, df).result(timeout=60)
+    votes = finishes_within(60, lfkit.apply_rules, ruleset, df)
     assert votes.shape == (2, 1)
 
 
@@ -161,6 +159,7 @@ def test_interrupted_write_keeps_the_old_output(tmp_path: Path, sig: signal.Sign
         assert not list(tmp_path.glob(".votes.csv.*.tmp"))
 
 
+@pytest.mark.slow
 def test_inputs_are_never_modified(tmp_path: Path) -> None:
     """apply and audit read their inputs without touching them."""
     data = tmp_path / "dataset.csv"
@@ -240,6 +239,17 @@ def _rules_folder(tmp_path: Path) -> Path:
     return folder
 
 
+def test_hang_guard_fails_a_blocked_read(tmp_path: Path) -> None:
+    """The guard these tests use fails a read that blocks on a FIFO, instead of hanging."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(pytest.fail.Exception, match="read_text did not finish within 0.2 s"):
+        finishes_within(0.2, fifo.read_text)
+    with open(fifo, "w"):  # the blocked reader opens, reads nothing and returns
+        pass
+    assert finishes_within(30, sum, [1, 2]) == 3
+
+
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "dev-null"])
 def test_rules_file_that_is_not_regular_is_refused(tmp_path: Path, kind: str) -> None:
     """A FIFO or a link to a device named *.yaml in a rules folder is an error, not a hang."""
@@ -250,10 +260,8 @@ def test_rules_file_that_is_not_regular_is_refused(tmp_path: Path, kind: str) ->
     else:
         odd.symlink_to("/dev/zero" if kind == "dev-zero" else "/dev/null")
     for path in (folder, odd):
-        with ThreadPoolExecutor(1) as pool:
-            future = pool.submit(lfkit.load_rules, path)
-            with pytest.raises(RuleFileError, match="odd.yaml.*not a regular file"):
-                future.result(timeout=30)
+        with pytest.raises(RuleFileError, match="odd.yaml.*not a regular file"):
+            finishes_within(30, lfkit.load_rules, path)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".json", ".parquet"])
@@ -264,10 +272,8 @@ def test_data_link_to_dev_zero_is_refused(tmp_path: Path, suffix: str) -> None:
     link.symlink_to("/dev/zero")
     os.mkfifo(fifo)
     for path in (link, fifo):
-        with ThreadPoolExecutor(1) as pool:
-            future = pool.submit(lfkit.read_data, path, task)
-            with pytest.raises(lfkit.DataError, match="not a regular file"):
-                future.result(timeout=30)
+        with pytest.raises(lfkit.DataError, match="not a regular file"):
+            finishes_within(30, lfkit.read_data, path, task)
 
 
 def test_read_limit_counts_bytes_read(tmp_path: Path) -> None:
@@ -514,8 +520,7 @@ def test_token_regex_runs_with_re2(tmp_path: Path) -> None:
     df = pd.DataFrame(
         {"title": ["x" * 50_000 + "z", "xxxy", "ABBBC done", "abc not"], "description": ""}
     )
-    with ThreadPoolExecutor(1) as pool:
-        votes = pool.submit(lfkit.apply_rules, ruleset, df).result(timeout=60)
+    votes = finishes_within(60, lfkit.apply_rules, ruleset, df)
     assert votes.to_dense()[:, 0].tolist() == [-1, 1, 1, -1]
     snorkel = PandasLFApplier(ruleset.to_snorkel()).apply(df, progress_bar=False)
     assert snorkel[:, 0].tolist() == [-1, 1, 1, -1]
@@ -535,8 +540,7 @@ def test_unbounded_token_patterns_on_long_cells_finish(pattern: list[dict[str, o
     from lfkit.rules.tokens import blank_nlp, build_matcher, match_keys
 
     doc = blank_nlp().make_doc("a " * 20_000 + "b")
-    with ThreadPoolExecutor(1) as pool:
-        keys = pool.submit(match_keys, build_matcher([pattern]), doc).result(timeout=60)
+    keys = finishes_within(60, match_keys, build_matcher([pattern]), doc)
     assert keys == {0}
 
 
@@ -589,10 +593,8 @@ def test_scheduler_that_is_not_dask_is_refused(greeting: bytes | None, phrase: s
 
     port, server, held = _fake_server(greeting)
     try:
-        with ThreadPoolExecutor(1) as pool:
-            future = pool.submit(connect, f"tcp://127.0.0.1:{port}", timeout="1s")
-            with pytest.raises(lfkit.LfkitError, match=phrase):
-                future.result(timeout=30)
+        with pytest.raises(lfkit.LfkitError, match=phrase):
+            finishes_within(30, connect, f"tcp://127.0.0.1:{port}", timeout="1s")
     finally:
         server.close()
         for conn in held:

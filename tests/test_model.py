@@ -17,8 +17,11 @@ from lfkit.model.neighbours import build_neighbours, fit_text_vectors
 from lfkit.model.targets import given_matrix
 from lfkit.rules.ruleset import RuleSet
 
+# Snorkel's LabelModel costs seconds to import and fit: its cases run with the slow tests.
+SNORKEL = pytest.param("snorkel", marks=pytest.mark.slow)
 
-@pytest.mark.parametrize("method", LABEL_METHODS)
+
+@pytest.mark.parametrize("method", [SNORKEL if m == "snorkel" else m for m in LABEL_METHODS])
 def test_probabilities_are_valid_multiclass(
     method: str, class_rules: RuleSet, classes: pd.DataFrame
 ) -> None:
@@ -117,7 +120,7 @@ def _split(n_rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(order[: n_rows // 2]), np.sort(order[n_rows // 2 :])
 
 
-@pytest.mark.parametrize("method", ["em", "majority", "snorkel"])
+@pytest.mark.parametrize("method", ["em", "majority", SNORKEL])
 def test_unlabelled_fit_predicts_held_out_classes(
     method: str, class_rules: RuleSet, classes: pd.DataFrame
 ) -> None:
@@ -161,7 +164,7 @@ def test_naive_bayes_predicts_new_tags(tag_rules: RuleSet, projects: pd.DataFram
     assert (predicted & has).sum() / predicted.sum() > 0.7
 
 
-@pytest.mark.parametrize("method", ["naive-bayes", "em", "majority", "snorkel"])
+@pytest.mark.parametrize("method", ["naive-bayes", "em", "majority", SNORKEL])
 def test_saved_model_predicts_the_same(
     method: str, class_rules: RuleSet, classes: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -177,9 +180,7 @@ def test_saved_model_predicts_the_same(
     )
 
 
-@pytest.mark.parametrize(
-    "method", ["naive-bayes", "em", pytest.param("snorkel", marks=pytest.mark.slow)]
-)
+@pytest.mark.parametrize("method", ["naive-bayes", "em", SNORKEL])
 def test_saved_tag_model_predicts_the_same(
     method: str, tag_rules: RuleSet, projects: pd.DataFrame, tmp_path: Path
 ) -> None:

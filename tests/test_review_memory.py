@@ -67,6 +67,7 @@ def test_reaudit_audits_the_corrected_labels(tag_rules: RuleSet, decided: Path) 
             assert label in rows[row_id]
 
 
+@pytest.mark.slow
 def test_reaudit_brings_a_rejected_flag_back_when_a_rule_changes(
     tmp_path: Path, tag_rules: RuleSet, first: AuditReport
 ) -> None:

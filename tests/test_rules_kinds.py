@@ -375,6 +375,7 @@ def test_to_snorkel_by_label_groups_lfs_per_tag(tag_rules: RuleSet) -> None:
         assert [lf.name for lf in lfs] == [r.name for r in tag_rules.rules if r.label == label]
 
 
+@pytest.mark.slow
 def test_to_snorkel_by_label_label_model_per_tag(
     tag_rules: RuleSet, projects: pd.DataFrame
 ) -> None:
