@@ -9,11 +9,12 @@ ignored, never inverted). Then the noise, per label, and from it P(existing labe
 
 - multilabel: the existing tags are a noisy copy of the truth: a true tag is absent with
   probability `missing`, a false tag t present with probability spurious * b_t / (1 - b_t)
-  (b_t its base rate, so `spurious` is the share of given tags that are wrong). The pooled
-  rates are fitted jointly with the weights (P(given) = f_t + (1 - missing - f_t) P(label));
-  where the evidence is confident and the tag disagrees, the likelihood prefers noise to a
-  flatter fit. One EM step then gives each tag its own rates: the expected share of wrong
-  tags among its rows, shrunk toward the pooled rates with SHRINK pseudo-rows.
+  (b_t its base rate, so `spurious` is the share of given tags that are wrong). The weights
+  are fitted by plain logistic regression first; then their common scale, the bias and the
+  pooled rates jointly (P(given) = f_t + (1 - missing - f_t) P(label)): where the evidence is
+  confident and the tag disagrees, the likelihood prefers noise to a flatter fit. One EM
+  step then gives each tag its own rates: the expected share of wrong tags among its rows,
+  shrunk toward the pooled rates with SHRINK pseudo-rows.
 - multiclass: a fit of the same kind prefers a flatter softmax to noise (measured), so the
   wrong labels are counted the confident-learning way (Northcutt et al. 2021): a row given
   class j counts as wrong when another class k reaches its own average P(k) over the rows
@@ -207,7 +208,12 @@ def _multiclass_noise(
 
 
 def _fit_multilabel(evidence: dict[str, FloatArray], y: np.ndarray, *, seed: int) -> Fusion:
-    """Fit the weights and the pooled noise jointly, then one EM step per label."""
+    """Fit the weights by logistic regression, then their common scale, the bias and the pooled
+    noise jointly, then one EM step per label.
+
+    Fitting the weights jointly with the noise has poor optima (a source's weight can be traded
+    for noise); the plain fit fixes their ratios first, and the noise model only rescales them.
+    """
     from scipy.optimize import minimize
 
     sources = tuple(evidence)
@@ -222,25 +228,35 @@ def _fit_multilabel(evidence: dict[str, FloatArray], y: np.ndarray, *, seed: int
     x, t, r = features[sample], target[sample], ratio[sample]
     n_sources = len(sources)
 
+    def logistic(theta: FloatArray) -> tuple[float, FloatArray]:
+        p = np.clip(sigmoid(x @ theta[:n_sources] + theta[n_sources]), 1e-12, 1 - 1e-12)
+        loss = -(t * np.log(p) + (1 - t) * np.log1p(-p)).sum()
+        dz = p - t
+        return float(loss) / len(t), np.concatenate([x.T @ dz, [dz.sum()]]) / len(t)
+
+    start = np.concatenate([np.full(n_sources, 0.5), [0.0]])
+    bounds = [(0.0, None)] * n_sources + [(None, None)]
+    direction = minimize(logistic, start, jac=True, method="L-BFGS-B", bounds=bounds).x
+    z = x @ direction[:n_sources]
+
     def nll(theta: FloatArray) -> tuple[float, FloatArray]:
-        w, c = theta[:n_sources], theta[n_sources]
-        missing, spurious = theta[n_sources + 1], theta[n_sources + 2]
-        p = sigmoid(x @ w + c)
+        scale, c, missing, spurious = theta
+        p = sigmoid(scale * z + c)
         false = np.clip(spurious * r, _CLIP, MAX_NOISE)
-        scale = 1.0 - missing - false
-        q = np.clip(false + scale * p, 1e-12, 1 - 1e-12)
+        kept = 1.0 - missing - false
+        q = np.clip(false + kept * p, 1e-12, 1 - 1e-12)
         g = (1 - t) / (1 - q) - t / q
-        dz = g * scale * p * (1 - p)
-        grad = np.concatenate([x.T @ dz, [dz.sum(), (g * -p).sum(), (g * r * (1 - p)).sum()]])
+        dz = g * kept * p * (1 - p)
+        grad = np.array([(dz * z).sum(), dz.sum(), (g * -p).sum(), (g * r * (1 - p)).sum()])
         loss = -(t * np.log(q) + (1 - t) * np.log1p(-q)).sum()
         return float(loss) / len(t), grad / len(t)
 
-    start = np.concatenate([np.full(n_sources, 0.5), [0.0, 0.05, 0.05]])
-    bounds = [(0.0, None)] * n_sources + [(None, None), (1e-4, MAX_NOISE), (1e-4, MAX_NOISE)]
-    theta = minimize(nll, start, jac=True, method="L-BFGS-B", bounds=bounds).x
-    weights = tuple(float(w) for w in theta[:n_sources])
-    bias = np.array([theta[n_sources]])
-    pooled = (float(theta[n_sources + 1]), float(theta[n_sources + 2]))
+    start = np.array([1.0, direction[n_sources], 0.05, 0.05])
+    bounds = [(0.0, None), (None, None), (1e-4, MAX_NOISE), (1e-4, MAX_NOISE)]
+    fit = minimize(nll, start, jac=True, method="L-BFGS-B", bounds=bounds).x
+    weights = tuple(float(fit[0] * w) for w in direction[:n_sources])
+    bias = np.array([fit[1]])
+    pooled = (float(fit[2]), float(fit[3]))
     p = np.clip(_fused(sources, weights, bias, evidence, True), 1e-9, 1 - 1e-9)
 
     def odds(missing: FloatArray, spurious: FloatArray) -> tuple[FloatArray, FloatArray]:
