@@ -329,9 +329,9 @@ def test_rules_file_over_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_data_file_over_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     """A data file over the size limit is a DataError naming it and the limit, with a hint."""
-    import lfkit.data
+    import lfkit.readers
 
-    monkeypatch.setattr(lfkit.data, "MAX_TEXT_BYTES", 50)
+    monkeypatch.setattr(lfkit.readers, "MAX_TEXT_BYTES", 50)
     task = lfkit.load_rules(CLASS_RULES).task
     with pytest.raises(DataError, match=r"dataset\.csv: the file holds more than 50 bytes; hint"):
         read_data(EXAMPLES / "dataset.csv", task)
