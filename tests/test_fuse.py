@@ -12,7 +12,7 @@ from sklearn.metrics import average_precision_score
 
 import lfkit
 from lfkit._types import FloatArray
-from lfkit.audit.scores import fit_scorer
+from lfkit.audit.scores import score_labels
 from lfkit.data import read_data
 from lfkit.model.fuse import MIN_PAIRS, Fusion, fit_fusion
 
@@ -24,8 +24,13 @@ def _evidence(rules_path: Path, data: str) -> Evidence:
     fusion fitted on them."""
     ruleset = lfkit.load_rules(rules_path)
     df = read_data(EXAMPLES / data, ruleset.task)
-    scorer = fit_scorer(ruleset, df, lfkit.apply_rules(ruleset, df), seed=0)
-    evidence, y = scorer.evidence(np.arange(len(df))), scorer.y.toarray() > 0
+    scores = score_labels(ruleset, df, lfkit.apply_rules(ruleset, df), seed=0)
+    evidence = {
+        "rules": scores.rule_probs,
+        "neighbours": scores.neighbour_probs,
+        "classifier": scores.classifier_scores,
+    }
+    y = scores.given
     return evidence, y, fit_fusion(evidence, y, multilabel=ruleset.multilabel, seed=0)
 
 
