@@ -38,11 +38,13 @@ $(LS_VENV)/.installed-$(LABEL_STUDIO_VERSION):
 	touch $@
 
 # Locally `make test` skips tests marked slow (`make test-all` runs them); CI (CI=true) runs all.
+# Two pytest-xdist workers, a test file per worker at a time (its module fixtures built once).
+PYTEST = $(BIN)/python -m pytest -q -n $(or $(WORKERS),2) --dist loadfile
 test: install browser labelstudio
-	$(BIN)/python -m pytest -q $(if $(CI),,-m "not slow")
+	$(PYTEST) $(if $(CI),,-m "not slow")
 
 test-all: install browser labelstudio
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 bench: install
 	$(BIN)/python benchmarks/bench_audit_e2e.py
