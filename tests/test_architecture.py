@@ -26,6 +26,16 @@ LAYERS: list[tuple[str, ...]] = [
 # Backward edges not fixed yet, each with the reason. Empty: a new backward import fails.
 ALLOWED: set[tuple[str, str]] = set()
 
+# Functions cached (functools) on an argument that hashes by identity (a dataclass with
+# eq=False, such as RuleSet), each with the reason. Such a cache keeps its arguments alive and
+# misses on every copy; `RuleSet.derived` keeps a compiled form with its rule set. May only
+# shrink.
+IDENTITY_CACHES: set[tuple[str, str]] = {
+    # the engine's compiled plans; benchmarks/bench_apply.py clears this cache to time a
+    # first call (engine's files): move to ruleset.derived("engine.plans", ...) with them.
+    ("lfkit.engine.apply", "_plans"),
+}
+
 
 def layer_of(module: str) -> int:
     """Return the layer index of a module: the longest matching prefix in LAYERS."""
@@ -161,3 +171,51 @@ def test_every_module_has_a_layer() -> None:
     """Each module of the package belongs to a layer (a new package must be placed)."""
     for path in PACKAGE.rglob("*.py"):
         layer_of(module_name(path))
+
+
+def identity_classes() -> set[str]:
+    """Return the lfkit classes that hash by identity: dataclasses declared with eq=False."""
+    found = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and any(
+                isinstance(decorator, ast.Call)
+                and any(
+                    keyword.arg == "eq"
+                    and isinstance(keyword.value, ast.Constant)
+                    and keyword.value.value is False
+                    for keyword in decorator.keywords
+                )
+                for decorator in node.decorator_list
+            ):
+                found.add(node.name)
+    return found
+
+
+def identity_caches() -> set[tuple[str, str]]:
+    """Return (module, function) for each functools-cached function with an argument
+    annotated by a class that hashes by identity."""
+    classes = identity_classes()
+    found = set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            names = {ast.unparse(decorator).split("(")[0] for decorator in node.decorator_list}
+            if not names & {"lru_cache", "cache", "functools.lru_cache", "functools.cache"}:
+                continue
+            annotations = [ast.unparse(arg.annotation) for arg in node.args.args if arg.annotation]
+            if any(word in classes for text in annotations for word in _words(text)):
+                found.add((module_name(path), node.name))
+    return found
+
+
+def _words(text: str) -> list[str]:
+    return "".join(char if char.isalnum() or char == "_" else " " for char in text).split()
+
+
+def test_no_cache_keyed_on_identity() -> None:
+    """No functools cache takes an identity-hashed object (except the listed ones)."""
+    assert "RuleSet" in identity_classes()
+    assert sorted(identity_caches() - IDENTITY_CACHES) == []
+    assert sorted(IDENTITY_CACHES - identity_caches()) == []

@@ -142,3 +142,27 @@ def test_odd_key_names_are_reported(tmp_path: Path) -> None:
     path.write_text("task: {']': null}\n")
     with pytest.raises(RuleFileError, match="unknown key ']'"):
         lfkit.load_rules(path)
+
+
+def test_flow_style_labels_and_rules_on_one_line_keep_their_own_locations(tmp_path: Path) -> None:
+    """Labels (and rules) written on one line each point at their own aliases and keys."""
+    from lfkit.rules.loader import lint_rules
+
+    path = write_rules(
+        tmp_path,
+        "labels: {vision: {aliases: [cv]}, nlp: {aliases: [language, spacy]}}\n"
+        "rules: [{name: a, label: vision, keywords: [vision]}, "
+        "{name: b, label: nlp, keywords: [text], feilds: [title]}]\n",
+    )
+    _, errors, warnings = lint_rules(path)
+    text = path.read_text().splitlines()
+    labels_line = next(n for n, line in enumerate(text, 1) if line.startswith("labels:"))
+    found = {(d.code, d.line, d.column) for d in warnings}
+    assert ("LF101", labels_line, text[labels_line - 1].index("cv") + 1) in found
+    assert ("LF102", labels_line, text[labels_line - 1].index("language") + 1) in found
+    (error,) = errors
+    assert (error.rule, error.line, error.column) == (
+        "b",
+        labels_line + 1,
+        text[labels_line].index("feilds") + 1,
+    )

@@ -18,14 +18,14 @@ from lfkit.rules.yamlfile import Located
 
 def compile_rules(
     rules: list[tuple[Rule, Path, int]],
-    nodes: dict[tuple[Path, int], Located],
+    nodes: dict[str, Located],
     task: Task,
     labels: dict[str, tuple[Label, Path, int]],
     errors: list[RuleError],
 ) -> list[CompiledRule]:
     """Return the enabled rules and each label's alias rule compiled, adding to `errors` every
     rule name used twice, token attribute that needs a trained pipeline, and rule that does
-    not fit the task or the labels; `nodes` are the rules' YAML nodes, to point at the key."""
+    not fit the task or the labels; `nodes` ('rule.NAME' -> YAML node) point at the key."""
     label_names = list(labels)
     compiled: list[CompiledRule] = []
     names: dict[str, tuple[Path, int]] = {}
@@ -46,7 +46,7 @@ def compile_rules(
             return
         names[rule.name] = (path, line)
         problem, hint, key = _rule_problem(rule, task, label_names)
-        node = nodes.get((path, line))
+        node = nodes.get(f"rule.{rule.name}")
         attributes = [] if problem or task.pipeline else _model_attributes(rule, node)
         for attribute, (at_line, column) in attributes:
             errors.append(

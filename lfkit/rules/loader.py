@@ -44,8 +44,9 @@ class _Found:
     rules: list[tuple[Rule, Path, int]] = field(default_factory=list)
     errors: list[RuleError] = field(default_factory=list)
     broken_task: bool = False
-    nodes: dict[tuple[Path, int], Located] = field(default_factory=dict)
-    """(file, line of a rule or label) -> its YAML node, to point at the offending key."""
+    nodes: dict[str, Located] = field(default_factory=dict)
+    """'label.NAME', 'rule.NAME' -> the YAML node of its first definition, to point at the
+    offending key (by name: flow-style labels or rules share a line)."""
     where: dict[str, Location] = field(default_factory=dict)
     """'task', 'task.KEY', 'label.NAME', 'rule.NAME', 'rule.NAME.KEY' -> where it is written."""
 
@@ -165,7 +166,7 @@ def _read_labels(node: Located, path: Path, found: _Found) -> None:
             )
         elif label is not None:
             found.labels.append((str(name), label, path, node.key_lines[name]))
-            found.nodes[path, node.key_lines[name]] = child
+            found.nodes.setdefault(f"label.{name}", child)
             at = (path, node.key_lines[name], node.key_columns[name])
             found.where.setdefault(f"label.{name}", at)
 
@@ -199,7 +200,7 @@ def _read_rules(node: Located, path: Path, found: _Found) -> None:
         rule = validate(Rule, item, path, name if isinstance(name, str) else "", found.errors)
         if rule is not None:
             found.rules.append((rule, path, item.line))
-            found.nodes[path, item.line] = item
+            found.nodes.setdefault(f"rule.{rule.name}", item)
             if f"rule.{rule.name}" not in found.where:
                 _record(found, f"rule.{rule.name}", path, item)
 
@@ -280,8 +281,8 @@ def _lint(found: _Found) -> list[Diagnostic]:
     for name, label, path, line in found.labels:
         labels.setdefault(name, (label, path, line))
     named = []
-    for name, (label, path, line) in labels.items():
-        node = found.nodes.get((path, line))
+    for name, (label, path, _) in labels.items():
+        node = found.nodes.get(f"label.{name}")
         aliases = node.children.get("aliases") if node is not None else None
         items = aliases.items if aliases is not None else []
         named.append(
@@ -290,7 +291,7 @@ def _lint(found: _Found) -> list[Diagnostic]:
     diagnostics = alias_warnings(named)
     for rule, path, line in found.rules:
         at = found.where.get(f"rule.{rule.name}", (path, line, 0))
-        node = found.nodes.get((path, line))
+        node = found.nodes.get(f"rule.{rule.name}")
         keywords = node.children.get("keywords") if node is not None else None
         written = [(path, i.line, i.column) for i in keywords.items] if keywords else []
         diagnostics += rule_warnings(rule, at, labels.get(rule.label, (None,))[0], written)
