@@ -27,6 +27,13 @@ class RuleMatch:
             dict.fromkeys(texts.get(field, "")[start:end] for field, start, end in self.spans)
         )
 
+    def describe(self, texts: dict[str, str], label: str) -> str:
+        """Return how a flag's reasons name this rule: its name, its label when that is not
+        the flag's `label`, and up to two of the words it matched."""
+        quoted = "/".join(f'"{word}"' for word in self.words(texts)[:2])
+        target = "" if self.label == label else f" ({self.label})"
+        return f"{self.rule}{target} {quoted}".strip()
+
     def to_dict(self, texts: dict[str, str]) -> dict[str, object]:
         """Return a JSON-ready dict, with the matched text of each span."""
         return {

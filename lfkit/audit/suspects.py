@@ -66,11 +66,9 @@ class Flag:
         """Return what moved the score, one short sentence per evidence source."""
         out = []
         if self.rules_for:
-            out.append("rules for: " + ", ".join(_rule_text(self, m) for m in self.rules_for[:3]))
+            out.append("rules for: " + ", ".join(self._named(self.rules_for)))
         if self.rules_against:
-            out.append(
-                "rules against: " + ", ".join(_rule_text(self, m) for m in self.rules_against[:3])
-            )
+            out.append("rules against: " + ", ".join(self._named(self.rules_against)))
         if not self.rules_for and not self.rules_against:
             out.append(f"no rule fired for or against it (rules alone {self.rule_probability:.0%})")
         else:
@@ -90,6 +88,9 @@ class Flag:
         if self.noise is not None and self.kind != "candidate":
             out.append(f"~{self.noise:.1%} of '{self.label}' labels estimated wrong")
         return out
+
+    def _named(self, matches: tuple[RuleMatch, ...]) -> list[str]:
+        return [match.describe(self.texts, self.label) for match in matches[:3]]
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON Lines record of this flag (documented in docs/audit.md)."""
@@ -123,12 +124,6 @@ class Flag:
             },
             "text": self.texts,
         }
-
-
-def _rule_text(flag: Flag, match: RuleMatch) -> str:
-    quoted = "/".join(f'"{word}"' for word in match.words(flag.texts)[:2])
-    target = "" if match.label == flag.label else f" ({match.label})"
-    return f"{match.rule}{target} {quoted}".strip()
 
 
 @dataclass(frozen=True)

@@ -276,10 +276,7 @@ def _special_parts(flags: Flags, part: Candidates, i: int, row: _Row) -> tuple[s
 
 def _said(flags: Flags, row: int, column: int, label: int) -> str:
     """Return how a reason names a rule that fired (see `Flag.reasons`)."""
-    match = flags.match(row, column)
-    quoted = "/".join(f'"{word}"' for word in match.words(flags.texts(row))[:2])
-    target = "" if match.label == flags.ruleset.labels[label] else f" ({match.label})"
-    return f"{match.rule}{target} {quoted}".strip()
+    return flags.match(row, column).describe(flags.texts(row), flags.ruleset.labels[label])
 
 
 CSV_COLUMNS = (
