@@ -56,3 +56,4 @@ bench: install
 lint: install
 	$(BIN)/ruff check lfkit tests benchmarks
 	$(BIN)/ruff format --check lfkit tests benchmarks
+	$(BIN)/mypy lfkit  # --strict, configured in pyproject.toml

@@ -20,6 +20,8 @@ LabelMatrix = npt.NDArray[np.int64]
 """Votes, shape (n_samples, n_lfs): ABSTAIN, or the rule's vote."""
 
 FloatArray = npt.NDArray[np.float64]
+Float32Array = npt.NDArray[np.float32]
+"""Scores and weights kept in single precision to halve their memory."""
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
@@ -43,13 +45,29 @@ LabelMethod = Literal["auto", "naive-bayes", "em", "snorkel", "majority"]
 """A label model (lfkit/model/fit.py says what each does)."""
 LABEL_METHODS: tuple[LabelMethod, ...] = get_args(LabelMethod)
 
-AuditMethod = Literal["naive-bayes", "majority", "snorkel"]
-"""The label models the audit scores with (it needs out-of-sample probabilities)."""
-AUDIT_METHODS: tuple[AuditMethod, ...] = get_args(AuditMethod)
-
 ReportFormat = Literal["table", "jsonl", "csv", "html"]
 """The formats an audit report renders to."""
 REPORT_FORMATS: tuple[ReportFormat, ...] = get_args(ReportFormat)
+
+ListFormat = Literal["table", "jsonl"]
+"""The formats of a list of results (suggested rules, rows to label, slices)."""
+LIST_FORMATS: tuple[ListFormat, ...] = get_args(ListFormat)
+
+NextFormat = Literal["table", "jsonl", "label-studio"]
+"""The formats of `lfkit next`: a list, or Label Studio tasks."""
+NEXT_FORMATS: tuple[NextFormat, ...] = get_args(NextFormat)
+
+AnalysisFormat = Literal["table", "json", "csv"]
+"""The formats of per-rule statistics."""
+ANALYSIS_FORMATS: tuple[AnalysisFormat, ...] = get_args(AnalysisFormat)
+
+CheckFormat = Literal["text", "json", "sarif"]
+"""The formats of `lfkit check`'s findings."""
+CHECK_FORMATS: tuple[CheckFormat, ...] = get_args(CheckFormat)
+
+ReviewTool = Literal["label-studio"]
+"""The labelling tools lfkit exports flags to and reads decisions from."""
+REVIEW_TOOLS: tuple[ReviewTool, ...] = get_args(ReviewTool)
 
 FlagKind = Literal["missing", "spurious", "candidate"]
 """What an audit flag says: a label is missing, is wrong (spurious), or the row's class
@@ -59,6 +77,10 @@ FLAG_KINDS: tuple[FlagKind, ...] = get_args(FlagKind)
 DecisionKind = Literal["accept", "reject", "relabel", "undo"]
 """What a reviewer decided about a flag (one line of a decisions file)."""
 DECISION_KINDS: tuple[DecisionKind, ...] = get_args(DecisionKind)
+
+ReviewChoice = Literal["accept", "reject", "relabel", "skip"]
+"""What a reviewer can do with a flag in `lfkit review` (skip: decide later)."""
+REVIEW_CHOICES: tuple[ReviewChoice, ...] = get_args(ReviewChoice)
 
 SliceKind = Literal["rule", "label"]
 """How `slicing_functions` slices the data: one slice per rule, or per label's rules."""

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lfkit.errors import DataError, quoted
+from lfkit.errors import DataError, message, quoted
 from lfkit.readers import BLOCKSIZE, Block, read_table, split_source
 from lfkit.rules.schema import Task, label_name
 
@@ -160,8 +160,8 @@ def _require(source: str, available: list[str], columns: Sequence[str]) -> None:
         if column not in available:
             raise DataError(
                 f"{source}: column '{column}' is not in the data; available: "
-                f"{', '.join(map(str, available))}; hint: set the task's column "
-                "names in the rules' task section"
+                f"{', '.join(map(str, available))}",
+                "set the task's column names in the rules' task section",
             )
 
 
@@ -249,8 +249,11 @@ def _tags(value: Any, delimiter: str) -> list[str]:
 def _class(value: Any) -> str:
     if value is None or (isinstance(value, float) and value != value):
         raise ValueError(
-            "expected one class name, got an empty cell; hint: this command needs a class on "
-            "every row (for unlabelled rows: lfkit label, lfkit next)"
+            message(
+                "expected one class name, got an empty cell",
+                "this command needs a class on every row (for unlabelled rows: lfkit label, "
+                "lfkit next)",
+            )
         )
     value = label_name(value)
     if isinstance(value, str) and value.strip():

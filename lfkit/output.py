@@ -23,6 +23,7 @@ from lfkit.errors import OutputError
 from lfkit.rules.loader import RULE_SUFFIXES
 
 TABLE_SUFFIXES = (".parquet", ".csv", ".jsonl")
+_FORCE = "pass force=True to replace it"
 
 
 def is_input(path: Path, inputs: Sequence[Path]) -> bool:
@@ -48,6 +49,11 @@ def is_input(path: Path, inputs: Sequence[Path]) -> bool:
     return False
 
 
+def output_name(path: Path, option: str) -> str:
+    """Name an output in a message: its option (when given) and its path."""
+    return f"{option} {path}" if option else f"{path}"
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return os.path.samefile(a, b)
@@ -60,43 +66,43 @@ def check_output(
     *,
     inputs: Sequence[Path] = (),
     force: bool = False,
-    option: str = "--out",
+    option: str = "",
     suffixes: Sequence[str] = (),
 ) -> None:
     """Refuse an output path that is an input, sits in a missing or read-only folder, exists
     unforced, is not a regular file, or (when `suffixes` are given) has another suffix.
 
     `inputs` are the command's data, rules (file or folder) and taxonomy paths; `option`
-    names the output in the message.
+    names the output in messages, before its path (the CLI passes its flag, '--out').
 
     Raises
     ------
     OutputError
         Saying which of these it is and how to proceed.
     """
+    subject = output_name(path, option)
     if is_input(path, inputs):
         raise OutputError(
-            f"{option} {path} is an input file (data, rules or taxonomy); lfkit never "
-            "overwrites its inputs, not even with --force; hint: choose another output path"
+            f"{subject} is an input file (data, rules or taxonomy); lfkit never overwrites "
+            "its inputs, not even with force=True",
+            "choose another output path",
         )
     if not path.parent.is_dir():
-        raise OutputError(
-            f"{option} {path}: folder '{path.parent}' does not exist; hint: create it first"
-        )
+        raise OutputError(f"{subject}: folder '{path.parent}' does not exist", "create it first")
     if path.is_dir():
-        raise OutputError(f"{option} {path} is a folder; hint: give a file name")
+        raise OutputError(f"{subject} is a folder", "give a file name")
     if suffixes and path.suffix.lower() not in suffixes:
         raise OutputError(
-            f"{option} {path}: unknown output type '{path.suffix}'; use {', '.join(suffixes)}"
+            f"{subject}: unknown output type '{path.suffix}'; use {', '.join(suffixes)}"
         )
     if os.path.lexists(path):
         if not force:
-            raise OutputError(f"{option} {path} already exists; hint: pass --force to replace it")
+            raise OutputError(f"{subject} already exists", _FORCE)
         _check_replaceable(path, option)
     if not os.access(path.parent, os.W_OK):
         raise OutputError(
-            f"{option} {path}: folder '{path.parent}' is not writable; "
-            "hint: choose a folder you can write to"
+            f"{subject}: folder '{path.parent}' is not writable",
+            "choose a folder you can write to",
         )
 
 
@@ -129,8 +135,8 @@ def check_outputs(
         resolved = path.resolve()
         if resolved in seen:
             raise OutputError(
-                f"{seen[resolved]} and {option} name the same file {path}; "
-                "hint: give them different paths"
+                f"{seen[resolved]} and {option} name the same file {path}",
+                "give them different paths",
             )
         seen[resolved] = option
 
@@ -152,8 +158,8 @@ def _check_replaceable(path: Path, option: str) -> None:
         else "not a regular file"
     )
     raise OutputError(
-        f"{option} {path} is {kind}; --force replaces only regular files; "
-        "hint: remove it first or choose another path"
+        f"{output_name(path, option)} is {kind}; force=True replaces only regular files",
+        "remove it first or choose another path",
     )
 
 
@@ -166,11 +172,11 @@ def _write_error(path: Path, option: str, err: OSError) -> OutputError:
         errno.EACCES: "choose a folder you can write to",
         errno.EPERM: "choose a folder you can write to",
     }.get(err.errno or 0, "check the folder and the disk")
-    return OutputError(f"{option} {path}: cannot write the file ({reason}); hint: {hint}")
+    return OutputError(f"{output_name(path, option)}: cannot write the file ({reason})", hint)
 
 
 @contextlib.contextmanager
-def atomic_path(path: Path, *, force: bool = False, option: str = "--out") -> Iterator[Path]:
+def atomic_path(path: Path, *, force: bool = False, option: str = "") -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success move it to `path`, else delete it.
 
     Without `force` the file is created exclusively: if `path` appeared meanwhile (another run),
@@ -185,7 +191,7 @@ def atomic_path(path: Path, *, force: bool = False, option: str = "--out") -> It
     """
     if os.path.lexists(path):
         if not force:
-            raise OutputError(f"{option} {path} already exists; hint: pass --force to replace it")
+            raise OutputError(f"{output_name(path, option)} already exists", _FORCE)
         _check_replaceable(path, option)
     try:
         handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -217,8 +223,8 @@ def _move_into_place(temp: Path, path: Path, *, force: bool, option: str) -> Non
         os.link(temp, path)  # fails if `path` exists: never replaces what another run wrote
     except FileExistsError:
         raise OutputError(
-            f"{option} {path} already exists (written meanwhile by another run?); "
-            "hint: pass --force to replace it"
+            f"{output_name(path, option)} already exists (written meanwhile by another run?)",
+            _FORCE,
         ) from None
     except OSError as err:
         if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
@@ -227,13 +233,11 @@ def _move_into_place(temp: Path, path: Path, *, force: bool, option: str) -> Non
         try:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         except FileExistsError:
-            raise OutputError(
-                f"{option} {path} already exists; hint: pass --force to replace it"
-            ) from None
+            raise OutputError(f"{output_name(path, option)} already exists", _FORCE) from None
         os.replace(temp, path)
 
 
-def write_text(path: Path, text: str, *, force: bool = False, option: str = "--out") -> None:
+def write_text(path: Path, text: str, *, force: bool = False, option: str = "") -> None:
     """Write a text file atomically (UTF-8); replace an existing one only with `force`.
 
     Raises
@@ -246,7 +250,7 @@ def write_text(path: Path, text: str, *, force: bool = False, option: str = "--o
 
 
 def write_frames(
-    frames: Iterable[pd.DataFrame], path: Path, *, force: bool = False, option: str = "--out"
+    frames: Iterable[pd.DataFrame], path: Path, *, force: bool = False, option: str = ""
 ) -> None:
     """Write DataFrames (chunks of one table) atomically as Parquet, CSV or JSON Lines.
 

@@ -116,8 +116,8 @@ def unshift_csv(df: pd.DataFrame, source: str) -> pd.DataFrame:
         row = int(extra.argmax())
         raise DataError(
             f"{source}: row {row + 1} has {len(df.columns) + 1} fields but the header names "
-            f"{len(df.columns)} columns; hint: quote fields that hold the delimiter, or name "
-            "the extra column in the header"
+            f"{len(df.columns)} columns",
+            "quote fields that hold the delimiter, or name the extra column in the header",
         )
     fields = df.reset_index().iloc[:, :-1]
     fields.columns = df.columns
@@ -157,8 +157,8 @@ def _read_text(path: Path) -> str:
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
         raise DataError(
-            f"{path}:{line}: byte {raw[err.start]:#04x} at offset {err.start} is "
-            "not UTF-8; hint: convert the file to UTF-8 (e.g. iconv -t utf-8)"
+            f"{path}:{line}: byte {raw[err.start]:#04x} at offset {err.start} is not UTF-8",
+            "convert the file to UTF-8 (e.g. iconv -t utf-8)",
         ) from None
 
 
@@ -170,7 +170,7 @@ def _read_csv(path: Path | str, text: str, sep: str | None, hint: str = "") -> p
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
         raise DataError(
-            f"{path}: not a readable CSV file ({' '.join(str(err).split())}){hint}"
+            f"{path}: not a readable CSV file ({' '.join(str(err).split())})", hint
         ) from None
     return unshift_csv(df, str(path))
 
@@ -305,8 +305,8 @@ class CsvBlock:
         hint = (
             ""
             if self.whole
-            else "; hint: a quote character inside an unquoted field can split the file in "
-            "the wrong place: read it with blocksize=None"
+            else "a quote character inside an unquoted field can split the file in the wrong "
+            "place: read it with blocksize=None"
         )
         return _read_csv(self.describe(), text, self.sep, hint)
 
@@ -380,7 +380,8 @@ class ParquetBlock:
             with fsspec.open(self.path, "rb") as file:
                 parquet = pq.ParquetFile(file)
                 table = parquet.read_row_groups(list(groups)) if groups else parquet.read()
-            return table.to_pandas().reset_index(drop=True)
+            frame: pd.DataFrame = table.to_pandas()  # pyarrow has no type hints
+            return frame.reset_index(drop=True)
         except OSError as err:
             raise DataError(f"{self.describe()}: cannot read the Parquet file ({err})") from None
         except Exception as err:  # pyarrow raises its own error types for corrupt files
@@ -402,8 +403,8 @@ def _decode(data: bytes, path: str, offset: int) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise DataError(
-            f"{path}: byte {data[err.start]:#04x} at offset {offset + err.start} is "
-            "not UTF-8; hint: convert the file to UTF-8 (e.g. iconv -t utf-8)"
+            f"{path}: byte {data[err.start]:#04x} at offset {offset + err.start} is not UTF-8",
+            "convert the file to UTF-8 (e.g. iconv -t utf-8)",
         ) from None
 
 

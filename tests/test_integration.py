@@ -95,7 +95,7 @@ def test_slices_names_the_predictions_file_it_needs(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1
     assert "column 'predicted' is not in the predictions" in result.output
-    assert "lfkit label --out" in result.output
+    assert "as `lfkit label` writes it" in result.output
 
 
 def test_next_reason_on_data_without_labels(class_rules: RuleSet) -> None:

@@ -187,7 +187,7 @@ def test_full_or_read_only_disk_is_one_paragraph(
 
     monkeypatch.setattr(os, "fsync", fail)
     path = tmp_path / "out.txt"
-    with pytest.raises(OutputError, match=f"cannot write the file \\({phrase}\\); hint:"):
+    with pytest.raises(OutputError, match=f"cannot write the file \\({phrase}\\)\\n  hint:"):
         write_text(path, "x" * 1000)
     assert list(tmp_path.iterdir()) == []
 

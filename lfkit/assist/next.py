@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from lfkit._types import FloatArray, IntArray
+from lfkit._types import LIST_FORMATS, FloatArray, IntArray, ListFormat
 from lfkit.display import column_width
 from lfkit.engine.apply import apply_rules
 from lfkit.engine.votes import Votes
-from lfkit.errors import LfkitError
+from lfkit.errors import DataError, OptionError, check_choice
 from lfkit.model.fit import fit_label_model
 from lfkit.rules.ruleset import RuleSet
 from lfkit.rules.text import as_text
@@ -117,14 +117,16 @@ def rows_to_label(
 
     Raises
     ------
-    LfkitError
-        When `labelled` and `given` differ in length or `n` is not positive.
+    DataError
+        When `labelled` and `given` differ in length.
+    OptionError
+        When `n` is not positive.
     """
     labelled = np.asarray(labelled, dtype=np.int64)
     if len(labelled) != len(given):
-        raise LfkitError(f"next: {len(given)} labels for {len(labelled)} labelled rows")
+        raise DataError(f"next: {len(given)} labels for {len(labelled)} labelled rows")
     if n < 1:
-        raise LfkitError(f"next: n must be at least 1, got {n}")
+        raise OptionError("n", f"next: n={n}; it must be at least 1")
     votes = apply_rules(ruleset, df) if votes is None else votes
     fired = sparse.csr_array(votes.fired)
     pool = np.setdiff1d(np.arange(len(df)), labelled)
@@ -140,7 +142,9 @@ def rows_to_label(
     uncertainty = _scaled(_entropy(probs, multilabel=ruleset.multilabel))
     disagreement = _scaled(_disagreement(ruleset, pool_fired))
     seen = (
-        np.asarray(fired[labelled].sum(axis=0)).ravel() if len(labelled) else np.zeros(len(ruleset))
+        np.asarray(fired[labelled].sum(axis=0), dtype=np.float64).ravel()
+        if len(labelled)
+        else np.zeros(len(ruleset))
     )
     novelty = _scaled(_novelty(pool_fired, seen))
     value = uncertainty + disagreement_weight * disagreement + novelty_weight * novelty
@@ -279,8 +283,15 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def render_next(rows: list[NextRow], *, fmt: str) -> str:
-    """Render the rows to label as a table or JSON Lines."""
+def render_next(rows: list[NextRow], *, fmt: ListFormat = "table") -> str:
+    """Render the rows to label as a table or JSON Lines.
+
+    Raises
+    ------
+    OptionError
+        For another format.
+    """
+    check_choice("fmt", fmt, LIST_FORMATS, "format")
     if fmt == "jsonl":
         return "".join(json.dumps(row.to_dict(), ensure_ascii=False) + "\n" for row in rows)
     ids = column_width("id", (row.id for row in rows))

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from lfkit._types import ABSTAIN
+from lfkit._types import ABSTAIN, LIST_FORMATS, SLICE_KINDS, ListFormat, SliceKind
 from lfkit.display import column_width
 from lfkit.engine.apply import apply_rules
 from lfkit.engine.votes import Votes
-from lfkit.errors import DataError, LfkitError
+from lfkit.errors import DataError, check_choice
 from lfkit.model.label import PREDICTED
 from lfkit.model.targets import given_matrix
 from lfkit.rules.lfs import RuleVote
@@ -29,8 +29,6 @@ from lfkit.rules.ruleset import CompiledRule, RuleSet
 
 if TYPE_CHECKING:
     from snorkel.slicing import SlicingFunction
-
-SLICE_KINDS = ("rule", "label")
 
 
 class InSlice:
@@ -43,7 +41,7 @@ class InSlice:
         return int(any(vote(row) != ABSTAIN for vote in self.votes))
 
 
-def slice_rules(ruleset: RuleSet, *, by: str = "label") -> dict[str, list[int]]:
+def slice_rules(ruleset: RuleSet, *, by: SliceKind = "label") -> dict[str, list[int]]:
     """Return the slices of a rule set: slice name -> rule columns that define it.
 
     `by="rule"`: one slice per rule, named after it. `by="label"`: one slice per label with
@@ -51,13 +49,12 @@ def slice_rules(ruleset: RuleSet, *, by: str = "label") -> dict[str, list[int]]:
 
     Raises
     ------
-    LfkitError
+    OptionError
         For another `by`.
     """
+    check_choice("by", by, SLICE_KINDS, "kind of slice")
     if by == "rule":
         return {rule.name: [column] for column, rule in enumerate(ruleset.rules)}
-    if by != "label":
-        raise LfkitError(f"slices: unknown kind '{by}'; choose one of {', '.join(SLICE_KINDS)}")
     slices: dict[str, list[int]] = {}
     for column, rule in enumerate(ruleset.rules):
         if rule.positive:
@@ -65,7 +62,7 @@ def slice_rules(ruleset: RuleSet, *, by: str = "label") -> dict[str, list[int]]:
     return slices
 
 
-def slicing_functions(ruleset: RuleSet, *, by: str = "label") -> list[SlicingFunction]:
+def slicing_functions(ruleset: RuleSet, *, by: SliceKind = "label") -> list[SlicingFunction]:
     """Return one Snorkel SlicingFunction per slice of `slice_rules(ruleset, by=by)`.
 
     Examples
@@ -88,7 +85,7 @@ def slicing_functions(ruleset: RuleSet, *, by: str = "label") -> list[SlicingFun
     ]
 
 
-def slice_membership(ruleset: RuleSet, votes: Votes, *, by: str = "label") -> pd.DataFrame:
+def slice_membership(ruleset: RuleSet, votes: Votes, *, by: SliceKind = "label") -> pd.DataFrame:
     """Return a (n_rows, n_slices) bool DataFrame: which row is in which slice (fast engine)."""
     fired = votes.fired.tocsc()
     columns = {
@@ -138,7 +135,7 @@ def slice_metrics(
     predictions: Sequence[Any],
     *,
     votes: Votes | None = None,
-    by: str = "label",
+    by: SliceKind = "label",
     min_size: int = 1,
 ) -> list[SliceMetrics]:
     """Return a model's metrics on every slice (and on all rows), worst first.
@@ -161,11 +158,11 @@ def slice_metrics(
 
     Raises
     ------
-    LfkitError
+    DataError
         When `predictions` has another length than `df`.
     """
     if len(predictions) != len(df):
-        raise LfkitError(f"slices: {len(predictions)} predictions for {len(df)} rows")
+        raise DataError(f"slices: {len(predictions)} predictions for {len(df)} rows")
     votes = apply_rules(ruleset, df) if votes is None else votes
     given = given_matrix(ruleset, df[ruleset.task.label_column].tolist()).toarray() > 0
     has_prediction = np.array([_filled(value) for value in predictions], dtype=bool)
@@ -231,8 +228,9 @@ def read_predictions(
         if column not in predictions.columns:
             raise DataError(
                 f"{source}: column '{column}' is not in the predictions; available: "
-                f"{', '.join(map(str, predictions.columns))}; hint: the predictions are a table "
-                f"of '{id_column}' and '{PREDICTED}', as `lfkit label --out` writes it"
+                f"{', '.join(map(str, predictions.columns))}",
+                f"the predictions are a table of '{id_column}' and '{PREDICTED}', as "
+                "`lfkit label` writes it",
             )
     keys = predictions[id_column].map(str)
     if keys.duplicated().any():
@@ -240,8 +238,8 @@ def read_predictions(
     unknown = sorted(set(keys) - set(df[id_column].map(str)))
     if unknown:
         raise DataError(
-            f"{source}: {len(unknown)} ids are not in the data (e.g. {unknown[0]!r}); "
-            "hint: predict on the same data file"
+            f"{source}: {len(unknown)} ids are not in the data (e.g. {unknown[0]!r})",
+            "predict on the same data file",
         )
     filled = predictions[PREDICTED].map(_filled).to_numpy(dtype=bool)
     task = ruleset.task.model_copy(update={"label_column": PREDICTED})
@@ -250,8 +248,15 @@ def read_predictions(
     return [by_id.get(key) for key in df[id_column].map(str)]
 
 
-def render_slices(metrics: list[SliceMetrics], *, fmt: str) -> str:
-    """Render slice metrics as a table or JSON Lines."""
+def render_slices(metrics: list[SliceMetrics], *, fmt: ListFormat = "table") -> str:
+    """Render slice metrics as a table or JSON Lines.
+
+    Raises
+    ------
+    OptionError
+        For another format.
+    """
+    check_choice("fmt", fmt, LIST_FORMATS, "format")
     if fmt == "jsonl":
         return "".join(json.dumps(m.to_dict()) + "\n" for m in metrics)
     multiclass = any(m.accuracy is not None for m in metrics)

@@ -12,7 +12,6 @@ file that `lfkit check` accepts when it is added to the rules folder.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,11 +22,12 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from lfkit._types import LIST_FORMATS, ListFormat
 from lfkit.audit.analysis import analyze_rules
 from lfkit.display import column_width
 from lfkit.engine.apply import apply_rules
 from lfkit.engine.votes import Votes
-from lfkit.errors import LfkitError
+from lfkit.errors import OptionError, check_choice, did_you_mean
 from lfkit.model.targets import given_matrix
 from lfkit.rules.patterns import keyword_regex
 from lfkit.rules.ruleset import CompiledRule, RuleSet
@@ -184,15 +184,15 @@ def suggest_rules(
 
     Raises
     ------
-    LfkitError
+    OptionError
         For a label that is not in the rule set.
     """
     unknown = [label for label in labels or () if label not in ruleset.labels]
     if unknown:
-        close = difflib.get_close_matches(unknown[0], ruleset.labels, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else "see 'lfkit check' for the labels"
-        raise LfkitError(
-            f"suggest: label '{unknown[0]}' is not a label of the rule set\n  hint: {hint}"
+        raise OptionError(
+            "labels",
+            f"suggest: label '{unknown[0]}' is not a label of the rule set",
+            did_you_mean(unknown[0], ruleset.labels) or "see 'lfkit check' for the labels",
         )
     task = ruleset.task
     if votes is None:
@@ -472,8 +472,15 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def render_suggestions(result: Suggestions, *, fmt: str) -> str:
-    """Render suggestions as a table or JSON Lines (records typed `suggestion`/`hurting-rule`)."""
+def render_suggestions(result: Suggestions, *, fmt: ListFormat = "table") -> str:
+    """Render suggestions as a table or JSON Lines (records typed `suggestion`/`hurting-rule`).
+
+    Raises
+    ------
+    OptionError
+        For another format.
+    """
+    check_choice("fmt", fmt, LIST_FORMATS, "format")
     if fmt == "jsonl":
         records = [item.to_dict() for item in result.suggestions]
         records += [item.to_dict() for item in result.hurting]

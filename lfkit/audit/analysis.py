@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from lfkit._types import IntArray
+from lfkit._types import ANALYSIS_FORMATS, AnalysisFormat, IntArray
 from lfkit.display import column_width, csv_cell, terminal_safe
 from lfkit.engine.votes import Votes
+from lfkit.errors import check_choice
 from lfkit.model.targets import given_matrix
 from lfkit.rules.ruleset import RuleSet
 
@@ -141,8 +142,15 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def render_analysis(stats: list[RuleStats], *, fmt: str) -> str:
-    """Render rule statistics as a table, JSON (a list of objects) or CSV."""
+def render_analysis(stats: list[RuleStats], *, fmt: AnalysisFormat = "table") -> str:
+    """Render rule statistics as a table, JSON (a list of objects) or CSV.
+
+    Raises
+    ------
+    OptionError
+        For another format.
+    """
+    check_choice("fmt", fmt, ANALYSIS_FORMATS, "format")
     rows = [asdict(stat) for stat in stats]
     if fmt == "json":
         return json.dumps(rows, indent=1, ensure_ascii=False) + "\n"

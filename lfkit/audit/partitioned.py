@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lfkit._types import FloatArray, IntArray
+from lfkit._types import FloatArray, IntArray, LabelMethod
 from lfkit.audit.findings import TaxonomyCheck, add_gaps, apply_taxonomy, collect_findings
 from lfkit.audit.flags import Candidates, Flags, RowFacts, row_facts
 from lfkit.audit.scores import (
@@ -109,7 +109,7 @@ def scan_partition(
     return Scan(
         len(rows),
         label_counts(ruleset, rows),
-        np.asarray(fired.sum(axis=0)).ravel(),
+        np.asarray(fired.sum(axis=0), dtype=np.float64).ravel(),
         agree,
         np.asarray(hits, dtype=np.float64).ravel(),
         _sample(ruleset, df, rows, seed, sample_rows),
@@ -216,7 +216,7 @@ class AuditPlan:
     min_score: float
     auto_threshold: bool
     top: int | None
-    label_model: str
+    label_model: LabelMethod
     neighbours: bool
     classifier: bool
 
@@ -230,7 +230,7 @@ def fit_audit(
     ruleset: RuleSet,
     scan: Scan,
     *,
-    label_model: str = "naive-bayes",
+    label_model: LabelMethod = "naive-bayes",
     neighbours: bool = True,
     classifier: bool = True,
     min_score: float | None = None,
@@ -441,7 +441,7 @@ def audit_chunks(
     *,
     checked: bool = False,
     source: str = "audit",
-    label_model: str = "naive-bayes",
+    label_model: LabelMethod = "naive-bayes",
     neighbours: bool = True,
     classifier: bool = True,
     min_score: float | None = None,

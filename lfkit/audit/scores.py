@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from lfkit._types import FloatArray, IntArray
+from lfkit._types import LABEL_METHODS, Float32Array, FloatArray, IntArray, LabelMethod
 from lfkit.engine.apply import apply_rules
 from lfkit.engine.votes import Votes
+from lfkit.errors import check_choice
 from lfkit.model.classifier import RidgeModel, fit_ridge, out_of_fold_scores
 from lfkit.model.fit import LabelModel, fit_counted_model, resolve_method
 from lfkit.model.fuse import Fusion, fit_fusion
@@ -158,7 +159,7 @@ class Evidence:
     neighbours: NeighbourIndex | None
     sample_rows: IntArray
     """The fit sample's row numbers, sorted."""
-    sample_classifier: FloatArray | None
+    sample_classifier: Float32Array | None
     """(len(sample_rows), n_labels) float32 out-of-fold classifier scores of the sample."""
     classifier: RidgeModel | None
     """The classifier for rows outside the sample (None when there are none)."""
@@ -220,7 +221,7 @@ def fit_scorer(
     counts: FeatureCounts,
     sample: Rows,
     *,
-    label_model: str = "naive-bayes",
+    label_model: LabelMethod = "naive-bayes",
     neighbours: bool = True,
     classifier: bool = True,
     seed: int = 0,
@@ -234,10 +235,11 @@ def fit_scorer(
 
     Raises
     ------
-    LfkitError
+    OptionError
         For an unknown label model.
     """
     say = progress or (lambda _: None)
+    check_choice("label_model", label_model, LABEL_METHODS, "label model")
     method = resolve_method(ruleset, label_model, labels=True)
     say(f"fitting the {method} label model")
     model = fit_counted_model(ruleset, counts, sample.votes, sample.y, method=method, seed=seed)
@@ -273,7 +275,7 @@ def score_labels(
     df: pd.DataFrame,
     votes: Votes,
     *,
-    label_model: str = "naive-bayes",
+    label_model: LabelMethod = "naive-bayes",
     neighbours: bool = True,
     classifier: bool = True,
     seed: int = 0,

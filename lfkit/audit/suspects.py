@@ -9,13 +9,14 @@ from typing import Any
 
 import pandas as pd
 
+from lfkit._types import LabelMethod
 from lfkit.audit.evidence import RuleMatch
 from lfkit.audit.findings import Finding
 from lfkit.audit.scores import LabelScores, score_labels
 from lfkit.data import check_frame
 from lfkit.engine.apply import apply_rules
 from lfkit.engine.votes import Votes
-from lfkit.errors import LfkitError
+from lfkit.errors import DataError
 from lfkit.rules.ruleset import RuleSet
 
 __all__ = ["AuditReport", "Finding", "Flag", "LabelScores", "audit_labels", "score_labels"]
@@ -172,7 +173,7 @@ def audit_labels(
     ruleset: RuleSet,
     df: pd.DataFrame,
     *,
-    label_model: str = "naive-bayes",
+    label_model: LabelMethod = "naive-bayes",
     neighbours: bool = True,
     classifier: bool = True,
     min_score: float | None = None,
@@ -204,7 +205,7 @@ def audit_labels(
         say("applying rules")
         votes = apply_rules(ruleset, df)
     elif votes.shape != (len(df), len(ruleset)):
-        raise LfkitError(
+        raise DataError(
             f"audit: votes have shape {votes.shape}, expected {(len(df), len(ruleset))}"
             " (one row per data row, one column per rule)"
         )

@@ -48,7 +48,7 @@ def apply(
             df, votes = apply_on_dask(ruleset, data, scheduler, local_cluster)
         seconds = time.perf_counter() - start
         if out is not None:
-            write_frames(votes_frames(ruleset, df, votes), out, force=force)
+            write_frames(votes_frames(ruleset, df, votes), out, force=force, option="--out")
     typer.echo(summarize_votes(ruleset, votes, seconds=seconds))
     if out is not None:
         typer.echo(f"votes written to {out}")

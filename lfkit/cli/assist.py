@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from lfkit._types import ListFormat, NextFormat, SliceKind
 from lfkit.cli.app import (
     DataArgument,
     ForceOption,
@@ -21,17 +21,6 @@ from lfkit.cli.app import (
     progress,
 )
 from lfkit.display import plural
-
-
-class ListFormat(StrEnum):
-    table = "table"
-    jsonl = "jsonl"
-
-
-class NextFormat(StrEnum):
-    table = "table"
-    jsonl = "jsonl"
-    label_studio = "label-studio"
 
 
 @app.command()
@@ -48,9 +37,7 @@ def suggest(
     min_new: Annotated[
         int, typer.Option(min=1, help="Fewest unexplained labelled rows a keyword must cover.")
     ] = 2,
-    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = (
-        ListFormat.table
-    ),
+    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="Write the suggestions as a rules file (YAML) here."),
@@ -67,7 +54,9 @@ def suggest(
     say = progress()
     with exit_on_error():
         if out is not None:
-            check_output(out, inputs=[data, rules], force=force, suffixes=(".yaml", ".yml"))
+            check_output(
+                out, inputs=[data, rules], force=force, suffixes=(".yaml", ".yml"), option="--out"
+            )
         say("loading rules")
         ruleset = load_ruleset(rules, lfs)
         say("reading data")
@@ -77,9 +66,9 @@ def suggest(
             ruleset, df, labels=label, top=top, min_precision=min_precision, min_new=min_new,
             seed=seed,
         )  # fmt: skip
-        echo(render_suggestions(result, fmt=fmt.value), nl=False)
+        echo(render_suggestions(result, fmt=fmt), nl=False)
         if out is not None:
-            write_text(out, result.to_yaml(source=str(data)), force=force)
+            write_text(out, result.to_yaml(source=str(data)), force=force, option="--out")
             typer.echo(
                 f"{plural(len(result.suggestions), 'keyword')} written to {out}; move it into "
                 "the rules folder and run 'lfkit check'",
@@ -100,7 +89,7 @@ def next_rows(
         typer.Option(
             "--format", "-f", help="Output format (label-studio: tasks JSON + config, needs --out)."
         ),
-    ] = NextFormat.table,
+    ] = "table",
     out: OutOption = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the label model.")] = 0,
     lfs: LfsOption = None,
@@ -111,7 +100,7 @@ def next_rows(
 
     from lfkit.assist.next import labelstudio_next_tasks, render_next, rows_to_label
     from lfkit.data import read_data
-    from lfkit.errors import LfkitError
+    from lfkit.errors import OptionError
     from lfkit.model.label import known_labels
     from lfkit.output import check_outputs, write_text
     from lfkit.review.labelstudio import labelstudio_config
@@ -119,9 +108,11 @@ def next_rows(
     say = progress()
     with exit_on_error():
         outputs = {"--out": out} if out is not None else {}
-        if fmt is NextFormat.label_studio:
+        if fmt == "label-studio":
             if out is None:
-                raise LfkitError("--format label-studio writes two files; give --out PATH.json")
+                raise OptionError(
+                    "out", "--format label-studio writes two files; give --out PATH.json"
+                )
             outputs["--config"] = out.with_suffix(".xml")
         check_outputs(outputs, inputs=[data, rules], force=force)
         say("loading rules")
@@ -131,12 +122,13 @@ def next_rows(
         labelled, given = known_labels(ruleset, df, source=str(data))
         say(f"ranking {len(df) - len(labelled):,} unlabelled rows ({len(labelled):,} labelled)")
         rows = rows_to_label(ruleset, df, labelled, given, n=n, diversity=diversity, seed=seed)
-        if fmt is NextFormat.label_studio:
+        if fmt == "label-studio":
             tasks = labelstudio_next_tasks(ruleset, df, rows)
             write_text(
                 outputs["--out"],
                 json.dumps(tasks, ensure_ascii=False, indent=1) + "\n",
                 force=force,
+                option="--out",
             )
             write_text(
                 outputs["--config"], labelstudio_config(ruleset), force=force, option="--config"
@@ -147,17 +139,12 @@ def next_rows(
                 err=True,
             )
             return
-        text = render_next(rows, fmt=fmt.value)
+        text = render_next(rows, fmt=fmt)
         if out is None:
             echo(text, nl=False)
         else:
-            write_text(out, text, force=force)
+            write_text(out, text, force=force, option="--out")
             typer.echo(f"{plural(len(rows), 'row')} written to {out}", err=True)
-
-
-class SliceKind(StrEnum):
-    label = "label"
-    rule = "rule"
 
 
 @app.command()
@@ -172,13 +159,11 @@ def slices(
             help="A table of id and 'predicted' (what 'lfkit label --out' writes).",
         ),
     ],
-    by: Annotated[SliceKind, typer.Option(help="One slice per label's rules, or per rule.")] = (
-        SliceKind.label
-    ),
+    by: Annotated[
+        SliceKind, typer.Option(help="One slice per label's rules, or per rule.")
+    ] = "label",
     min_size: Annotated[int, typer.Option(min=1, help="Leave out slices with fewer rows.")] = 5,
-    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = (
-        ListFormat.table
-    ),
+    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
     lfs: LfsOption = None,
 ) -> None:
     """Report a model's metrics on each slice the rules define, worst first."""
@@ -192,5 +177,5 @@ def slices(
         table_task = ruleset.task.model_copy(update={"text_columns": ()})
         table = read_data(predictions, table_task, labels=False)
         predicted = read_predictions(ruleset, df, table, source=str(predictions))
-        metrics = slice_metrics(ruleset, df, predicted, by=by.value, min_size=min_size)
-    echo(render_slices(metrics, fmt=fmt.value), nl=False)
+        metrics = slice_metrics(ruleset, df, predicted, by=by, min_size=min_size)
+    echo(render_slices(metrics, fmt=fmt), nl=False)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from lfkit._types import AnalysisFormat, LabelMethod, ReportFormat
 from lfkit.cli.app import (
     DataArgument,
     ForceOption,
@@ -27,26 +27,6 @@ from lfkit.cli.app import (
 )
 from lfkit.display import plural
 
-
-class AuditFormat(StrEnum):
-    table = "table"
-    jsonl = "jsonl"
-    csv = "csv"
-    html = "html"
-
-
-class LabelModelName(StrEnum):
-    naive_bayes = "naive-bayes"
-    majority = "majority"
-    snorkel = "snorkel"
-
-
-class AnalysisFormat(StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-
-
 if TYPE_CHECKING:
     from lfkit.audit.suspects import AuditReport
     from lfkit.rules.ruleset import RuleSet
@@ -59,9 +39,7 @@ FAIL_EXIT = 3
 def audit(
     data: DataArgument,
     rules: RulesOption,
-    fmt: Annotated[AuditFormat, typer.Option("--format", "-f", help="Output format.")] = (
-        AuditFormat.table
-    ),
+    fmt: Annotated[ReportFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
     out: OutOption = None,
     html: Annotated[Path | None, typer.Option(help="Also write the HTML report here.")] = None,
     top: Annotated[
@@ -76,9 +54,9 @@ def audit(
             "many flags as labels estimated wrong).",
         ),
     ] = None,
-    label_model: Annotated[LabelModelName, typer.Option(help="How to resolve rule votes.")] = (
-        LabelModelName.naive_bayes
-    ),
+    label_model: Annotated[
+        LabelMethod, typer.Option(help="How to resolve rule votes (see lfkit label --method).")
+    ] = "naive-bayes",
     neighbours: Annotated[
         bool, typer.Option("--neighbours/--no-neighbours", help="Use similar-row evidence.")
     ] = True,
@@ -109,7 +87,7 @@ def audit(
     from lfkit.review.decisions import read_decisions
     from lfkit.review.memory import audit_with_decisions
 
-    if top is None and fmt is AuditFormat.table and out is None:
+    if top is None and fmt == "table" and out is None:
         top = 20
     # the --html page holds every flag it counts (up to MAX_FLAGS), whatever --top shows
     kept = top if html is None or top is None else max(top, MAX_FLAGS)
@@ -121,7 +99,7 @@ def audit(
         ruleset = load_ruleset(rules, lfs)
         decided = read_decisions(decisions) if decisions is not None else {}
         options = dict(
-            label_model=label_model.value,
+            label_model=label_model,
             neighbours=neighbours,
             classifier=classifier,
             min_score=min_score,
@@ -147,10 +125,10 @@ def audit(
             typer.echo(f"{left} already decided in {decisions} left out", err=True)
         page, report = report, replace(report, flags=report.flags[:top])
         if out is None:
-            for chunk in report_chunks(report, fmt=fmt.value):
+            for chunk in report_chunks(report, fmt=fmt):
                 echo(chunk, nl=False)
         else:
-            write_report(report, out, fmt=fmt.value, force=force)
+            write_report(report, out, fmt=fmt, force=force, option="--out")
             findings = (
                 f" (and {plural(len(report.findings), 'taxonomy finding')})"
                 if report.findings
@@ -190,9 +168,7 @@ def _audit_on_dask(
 def analyze(
     data: DataArgument,
     rules: RulesOption,
-    fmt: Annotated[AnalysisFormat, typer.Option("--format", "-f", help="Output format.")] = (
-        AnalysisFormat.table
-    ),
+    fmt: Annotated[AnalysisFormat, typer.Option("--format", "-f", help="Output format.")] = "table",
     out: OutOption = None,
     force: ForceOption = False,
     scheduler: SchedulerOption = None,
@@ -215,9 +191,9 @@ def analyze(
             with connect(scheduler, local_cluster):
                 parts = split_data(data, ruleset.task)
                 stats = analyze_partitions(ruleset, parts, map_parts=map_partitions)
-        text = render_analysis(stats, fmt=fmt.value)
+        text = render_analysis(stats, fmt=fmt)
         if out is None:
             echo(text, nl=False)
         else:
-            write_text(out, text, force=force)
+            write_text(out, text, force=force, option="--out")
             typer.echo(f"{plural(len(stats), 'rule')} written to {out}", err=True)

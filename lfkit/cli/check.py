@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from lfkit._types import CheckFormat
 from lfkit.cli.app import ForceOption, app, echo, exit_on_error
-
-
-class CheckFormat(StrEnum):
-    """How `lfkit check` prints its findings."""
-
-    text = "text"
-    json = "json"
-    sarif = "sarif"
 
 
 @app.command()
@@ -25,7 +17,7 @@ def check(
     fmt: Annotated[
         CheckFormat,
         typer.Option("--format", "-f", help="text (stderr), or json / sarif (stdout)."),
-    ] = CheckFormat.text,
+    ] = "text",
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too (exit 1).")] = False,
     data: Annotated[
         Path | None,
@@ -60,14 +52,14 @@ def check(
                 raise OptionError(err.option, f"{option}: {err.problem}", err.hint) from None
         report = check_rules(rules, data=data, select=chosen["--select"], ignore=chosen["--ignore"])
     found = report.diagnostics
-    if fmt is CheckFormat.json:
+    if fmt == "json":
         typer.echo(render_json(found))
-    elif fmt is CheckFormat.sarif:
+    elif fmt == "sarif":
         typer.echo(render_sarif(found, version=_version()))
     elif found:
         echo(render_text(found), err=True)
     ruleset = report.ruleset
-    if fmt is CheckFormat.text and ruleset is not None:
+    if fmt == "text" and ruleset is not None:
         disabled = f", {len(ruleset.disabled)} disabled" if ruleset.disabled else ""
         kind = ruleset.task.kind
         typer.echo(f"ok: {len(ruleset)} rules for {len(ruleset.labels)} labels ({kind}){disabled}")
@@ -109,7 +101,7 @@ def import_taxonomy(
         labels = read_taxonomy(taxonomy)
         text = taxonomy_yaml(labels, source=str(taxonomy))
         check_taxonomy(text, str(taxonomy))
-        write_text(out, text, force=force)
+        write_text(out, text, force=force, option="--out")
     added = missing_parents(labels)
     extra = (
         f" (and {len(added)} parents that are not tags, with match_name: false)" if added else ""

@@ -182,7 +182,7 @@ def _label(
                     yield from table_frames(frame, suffix)
 
         if out is not None:
-            write_frames(frames(out.suffix), out, force=force)
+            write_frames(frames(out.suffix), out, force=force, option="--out")
         else:
             for _ in frames(""):
                 pass

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from lfkit._types import ReviewTool
 from lfkit.cli.app import DataArgument, ForceOption, RulesOption, app, exit_on_error, progress
 from lfkit.display import plural
-
-
-class Tool(StrEnum):
-    label_studio = "label-studio"
 
 
 @app.command()
@@ -22,7 +18,7 @@ def export(
     data: DataArgument,
     rules: RulesOption,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the tasks (JSON).")],
-    to: Annotated[Tool, typer.Option("--to", help="The labelling tool.")] = Tool.label_studio,
+    to: Annotated[ReviewTool, typer.Option("--to", help="The labelling tool.")] = "label-studio",
     config: Annotated[
         Path | None,
         typer.Option(help="Where to write the labelling config (default: OUT with .xml)."),
@@ -80,7 +76,8 @@ def export(
             left = plural(left_out, "flag")
             typer.echo(f"{left} already decided in {decisions} left out", err=True)
         tasks = labelstudio_tasks(ruleset, report, df, top=top)
-        write_text(out, json.dumps(tasks, ensure_ascii=False, indent=1) + "\n", force=force)
+        text = json.dumps(tasks, ensure_ascii=False, indent=1) + "\n"
+        write_text(out, text, force=force, option="--out")
         write_text(config, labelstudio_config(ruleset), force=force, option="--config")
     typer.echo(
         f"{plural(len(tasks), 'task')} ({plural(len(report.flags), 'flag')}) written to {out}; "
@@ -96,9 +93,9 @@ def import_decisions(
     out: Annotated[
         Path, typer.Option("--out", "-o", help="The decisions log to append to (JSON Lines).")
     ],
-    source: Annotated[Tool, typer.Option("--from", help="The labelling tool.")] = (
-        Tool.label_studio
-    ),
+    source: Annotated[
+        ReviewTool, typer.Option("--from", help="The labelling tool.")
+    ] = "label-studio",
     data: Annotated[
         Path | None,
         typer.Option(help="The data the tasks came from: check ids and compare current labels."),
@@ -113,11 +110,11 @@ def import_decisions(
 
     with exit_on_error():
         inputs = [annotations] + ([data] if data is not None else [])
-        check_output(out, inputs=inputs, force=True)
+        check_output(out, inputs=inputs, force=True, option="--out")
         ruleset = load_rules(rules)
         tasks = read_annotations(annotations)
         df = None if data is None else read_data(data, ruleset.task)
-        decisions = labelstudio_decisions(ruleset, tasks, df=df, source=source.value)
+        decisions = labelstudio_decisions(ruleset, tasks, df=df, source=source)
         for decision in decisions:
             append_decision(out, decision)
     counts = Counter(decision.decision for decision in decisions)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from lfkit._types import LabelMethod
 from lfkit.cli.app import (
     DataArgument,
     ForceOption,
@@ -19,7 +20,6 @@ from lfkit.cli.app import (
     load_ruleset,
     progress,
 )
-from lfkit.cli.audit import LabelModelName
 from lfkit.display import plural
 from lfkit.errors import OutputError
 
@@ -52,7 +52,7 @@ def fix(
         check_outputs(outputs, inputs=[data, decisions, rules], force=force)
         ruleset = load_rules(rules)
         log = read_decisions(decisions)
-        correction = fix_file(ruleset, data, out, log, force=force)
+        correction = fix_file(ruleset, data, out, log, force=force, option="--out")
         if changes is not None:
             write_text(changes, changes_csv(correction.changes), force=force, option="--changes")
     echo(render_changes(correction.changes), nl=False)
@@ -85,9 +85,9 @@ def review(
         typer.Option("--classifier/--no-classifier", help="Use the out-of-fold text classifier."),
     ] = True,
     seed: Annotated[int, typer.Option(min=0, help="Seed for sampling.")] = 0,
-    label_model: Annotated[LabelModelName, typer.Option(help="How to resolve rule votes.")] = (
-        LabelModelName.naive_bayes
-    ),
+    label_model: Annotated[
+        LabelMethod, typer.Option(help="How to resolve rule votes (see lfkit label --method).")
+    ] = "naive-bayes",
     lfs: LfsOption = None,
 ) -> None:
     """Review the audit's flags in the browser; every decision is appended to --decisions."""
@@ -117,7 +117,7 @@ def review(
             neighbours=neighbours,
             classifier=classifier,
             seed=seed,
-            label_model=label_model.value,
+            label_model=label_model,
             progress=say,
         )
         server = ReviewServer(session, port=port)

@@ -19,7 +19,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,9 @@ from lfkit.rules.patterns import RE2_OPTIONS, ascii_variant, compile_regex, keyw
 from lfkit.rules.ruleset import RuleSet
 from lfkit.rules.text import as_text
 from lfkit.rules.tokens import build_matcher, match_keys, parse, required_literals
+
+if TYPE_CHECKING:
+    import dask.dataframe as dd
 
 FILTER_SIZE = 5_000
 """Regexes per RE2 filter: bounds the set of required literals each filter scans for (RE2
@@ -73,7 +76,7 @@ class _FieldPlan:
     """The spaCy pipeline token patterns run on (None: spacy.blank('en'), tokens only)."""
 
 
-def apply_rules(ruleset: RuleSet, df: pd.DataFrame) -> Votes:
+def apply_rules(ruleset: RuleSet, df: pd.DataFrame | dd.DataFrame) -> Votes:
     """Apply every rule to every row, with the votes of `PandasLFApplier(ruleset.to_snorkel())`.
 
     `df` may also be a `dask.dataframe.DataFrame`: its partitions are then matched on the
@@ -84,7 +87,7 @@ def apply_rules(ruleset: RuleSet, df: pd.DataFrame) -> Votes:
     DataError
         When a text column the rules need is not in the DataFrame.
     """
-    if hasattr(df, "__dask_graph__"):
+    if not isinstance(df, pd.DataFrame):
         from lfkit.engine.distributed import apply_rules_dask
 
         return apply_rules_dask(ruleset, df)
@@ -95,8 +98,9 @@ def apply_rules(ruleset: RuleSet, df: pd.DataFrame) -> Votes:
             f"available: {', '.join(map(str, df.columns))}"
         )
     n_rows, n_rules = len(df), len(ruleset)
-    positive = sparse.csr_array((n_rows, n_rules), dtype=np.int32)
-    unless = sparse.csr_array((n_rows, n_rules), dtype=np.int32)
+    shape = (n_rows, n_rules)
+    positive = sparse.csr_array(shape, shape=shape, dtype=np.int32)
+    unless = sparse.csr_array(shape, shape=shape, dtype=np.int32)
     for plan in _plans(ruleset):
         hits = _field_hits(plan, df[plan.field])
         positive = positive + hits @ plan.positive
@@ -311,8 +315,8 @@ def _field_hits(plan: _FieldPlan, column: pd.Series) -> sparse.csr_array:
     non_ascii = [row for row, text in enumerate(texts) if not text.isascii()]
     unsure = [row for row in non_ascii if _has_non_ascii_word_char(texts[row])]
     joined = join_texts(texts, non_ascii)
-    hits = _keyword_hits(plan, texts, joined, non_ascii, unsure)
-    rows, cols = [hits.row], [hits.col]
+    keyword = _keyword_hits(plan, texts, joined, non_ascii, unsure)
+    rows, cols = [keyword.row], [keyword.col]
     if plan.filters:
         found = _filter_hits(plan, texts, joined, set(unsure))
         rows.append(found[0])
@@ -373,8 +377,9 @@ def _keyword_hits(
         ]
         rows.append(np.full(len(found), row, dtype=np.int64))
         cols.append(np.array(found, dtype=np.int64))
-    row, col = np.concatenate(rows), np.concatenate(cols)
-    return sparse.coo_array((np.ones(len(row), dtype=np.int32), (row, col)), shape=hits.shape)
+    kept_rows, kept_cols = np.concatenate(rows), np.concatenate(cols)
+    ones = np.ones(len(kept_rows), dtype=np.int32)
+    return sparse.coo_array((ones, (kept_rows, kept_cols)), shape=hits.shape)
 
 
 def _filter_hits(

@@ -27,13 +27,15 @@ import dask
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
+from dask.base import compute
+from dask.delayed import delayed
 from distributed import Client, Future, default_client
 from scipy import sparse
 
 from lfkit.data import Partition, split_data
 from lfkit.engine.apply import _fields, apply_rules
 from lfkit.engine.votes import Votes
-from lfkit.errors import ClusterError, DataError, LfkitError
+from lfkit.errors import ClusterError, DataError, OptionError
 from lfkit.readers import BLOCKSIZE
 from lfkit.rules.ruleset import RuleSet
 from lfkit.rules.schema import Task
@@ -61,23 +63,29 @@ def connect(
 
     Raises
     ------
-    LfkitError
-        When both or a bad number are given, or the scheduler cannot be reached.
+    OptionError
+        When both or a bad number are given.
+    ClusterError
+        When the scheduler cannot be reached.
     """
     if scheduler and local_workers is not None:
-        raise LfkitError("give either a scheduler address or a number of local workers, not both")
+        raise OptionError(
+            "local_workers",
+            "give either a scheduler address or a number of local workers, not both",
+        )
     if scheduler:
         _check_scheduler(scheduler, float(str(timeout).removesuffix("s")))
         try:
             return Client(scheduler, timeout=timeout)
         except (OSError, TimeoutError, ValueError, TypeError) as err:
-            raise LfkitError(
-                f"cannot reach the Dask scheduler at {scheduler} ({err}); hint: start one with "
-                "'dask scheduler' and give the address it prints (tcp://HOST:8786)"
+            raise ClusterError(
+                f"cannot reach the Dask scheduler at {scheduler} ({err})", _START_ONE
             ) from None
     workers = local_workers if local_workers is not None else os.cpu_count() or 1
     if workers < 1:
-        raise LfkitError(f"a local cluster needs at least 1 worker, got {workers}")
+        raise OptionError(
+            "local_workers", f"a local cluster needs at least 1 worker, got {workers}"
+        )
     return Client(
         n_workers=workers,
         threads_per_worker=1,
@@ -88,6 +96,7 @@ def connect(
 
 
 _HANDSHAKE_MAX_BYTES = 1 << 20
+_START_ONE = "start one with 'dask scheduler' and give the address it prints (tcp://HOST:8786)"
 
 
 def _check_scheduler(address: str, timeout: float) -> None:
@@ -99,7 +108,7 @@ def _check_scheduler(address: str, timeout: float) -> None:
 
     Raises
     ------
-    LfkitError
+    ClusterError
         When the address cannot be reached, stays silent or does not speak Dask's protocol.
     """
     if "://" in address and not address.startswith("tcp://"):
@@ -108,26 +117,27 @@ def _check_scheduler(address: str, timeout: float) -> None:
     host = host.strip("[]")
     if not host or not port.isdigit():
         return  # let dask explain what is wrong with the address
-    hint = "hint: start one with 'dask scheduler' and give the address it prints (tcp://HOST:8786)"
     deadline = time.monotonic() + timeout
     try:
         with socket.create_connection((host, int(port)), timeout=timeout) as sock:
             header = _receive(sock, 8, deadline)
             (size,) = struct.unpack("Q", header)
             if not 0 < size <= _HANDSHAKE_MAX_BYTES:
-                raise LfkitError(
+                raise ClusterError(
                     f"{address} answered, but not as a Dask scheduler (a message of {size:,} "
-                    f"bytes announced); {hint}"
+                    "bytes announced)",
+                    _START_ONE,
                 )
             _receive(sock, size, deadline)
     except TimeoutError:
-        raise LfkitError(
+        raise ClusterError(
             f"{address} accepted the connection but sent no Dask handshake within "
-            f"{timeout:g} s: not a Dask scheduler, or one that hangs; {hint}"
+            f"{timeout:g} s: not a Dask scheduler, or one that hangs",
+            _START_ONE,
         ) from None
     except OSError as err:
-        raise LfkitError(
-            f"cannot reach the Dask scheduler at {address} ({err.strerror or err}); {hint}"
+        raise ClusterError(
+            f"cannot reach the Dask scheduler at {address} ({err.strerror or err})", _START_ONE
         ) from None
 
 
@@ -161,9 +171,10 @@ def read_data_dask(
     """
     parts = split_data(path, task, labels=labels, blocksize=blocksize)
     with _keep_objects():
-        return dd.from_map(
+        frame: dd.DataFrame = dd.from_map(
             _read, parts, meta=parts[0].empty(), label="lfkit-read", enforce_metadata=False
         )
+    return frame
 
 
 def _read(part: Partition) -> pd.DataFrame:
@@ -197,7 +208,7 @@ def map_partitions(
     threads = sum(client.nthreads().values()) or 1
     window = window or 2 * threads
     ready = [client.scatter(value, broadcast=True, hash=False) for value in shared]
-    pending: deque[Future] = deque()
+    pending: deque[Future[Any]] = deque()
     for part in parts:
         pending.append(client.submit(func, part, *ready, pure=False))
         if len(pending) >= window:
@@ -219,8 +230,8 @@ def apply_rules_dask(ruleset: RuleSet, ddf: dd.DataFrame) -> Votes:
     """
     _check_columns(ruleset, ddf, _fields(ruleset))
     rules = _shipped(ruleset)
-    tasks = [dask.delayed(_partition_votes)(*rules, part) for part in ddf.to_delayed()]
-    fired = dask.compute(*tasks)
+    tasks = [delayed(_partition_votes)(*rules, part) for part in ddf.to_delayed()]
+    fired = compute(*tasks)
     n_rules = len(ruleset)
     stacked = sparse.csr_array(
         sparse.vstack(fired, format="csr") if fired else sparse.csr_array((0, n_rules), dtype=bool)
@@ -233,7 +244,7 @@ def apply_rules_dask(ruleset: RuleSet, ddf: dd.DataFrame) -> Votes:
 def _shipped(ruleset: RuleSet) -> tuple[Any, str]:
     """Return the rule set as one graph node (sent once per worker) and its content key."""
     key = hashlib.sha256(pickle.dumps(ruleset)).hexdigest()
-    return dask.delayed(ruleset, pure=True, traverse=False, name=f"lfkit-rules-{key}"), key
+    return delayed(ruleset, pure=True, traverse=False, name=f"lfkit-rules-{key}"), key
 
 
 def _compiled(ruleset: RuleSet, key: str) -> RuleSet:

@@ -37,6 +37,7 @@ import pandas as pd
 import re2
 from scipy import sparse
 
+from lfkit._types import BoolArray, IntArray
 from lfkit.rules.patterns import keyword_regex
 
 MAX_WORDS = 16
@@ -336,7 +337,8 @@ def keyword_hits(index: KeywordIndex, data: bytes, offsets: np.ndarray) -> spars
     chars = _padded(data)
     starts, stops = _runs(chars)
     if not len(starts) or not index.depth:
-        return sparse.csr_array((n_texts, n_patterns), dtype=np.int32)
+        shape = (n_texts, n_patterns)
+        return sparse.csr_array(shape, shape=shape, dtype=np.int32)
     run_ids = _run_ids(index, data, chars, starts, stops)
     open_before = (starts == 0) | (chars[starts - 1] != _UNDERSCORE)
     open_after = chars[stops] != _UNDERSCORE
@@ -423,7 +425,7 @@ def _next_to_word_char(chars: np.ndarray, begin: np.ndarray, end: np.ndarray) ->
 
 def _code_points(padded: np.ndarray, lead: np.ndarray) -> np.ndarray:
     """Decode the UTF-8 characters whose lead bytes are at `lead` (valid UTF-8: Python's)."""
-    first = padded[lead].astype(np.int64)
+    first: IntArray = padded[lead].astype(np.int64)
     size = np.where(first >= 0xF0, 4, np.where(first >= 0xE0, 3, 2))
     point = first & np.where(size == 4, 0x07, np.where(size == 3, 0x0F, 0x1F))
     for offset in (1, 2, 3):
@@ -438,7 +440,7 @@ def _only_separators(chars: np.ndarray, begin: np.ndarray, end: np.ndarray) -> n
     Gaps are never empty and mostly a character or two long: a few vectorized steps look at
     the characters one offset at a time; the rare longer gaps are checked one by one.
     """
-    hard = _HARD[chars[begin]]
+    hard: BoolArray = _HARD[chars[begin]]
     todo = np.flatnonzero(~hard & (begin + 1 < end))
     for offset in range(1, 8):
         if not len(todo):
@@ -528,7 +530,7 @@ def _run_ids(
             tier.width,
             tier.salt,
         )
-        at = tier.keys.get_indexer(keys)
+        at = tier.keys.get_indexer(pd.Index(keys))  # what get_indexer does with an array
         known = np.flatnonzero(at >= 0)
         at = at[known]
         exact = np.ones(len(known), dtype=bool)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from lfkit._types import FloatArray, IntArray
+from lfkit._types import Float32Array, IntArray
 
 FOLDS = 5
 ALPHA = 1.0
@@ -28,7 +28,9 @@ _ITERATIONS = 40
 _TOLERANCE = 1e-3
 
 
-def _conjugate_gradients(operator: Callable[[FloatArray], FloatArray], b: FloatArray) -> FloatArray:
+def _conjugate_gradients(
+    operator: Callable[[Float32Array], Float32Array], b: Float32Array
+) -> Float32Array:
     """Solve operator(X) = b for a symmetric positive-definite operator, column by column
     (all columns at once)."""
     solution = np.zeros_like(b)
@@ -51,7 +53,7 @@ def _conjugate_gradients(operator: Callable[[FloatArray], FloatArray], b: FloatA
     return solution
 
 
-def _ridge_weights(x: sparse.csr_array, targets: FloatArray, alpha: float) -> FloatArray:
+def _ridge_weights(x: sparse.csr_array, targets: Float32Array, alpha: float) -> Float32Array:
     """Return the (n_terms, n_targets) weights of ridge regression of `targets` on `x` (no
     intercept), solved in the row space or the word space, whichever is smaller."""
     xt = x.T.tocsr()
@@ -70,7 +72,7 @@ def out_of_fold_scores(
     reference: IntArray | None = None,
     folds: int = FOLDS,
     alpha: float = ALPHA,
-) -> FloatArray:
+) -> Float32Array:
     """Return (n_rows, n_labels): each row's ridge score per label from a model that never saw
     the row, trained on the other folds of the `reference` rows (default: all rows).
 
@@ -110,14 +112,14 @@ def out_of_fold_scores(
 class RidgeModel:
     """Ridge regression of every label on the TF-IDF vectors, fitted on all training rows."""
 
-    means: FloatArray
+    means: Float32Array
     """(n_labels,) each label's share of the training rows (the intercept)."""
     carried: IntArray
     """The labels some training row carries (the others score their mean, 0)."""
-    weights: FloatArray
+    weights: Float32Array
     """(n_terms, len(carried)) float32."""
 
-    def predict(self, vectors: sparse.csr_array) -> FloatArray:
+    def predict(self, vectors: sparse.csr_array) -> Float32Array:
         """Return (n_rows, n_labels) float32 scores of these rows' vectors."""
         scores = np.empty((vectors.shape[0], len(self.means)), dtype=np.float32)
         scores[:] = self.means

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import operator
 
-import dask
 import dask.dataframe as dd
 import pandas as pd
+from dask.base import compute
+from dask.delayed import delayed
 
 from lfkit.data import parse_labels
 from lfkit.engine.apply import _fields, apply_rules
@@ -44,7 +45,7 @@ def label_statistics_dask(ruleset: RuleSet, ddf: dd.DataFrame) -> NaiveBayesLabe
     _check_columns(ruleset, ddf, [*_fields(ruleset), ruleset.task.label_column])
     rules = _shipped(ruleset)
     counts = [
-        dask.delayed(_partition_counts)(*rules, part, index)
+        delayed(_partition_counts)(*rules, part, index)
         for index, part in enumerate(ddf.to_delayed())
     ]
     if not counts:
@@ -52,8 +53,8 @@ def label_statistics_dask(ruleset: RuleSet, ddf: dd.DataFrame) -> NaiveBayesLabe
     while len(counts) > 1:
         odd = [counts[-1]] if len(counts) % 2 else []
         pairs = zip(counts[::2], counts[1::2], strict=False)
-        counts = [dask.delayed(operator.add)(a, b) for a, b in pairs] + odd
-    (total,) = dask.compute(counts[0])
+        counts = [delayed(operator.add)(a, b) for a, b in pairs] + odd
+    (total,) = compute(counts[0])
     return model_from_counts(ruleset, total)
 
 

@@ -62,8 +62,8 @@ def fit_em(ruleset: RuleSet, fired: sparse.csr_array, start: FloatArray) -> EmPa
     `start` is usually the majority vote: P(class) per row summing to 1 (multiclass), or
     P(tag present) per row and tag (multilabel).
     """
-    x = sparse.csr_array(fired, dtype=np.float64)
-    rates = (np.asarray(x.sum(axis=0)).ravel() + 1.0) / (x.shape[0] + 2.0)
+    x = fired.astype(np.float64)
+    rates = (np.asarray(x.sum(axis=0), dtype=np.float64).ravel() + 1.0) / (x.shape[0] + 2.0)
     mask = _rule_mask(ruleset)
     direction = _direction(ruleset)
     start = probs = np.clip(start, _EPS, 1 - _EPS)
@@ -86,7 +86,7 @@ def fit_em(ruleset: RuleSet, fired: sparse.csr_array, start: FloatArray) -> EmPa
 
 def em_logits(params: EmParameters, fired: sparse.csr_array) -> FloatArray:
     """Return each row's score per label: log-odds (multilabel) or log-scores (multiclass)."""
-    x = sparse.csr_array(fired, dtype=np.float64)
+    x = fired.astype(np.float64)
     return np.asarray(params.prior + x @ params.weights.T + params.const)
 
 

@@ -245,7 +245,7 @@ def fit_counted_model(
     votes: Votes,
     y: sparse.csr_array,
     *,
-    method: str,
+    method: LabelMethod,
     seed: int = 0,
 ) -> LabelModel:
     """Fit a label model from statistics of all rows and the votes of some of them.
@@ -313,4 +313,5 @@ def _as_votes(ruleset: RuleSet, data: pd.DataFrame | Votes) -> Votes:
 
 
 def _no_labels(ruleset: RuleSet, votes: Votes) -> sparse.csr_array:
-    return sparse.csr_array((votes.shape[0], len(ruleset.labels)), dtype=np.int8)
+    shape = (votes.shape[0], len(ruleset.labels))
+    return sparse.csr_array(shape, shape=shape, dtype=np.int8)

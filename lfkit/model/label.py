@@ -20,7 +20,7 @@ from lfkit._types import IntArray
 from lfkit.data import parse_labels
 from lfkit.engine.apply import apply_rules
 from lfkit.engine.votes import Votes
-from lfkit.errors import DataError, LfkitError
+from lfkit.errors import DataError, OptionError
 from lfkit.model.fit import LabelModel
 from lfkit.rules.ruleset import RuleSet
 
@@ -105,14 +105,14 @@ def label_rows(
     clash = [column for column in new_columns if column in df.columns]
     if clash:
         raise DataError(
-            f"label: the data already has a column '{clash[0]}', which labelling would add; "
-            "hint: rename or drop it first"
+            f"label: the data already has a column '{clash[0]}', which labelling would add",
+            "rename or drop it first",
         )
     if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise LfkitError(f"label: threshold {threshold} is not between 0 and 1")
+        raise OptionError("threshold", f"label: threshold={threshold} is not between 0 and 1")
     votes = apply_rules(ruleset, df) if votes is None else votes
     if votes.shape[0] != len(df):
-        raise LfkitError(f"label: votes of {votes.shape[0]} rows for {len(df)} rows of data")
+        raise DataError(f"label: votes of {votes.shape[0]} rows for {len(df)} rows of data")
     probs = model.predict_proba(votes)
     abstain = np.asarray(votes.fired.sum(axis=1)).ravel() == 0
     labelled = ~abstain if not keep_abstains else np.ones(len(df), dtype=bool)

@@ -172,9 +172,9 @@ def count_features(features: sparse.csr_array, given: sparse.csr_array) -> Featu
     y = given.astype(np.float64)
     return FeatureCounts(
         n_rows=features.shape[0],
-        present=np.asarray(y.sum(axis=0)).ravel(),
+        present=np.asarray(y.sum(axis=0), dtype=np.float64).ravel(),
         fired_present=np.asarray((y.T @ features).toarray()),
-        fired_total=np.asarray(features.sum(axis=0)).ravel(),
+        fired_total=np.asarray(features.sum(axis=0), dtype=np.float64).ravel(),
     )
 
 

@@ -36,7 +36,8 @@ class TextVectors:
     def transform(self, texts: Sequence[str]) -> sparse.csr_array:
         """Return the (len(texts), n_terms) float32 TF-IDF vectors of these texts."""
         if self.vectorizer is None:
-            return sparse.csr_array((len(texts), 1), dtype=np.float32)
+            shape = (len(texts), 1)
+            return sparse.csr_array(shape, shape=shape, dtype=np.float32)
         return sparse.csr_array(self.vectorizer.transform(texts))
 
     @property
@@ -126,7 +127,7 @@ def build_neighbours(
     """
     y = given.astype(np.float64).tocsr()
     if present is None:
-        present = np.asarray(y.sum(axis=0)).ravel()
+        present = np.asarray(y.sum(axis=0), dtype=np.float64).ravel()
     n_rows = y.shape[0] if n_rows is None else n_rows
     present = np.asarray(present, dtype=np.float64)
     k = max(1, min(k, y.shape[0] - 1))

@@ -187,5 +187,6 @@ def _no_votes(ruleset: RuleSet) -> Votes:
 
 
 def _no_label_counts(ruleset: RuleSet, n_rows: int) -> FeatureCounts:
-    no_labels = sparse.csr_array((n_rows, len(ruleset.labels)), dtype=np.int8)
+    shape = (n_rows, len(ruleset.labels))
+    no_labels = sparse.csr_array(shape, shape=shape, dtype=np.int8)
     return count_features(sparse.csr_array((n_rows, 0)), no_labels)

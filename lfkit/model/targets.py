@@ -40,8 +40,9 @@ def given_matrix(ruleset: RuleSet, given: Sequence[Any]) -> sparse.csr_array:
         if unknown:
             raise DataError(
                 f"classes {', '.join(map(repr, unknown[:5]))} in the data are not labels of the "
-                f"rule set ({', '.join(ruleset.labels)}); hint: add them under 'labels:' (with "
-                "match_name: false if the name is not a good keyword)"
+                f"rule set ({', '.join(ruleset.labels)})",
+                "add them under 'labels:' (with match_name: false if the name is not a good "
+                "keyword)",
             )
     rows: list[int] = []
     cols: list[int] = []

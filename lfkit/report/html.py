@@ -394,7 +394,8 @@ def report_data(report: AuditReport, *, limit: int = MAX_FLAGS) -> dict[str, Any
     fields = list(dict.fromkeys(field for flag in report.flags for field in flag.texts))
     labels = _Index({label: i for i, label in enumerate(report.labels)})
     rules, rows = _Index(), {}
-    row_data, flags = [], []
+    row_data: list[list[Any]] = []
+    flags: list[list[Any]] = []
 
     def matches(flag: Flag, found: tuple[RuleMatch, ...]) -> list[list[Any]]:
         return [

@@ -5,21 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from lfkit._types import REPORT_FORMATS, ReportFormat
 from lfkit.audit.suspects import AuditReport
-from lfkit.errors import LfkitError
+from lfkit.errors import check_choice
 from lfkit.output import atomic_path, write_text
 
-FORMATS = ("table", "jsonl", "csv", "html")
 
-
-def render_report(report: AuditReport, *, fmt: str = "table") -> str:
+def render_report(report: AuditReport, *, fmt: ReportFormat = "table") -> str:
     """Return the report as a terminal table, JSON Lines, CSV or a self-contained HTML page.
 
     Raises
     ------
-    LfkitError
+    OptionError
         For an unknown format.
     """
+    check_choice("fmt", fmt, REPORT_FORMATS, "report format")
     if fmt == "table":
         from lfkit.report.table import render_table
 
@@ -36,27 +36,27 @@ def render_report(report: AuditReport, *, fmt: str = "table") -> str:
         from lfkit.report.html import render_html
 
         return render_html(report)
-    raise LfkitError(f"unknown report format '{fmt}'; choose one of {', '.join(FORMATS)}")
 
 
 def write_report(
     report: AuditReport,
     path: str | Path,
     *,
-    fmt: str = "table",
+    fmt: ReportFormat = "table",
     force: bool = False,
-    option: str = "--out",
+    option: str = "",
 ) -> None:
     """Write the report to a file atomically, in any of its formats; JSON Lines streams, so
     that writing every flag never holds the whole text in memory.
 
     Raises
     ------
-    LfkitError
+    OptionError
         For an unknown format.
     OutputError
         When `path` exists (without `force`) or cannot be written (see `lfkit.output`).
     """
+    check_choice("fmt", fmt, REPORT_FORMATS, "report format")
     path = Path(path)
     if fmt != "jsonl":
         write_text(path, render_report(report, fmt=fmt), force=force, option=option)
@@ -67,15 +67,16 @@ def write_report(
         write_jsonl(report, out)
 
 
-def report_chunks(report: AuditReport, *, fmt: str = "table") -> Iterator[str]:
+def report_chunks(report: AuditReport, *, fmt: ReportFormat = "table") -> Iterator[str]:
     """Yield the text of `render_report` in pieces (JSON Lines: BATCH records at a time), for
     writing a large report to a stream without holding all of it.
 
     Raises
     ------
-    LfkitError
+    OptionError
         For an unknown format.
     """
+    check_choice("fmt", fmt, REPORT_FORMATS, "report format")
     if fmt != "jsonl":
         yield render_report(report, fmt=fmt)
         return

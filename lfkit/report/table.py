@@ -89,15 +89,15 @@ def render_table(report: AuditReport, *, width: int | None = None) -> str:
             f"{'rows':>6}  {'parent':<{parents}}  {'child':<{children}}  {'P(child)':>8}  ids",
         ]
         for finding in shown:
-            ids = ", ".join(map(str, finding.ids[:SHOWN_IDS]))
-            ids += ", …" if finding.count > SHOWN_IDS else ""
+            some = ", ".join(map(str, finding.ids[:SHOWN_IDS]))
+            some += ", …" if finding.count > SHOWN_IDS else ""
             lines.append(
                 f"{finding.count:>6}  {finding.parent:<{parents}}  {finding.child:<{children}}  "
-                f"{finding.score:8.0%}  {ids}"
+                f"{finding.score:8.0%}  {some}"
             )
         more = len(report.findings) - SHOWN_FINDINGS
         if more > 0:
-            lines.append(f"        … and {more} more (all in --format jsonl, csv and html)")
+            lines.append(f"        … and {more} more (all in the jsonl, csv and html formats)")
     line = new_labels_line(report)
     if line:
         lines += ["", textwrap.fill(line, width, break_on_hyphens=False)]

@@ -24,8 +24,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 
+from lfkit._types import REVIEW_CHOICES
 from lfkit.audit.suspects import AuditReport, Flag
-from lfkit.errors import LfkitError
+from lfkit.errors import DataError, LfkitError, OptionError, check_choice
 from lfkit.review.decisions import Decision, append_decision, decision_for, read_decisions
 from lfkit.review.memory import audit_with_decisions
 from lfkit.rules.ruleset import RuleSet
@@ -47,7 +48,6 @@ HEADERS = {
 MAX_BODY = 65_536
 EXAMPLES = 5
 """Rows of a taxonomy finding shown as examples."""
-CHOICES = ("accept", "reject", "relabel", "skip")
 
 
 @dataclass
@@ -95,11 +95,10 @@ class ReviewSession:
 
         Raises
         ------
-        LfkitError
+        OptionError
             For an unknown item, choice or relabel value.
         """
-        if choice not in CHOICES:
-            raise LfkitError(f"unknown decision {choice!r}; expected one of {', '.join(CHOICES)}")
+        check_choice("choice", choice, REVIEW_CHOICES, "decision")
         with self.lock:
             item = self._get(index)
             if choice == "skip":  # not written: a skipped flag comes back next run
@@ -127,18 +126,20 @@ class ReviewSession:
 
     def _get(self, index: Any) -> Item:
         if isinstance(index, bool) or not isinstance(index, int):
-            raise LfkitError(f"'index' must be an integer, got {index!r}")
+            raise OptionError("index", f"'index' must be an integer, got {index!r}")
         if not 0 <= index < len(self.items):
-            raise LfkitError(f"no item {index}; there are {len(self.items)}")
+            raise OptionError("index", f"no item {index}; there are {len(self.items)}")
         return self.items[index]
 
     def _decisions(self, item: Item, choice: str, value: Any) -> list[Decision]:
         labels = self.ruleset.labels
         if choice == "relabel":
             if item.flag is None:
-                raise LfkitError("a taxonomy finding can be accepted or rejected, not relabelled")
+                raise OptionError(
+                    "choice", "a taxonomy finding can be accepted or rejected, not relabelled"
+                )
             if not isinstance(value, str) or value not in labels:
-                raise LfkitError(f"relabel needs one of the rules' labels, got {value!r}")
+                raise OptionError("value", f"relabel needs one of the rules' labels, got {value!r}")
             return [decision_for(item.flag, "relabel", value=self._relabel(value))]
         if item.flag is not None:
             flag = item.flag
@@ -231,9 +232,10 @@ class ReviewServer(ThreadingHTTPServer):
         try:
             super().__init__((HOST, port), _Handler)
         except OSError as err:
-            raise LfkitError(
-                f"cannot listen on {HOST}:{port} ({err.strerror}); hint: pick another --port "
-                "or leave it out for a free one"
+            raise OptionError(
+                "port",
+                f"cannot listen on {HOST}:{port} ({err.strerror})",
+                "pick another port=N, or leave it out for a free one",
             ) from None
 
     @property
@@ -290,10 +292,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             length = int(self.headers.get("Content-Length", "0"))
             if not 0 < length <= MAX_BODY:
-                raise LfkitError(f"a decision is a JSON body of at most {MAX_BODY} bytes")
+                raise DataError(f"a decision is a JSON body of at most {MAX_BODY} bytes")
             body = json.loads(self.rfile.read(length))
             if not isinstance(body, dict):
-                raise LfkitError("a decision is a JSON object")
+                raise DataError("a decision is a JSON object")
             answer = self.server.session.decide(
                 body.get("index"), body.get("decision"), body.get("value")
             )

@@ -181,8 +181,8 @@ def read_log(path: str | Path) -> list[Decision]:
             record = json.loads(line)
         except json.JSONDecodeError as err:
             raise DataError(
-                f"{where}: not valid JSON ({err.msg} at column {err.colno}); hint: each line "
-                "of a decisions file is one JSON object (see docs/review.md)"
+                f"{where}: not valid JSON ({err.msg} at column {err.colno})",
+                "each line of a decisions file is one JSON object (see docs/review.md)",
             ) from None
         record = _numbers_as_text(record)
         _check(record, where)
@@ -247,9 +247,10 @@ def _check(record: Any, where: str) -> None:
     problem = _problem(record)
     if problem:
         raise DataError(
-            f"{where}: {problem}; hint: a decision is a JSON object with id, label, kind, "
-            f"decision ({' | '.join(DECISIONS)}) and optional value, score, rules, source, "
-            "time (see docs/review.md)"
+            f"{where}: {problem}",
+            f"a decision is a JSON object with id, label, kind, decision "
+            f"({' | '.join(DECISIONS)}) and optional value, score, rules, source, time (see "
+            "docs/review.md)",
         )
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 from lfkit.data import check_frame, read_data
 from lfkit.display import csv_cell, plural
 from lfkit.errors import DataError, OutputError
-from lfkit.output import atomic_path
+from lfkit.output import atomic_path, output_name
 from lfkit.readers import json_lines, sniff_delimiter
 from lfkit.review.decisions import Decision
 from lfkit.rules.ruleset import RuleSet
@@ -166,9 +166,9 @@ def check_decisions(
         listed = "; ".join(problems[:MAX_LISTED])
         more = f" (and {len(problems) - MAX_LISTED} more)" if len(problems) > MAX_LISTED else ""
         raise DataError(
-            f"{len(problems)} decisions cannot be applied: {listed}{more}; hint: were these "
-            f"decisions made on another data file or with other rules? Fix or remove those "
-            "lines (or append an 'undo' for them) and retry"
+            f"{len(problems)} decisions cannot be applied: {listed}{more}",
+            "were these decisions made on another data file or with other rules? Fix or remove "
+            "those lines (or append an 'undo' for them) and retry",
         )
 
 
@@ -179,12 +179,13 @@ def fix_file(
     decisions: Mapping[Any, Decision],
     *,
     force: bool = False,
+    option: str = "",
 ) -> Correction:
     """Write `data` with its labels corrected by the decisions to `out`, in the same format.
 
     Every other column and value and the row order are kept; a changed label cell is encoded
     as the input encoded it (a JSON list, a JSON list in a string, a delimited string). The
-    write is atomic, and `out` must not be `data`.
+    write is atomic, and `out` must not be `data`. `option` names `out` in messages.
 
     Raises
     ------
@@ -195,17 +196,22 @@ def fix_file(
     """
     data, out = Path(data), Path(out)
     if out.resolve() == data.resolve():
-        raise OutputError(f"{out} is the input file; lfkit never overwrites its inputs")
+        raise OutputError(
+            f"{output_name(out, option)} is the input file; lfkit never overwrites its inputs"
+        )
     suffix = data.suffix.lower()
     if out.suffix.lower() != suffix:
         raise OutputError(
-            f"{out}: the corrected data keeps the input's format; hint: name it *{suffix}"
+            f"{output_name(out, option)}: the corrected data keeps the input's format",
+            f"name it *{suffix}",
         )
     df = read_data(data, ruleset.task)
     correction = correct_labels(ruleset, df, decisions, source=str(data))
     new = {row: correction.labels[row] for row in correction.rows}
     writer = _write_parquet if suffix == ".parquet" else _TEXT_WRITERS[suffix]
-    with atomic_path(out, force=force) as temp:  # replaces an existing `out` only with force
+    with atomic_path(
+        out, force=force, option=option
+    ) as temp:  # replaces an existing `out` only with force
         writer(data, temp, ruleset, new)
     return correction
 

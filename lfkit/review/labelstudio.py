@@ -127,20 +127,21 @@ def labelstudio_tasks(
     for flag in report.flags:
         row = rows.setdefault(flag.row, _Row(flag.to_dict()["id"], flag.texts, list(flag.given)))
         row.add(_flag_entry(flag), [f"   {reason}" for reason in flag.reasons()])
-    for finding in report.findings if df is not None else ():
-        entry = {
-            "label": finding.parent,
-            "kind": "missing-parent",
-            "score": round(finding.score, 6),
-            "suggestion": None,
-            "rules": [],
-        }
-        rows_with_gap = "this row" if len(finding.rows) == 1 else f"{len(finding.rows):,} rows"
-        why = [f"   taxonomy: has child {finding.child} but not its parent ({rows_with_gap})"]
-        for index in finding.rows:
-            row = rows.setdefault(index, _row_of(ruleset, df, index))
-            if all(flag["label"] != finding.parent for flag in row.flags):
-                row.add(dict(entry), why)
+    if df is not None:
+        for finding in report.findings:
+            entry = {
+                "label": finding.parent,
+                "kind": "missing-parent",
+                "score": round(finding.score, 6),
+                "suggestion": None,
+                "rules": [],
+            }
+            rows_with_gap = "this row" if len(finding.rows) == 1 else f"{len(finding.rows):,} rows"
+            why = [f"   taxonomy: has child {finding.child} but not its parent ({rows_with_gap})"]
+            for index in finding.rows:
+                row = rows.setdefault(index, _row_of(ruleset, df, index))
+                if all(flag["label"] != finding.parent for flag in row.flags):
+                    row.add(dict(entry), why)
     ranked = sorted(rows.values(), key=lambda row: -max(flag["score"] for flag in row.flags))
     return [_task(ruleset, row) for row in ranked[:top]]
 
@@ -163,9 +164,9 @@ class _Row:
 
 def _row_of(ruleset: RuleSet, df: pd.DataFrame, index: int) -> _Row:
     task, known = ruleset.task, set(ruleset.labels)
-    row_id = df.at[index, task.id_column]
-    labels = df.at[index, task.label_column]
-    labels = labels if isinstance(labels, list | tuple) else [labels]
+    row_id: Any = df.at[index, task.id_column]
+    cell: Any = df.at[index, task.label_column]
+    labels = cell if isinstance(cell, list | tuple) else [cell]
     return _Row(
         row_id.item() if hasattr(row_id, "item") else row_id,
         {column: as_text(df.at[index, column]) for column in task.text_columns},
@@ -271,8 +272,8 @@ def read_annotations(path: str | Path) -> list[dict[str, Any]]:
     """
     path = Path(path)
     hint = (
-        "hint: in Label Studio, Export > JSON (not JSON-MIN or CSV) the project whose tasks "
-        "`lfkit export --to label-studio` wrote"
+        "in Label Studio, Export > JSON (not JSON-MIN or CSV) the project whose tasks lfkit "
+        "exported (labelstudio_tasks, lfkit export)"
     )
     try:
         tasks = json.loads(path.read_text(encoding="utf-8-sig"))
@@ -282,23 +283,22 @@ def read_annotations(path: str | Path) -> list[dict[str, Any]]:
         raise DataError(f"{path}: the Label Studio export is not UTF-8 text") from None
     except json.JSONDecodeError as err:
         raise DataError(
-            f"{path}:{err.lineno}: not valid JSON ({err.msg} at column {err.colno}); {hint}"
+            f"{path}:{err.lineno}: not valid JSON ({err.msg} at column {err.colno})", hint
         ) from None
     if not isinstance(tasks, list):
-        raise DataError(
-            f"{path}: expected a JSON list of tasks, got {type(tasks).__name__}; {hint}"
-        )
+        raise DataError(f"{path}: expected a JSON list of tasks, got {type(tasks).__name__}", hint)
     for number, task in enumerate(tasks, start=1):
         where = f"{path}: task {number}"
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
-            raise DataError(f"{where} has no 'data' object; {hint}")
+            raise DataError(f"{where} has no 'data' object", hint)
         if "lfkit_id" not in task["data"] or not isinstance(task["data"].get("lfkit_flags"), list):
             raise DataError(
                 f"{where} (Label Studio id {task.get('id')}) has no lfkit_id or lfkit_flags: "
-                f"it was not exported by lfkit; {hint}"
+                "it was not exported by lfkit",
+                hint,
             )
         if not isinstance(task.get("annotations", []), list):
-            raise DataError(f"{where}: 'annotations' must be a list; {hint}")
+            raise DataError(f"{where}: 'annotations' must be a list", hint)
     return tasks
 
 
@@ -342,8 +342,8 @@ def labelstudio_decisions(
         key = str(data["lfkit_id"])
         if given is not None and key not in given:
             raise DataError(
-                f"{where}: row id {data['lfkit_id']!r} is not in the data; hint: pass the data "
-                "the tasks were exported from"
+                f"{where}: row id {data['lfkit_id']!r} is not in the data",
+                "pass the data the tasks were exported from",
             )
         before = given[key] if given is not None else list(data.get("lfkit_given") or [])
         time = _utc(annotation.get("updated_at") or annotation.get("created_at"))
@@ -395,13 +395,14 @@ def _chosen(ruleset: RuleSet, annotation: dict[str, Any], where: str) -> list[st
     unknown = sorted({str(label) for label in chosen} - set(ruleset.labels))
     if unknown:
         raise DataError(
-            f"{where}: label(s) {', '.join(map(repr, unknown))} are not in the rules; hint: "
-            "annotate with the labelling config `lfkit export` wrote for these rules"
+            f"{where}: label(s) {', '.join(map(repr, unknown))} are not in the rules",
+            "annotate with the labelling config lfkit exported for these rules",
         )
     if not ruleset.multilabel and len(set(chosen)) != 1:
         raise DataError(
             f"{where}: a multiclass row needs exactly one class, the annotation chose "
-            f"{len(set(chosen))}; hint: use the labelling config `lfkit export` wrote"
+            f"{len(set(chosen))}",
+            "use the labelling config lfkit exported for these rules",
         )
     return list(dict.fromkeys(chosen))
 
