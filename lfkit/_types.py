@@ -37,6 +37,10 @@ VoteSign = Literal["positive", "negative"]
 """What a rule's match says about its label: present, or absent (multilabel only)."""
 VOTE_SIGNS: tuple[VoteSign, ...] = get_args(VoteSign)
 
+LfVote = Literal["positive", "negative", "both"]
+"""What a tag's labeling function says: the tag is present, absent, or either (two columns)."""
+LF_VOTES: tuple[LfVote, ...] = get_args(LfVote)
+
 LengthUnit = Literal["words", "characters"]
 """What a length test counts."""
 LENGTH_UNITS: tuple[LengthUnit, ...] = get_args(LengthUnit)

@@ -40,6 +40,7 @@ from lfkit.model.fit import LabelModel, fit_label_model
 from lfkit.report.render import render_report
 from lfkit.rules.patterns import keyword_regex
 from lfkit.rules.ruleset import RuleSet
+from lfkit.rules.schema import Task
 
 PACKAGE = Path(lfkit.__file__).parent
 ROOT = PACKAGE.parent
@@ -206,6 +207,11 @@ def test_a_damaged_model_file_is_a_model_error(
         lfkit.load_label_model(path, class_rules)
 
 
+def _tiny_rules() -> RuleSet:
+    task = Task(kind="multilabel", text_columns=("text",), label_column="tags")
+    return RuleSet(task, ("spam",), {}, ())
+
+
 OPTION_CALLS: list[tuple[str, Callable[[], Any]]] = [
     ("match", lambda: keyword_regex("cv", match="wordy")),  # type: ignore[arg-type]
     ("fmt", lambda: render_report(None, fmt="xlsx")),  # type: ignore[arg-type]
@@ -213,6 +219,7 @@ OPTION_CALLS: list[tuple[str, Callable[[], Any]]] = [
     ("fmt", lambda: render_next([], fmt="csv")),  # type: ignore[arg-type]
     ("fmt", lambda: render_slices([], fmt="csv")),  # type: ignore[arg-type]
     ("by", lambda: slice_rules(None, by="tag")),  # type: ignore[arg-type]
+    ("vote", lambda: _tiny_rules().with_lfs([len], vote="maybe")),  # type: ignore[arg-type]
 ]
 
 

@@ -67,7 +67,8 @@ def exit_on_error() -> Iterator[None]:
         raise typer.Exit(code=1) from None
 
 
-_KEYWORD = re.compile(r"\b([a-z][a-z0-9_]*)=('[^'\n]*'|[^\s,;:)'\"]+)")
+_KEYWORD = re.compile(r"(?<![(,\w])(?<!, )([a-z][a-z0-9_]*)=('[^'\n]*'|[^\s,;:)'\"]+)")
+"""`name=value` in prose; not an argument inside a Python call (`f(x, name=value)`)."""
 
 
 def cli_message(text: str, flags: Mapping[str, tuple[str, str]]) -> str:
@@ -84,6 +85,8 @@ def cli_message(text: str, flags: Mapping[str, tuple[str, str]]) -> str:
     'out.csv exists\n  hint: pass --force to replace it'
     >>> cli_message("method='majorty' is not a label model; or gpu=False, or top=3", flags)
     '--method majorty is not a label model; or --cpu, or top=3'
+    >>> cli_message("fit one with fit(x, method='auto') or fit(method='em')", flags)
+    "fit one with fit(x, method='auto') or fit(method='em')"
     """
 
     def flag(found: re.Match[str]) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lfkit._types import ABSTAIN
+from lfkit._types import ABSTAIN, LfVote
 from lfkit.errors import DataError, FunctionError
 from lfkit.rules.schema import label_name
 
@@ -224,7 +224,7 @@ def function_columns(
     *,
     labels: Sequence[str],
     multilabel: bool,
-    vote: str,
+    vote: LfVote,
     taken: set[str],
     id_column: str = "id",
 ) -> list[tuple[str, str, int, FunctionVote]]:

@@ -7,10 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from lfkit._types import LF_VOTES, LfVote
+from lfkit.errors import check_choice
 from lfkit.rules.functions import FunctionVote, bound_lfs, function_columns
 from lfkit.rules.schema import Length, Score, Task
 
@@ -294,7 +296,7 @@ class RuleSet:
         lfs: Any,
         *,
         label: str | int | None = None,
-        vote: Literal["positive", "negative", "both"] = "positive",
+        vote: LfVote = "positive",
     ) -> RuleSet:
         """Return a rule set whose label matrix also has columns fed by your own functions.
 
@@ -316,6 +318,8 @@ class RuleSet:
         FunctionError
             For an item that is not a function, a function without a name, an unknown
             label, a multilabel function not bound to a tag, or a column name already taken.
+        OptionError
+            For another `vote`.
 
         Examples
         --------
@@ -329,6 +333,7 @@ class RuleSet:
         >>> ruleset.with_lfs([has_link]).rule_names
         ['has_link=ham', 'has_link=spam']
         """
+        check_choice("vote", vote, LF_VOTES, "vote")
         taken = set(self.rule_names) | {self.task.id_column}
         added = []
         for function, bound in bound_lfs(lfs, label=label):
