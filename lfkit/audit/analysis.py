@@ -111,7 +111,7 @@ def count_rules(
         columns.append((len(rows), same.sum(), other.sum(), agrees.sum(), described.sum()))
         examples.append(tuple(_plain(ids[row]) for row in wrong[:EXAMPLES]))
     table = np.array(columns, dtype=np.int64).reshape(len(columns), 5).T
-    return RuleCounts(n_rows, *table, tuple(examples))
+    return RuleCounts(n_rows, table[0], table[1], table[2], table[3], table[4], tuple(examples))
 
 
 def rule_stats(ruleset: RuleSet, counts: RuleCounts) -> list[RuleStats]:

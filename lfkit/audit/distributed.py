@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate
 from typing import Any
 
+from lfkit._types import LabelMethod
 from lfkit.audit.analysis import RuleCounts, RuleStats, count_rules, rule_stats
 from lfkit.audit.partitioned import (
     AuditPlan,
@@ -44,7 +45,7 @@ def audit_partitions(
     parts: Sequence[Partition],
     *,
     map_parts: Mapper = map_local,
-    label_model: str = "naive-bayes",
+    label_model: LabelMethod = "naive-bayes",
     neighbours: bool = True,
     classifier: bool = True,
     min_score: float | None = None,
