@@ -252,8 +252,8 @@ def _fit_multilabel(evidence: dict[str, FloatArray], y: np.ndarray, *, seed: int
         return float(loss) / len(t), grad / len(t)
 
     start = np.array([1.0, direction[n_sources], 0.05, 0.05])
-    bounds = [(0.0, None), (None, None), (1e-4, MAX_NOISE), (1e-4, MAX_NOISE)]
-    fit = minimize(nll, start, jac=True, method="L-BFGS-B", bounds=bounds).x
+    noise_bounds = [(0.0, None), (None, None), (1e-4, MAX_NOISE), (1e-4, MAX_NOISE)]
+    fit = minimize(nll, start, jac=True, method="L-BFGS-B", bounds=noise_bounds).x
     weights = tuple(float(fit[0] * w) for w in direction[:n_sources])
     bias = np.array([fit[1]])
     pooled = (float(fit[2]), float(fit[3]))
