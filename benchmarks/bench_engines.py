@@ -49,7 +49,8 @@ def lfkit_engine(plan: engine._FieldPlan) -> Runner:
     """lfkit's engine as it is: the plan holds the compiled filters."""
 
     def run(texts: list[str]) -> Hits:
-        rows, cols = engine._field_hits(plan, pd.Series(texts)).nonzero()
+        nodes, hits = engine._field_hits(plan, pd.Series(texts))
+        rows, cols = (nodes @ plan.keywords.exact + hits).nonzero()
         return set(zip(rows.tolist(), cols.tolist(), strict=True))
 
     return run

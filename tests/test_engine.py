@@ -387,6 +387,18 @@ def test_keyword_index_without_packed_keys(tmp_path: Path, monkeypatch: pytest.M
     assert L[:, 0].tolist() == [1, 1, -1, -1]
 
 
+def test_keyword_index_in_chunks_equals_whole(
+    tag_rules: RuleSet, projects: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Matching a column in chunks of a few bytes (rows straddling chunk starts) finds the
+    same votes as in one piece."""
+    sample = projects.head(300)
+    whole = lfkit.apply_rules(tag_rules, sample).to_dense()
+    monkeypatch.setattr(keywords, "CHUNK_BYTES", 97)
+    np.testing.assert_array_equal(lfkit.apply_rules(tag_rules, sample).to_dense(), whole)
+    assert (whole != ABSTAIN).sum() > 100
+
+
 KEYWORD_ALPHABET = "aAbB01 _-\t\n\x0b.+é\u017f\u212a\u00a0\x00\u0345\u0301\u0663"
 keyword_texts = st.text(alphabet=KEYWORD_ALPHABET, max_size=30) | st.lists(
     st.sampled_from(["ab", "AB", "a", "b0", "ab_", "_ab", "a-b", "ab b0", "é", "\u017f", " "]),
@@ -479,7 +491,6 @@ def test_candidate_rows_cover_every_matching_row(texts: list[str], regex: str) -
     if any_regex is None:  # anchored: rows are matched one by one
         assert not engine._is_local(regex)
         return
-    non_ascii = [row for row, text in enumerate(texts) if not text.isascii()]
-    rows = engine._candidate_rows(any_regex, *keywords.join_texts(texts, non_ascii))
+    rows = engine._candidate_rows(any_regex, *keywords.join_texts(texts)[:2])
     assert rows == sorted(set(rows))
     assert {row for row, text in enumerate(texts) if re2.search(regex, text)} <= set(rows)

@@ -29,12 +29,12 @@ from scipy import sparse
 from lfkit._types import IntArray
 from lfkit.engine.keywords import (
     FOLD_TO_ASCII,
-    WORD_CHAR_FOLDED,
     KeywordIndex,
     build_keyword_index,
     join_texts,
     keyword_hits,
     keyword_words,
+    word_char_rows,
 )
 from lfkit.engine.votes import Votes
 from lfkit.errors import DataError
@@ -71,7 +71,11 @@ class _FieldPlan:
     token_patterns: list[Any]
     token_literals: list[tuple[str, ...]]
     positive: sparse.csr_array
+    """(n_patterns, n_rules): which patterns a rule needs, and which (`unless`) rule it out."""
     unless: sparse.csr_array
+    node_positive: sparse.csr_array
+    """(n_nodes, n_rules): the same from the keyword trie's nodes (exact patterns)."""
+    node_unless: sparse.csr_array
     pipeline: str | None = None
     """The spaCy pipeline token patterns run on (None: spacy.blank('en'), tokens only)."""
 
@@ -102,9 +106,9 @@ def apply_rules(ruleset: RuleSet, df: pd.DataFrame | dd.DataFrame) -> Votes:
     positive = sparse.csr_array(shape, shape=shape, dtype=np.int32)
     unless = sparse.csr_array(shape, shape=shape, dtype=np.int32)
     for plan in _plans(ruleset):
-        hits = _field_hits(plan, df[plan.field])
-        positive = positive + hits @ plan.positive
-        unless = unless + hits @ plan.unless
+        nodes, hits = _field_hits(plan, df[plan.field])
+        positive = positive + nodes @ plan.node_positive + hits @ plan.positive
+        unless = unless + nodes @ plan.node_unless + hits @ plan.unless
     fired = sparse.csr_array((positive > 0).astype(np.int8) - (unless > 0).astype(np.int8) > 0)
     fired = _add_row_tests(ruleset, df, fired, positive, unless)
     fired.sort_indices()
@@ -243,9 +247,11 @@ def _plan_field(ruleset: RuleSet, field: str) -> _FieldPlan:
     ]
     literals = [required_literals(pattern) for pattern in token_patterns]
     inexact = frozenset(i for i in filtered if ascii_variant(ordered[i]) != ordered[i])
+    index = build_keyword_index(tuple((i, *found) for i, found in keywords.items()), n_patterns)
+    positive, unless = incidence(True), incidence(False)
     return _FieldPlan(
         field,
-        build_keyword_index(tuple((i, *found) for i, found in keywords.items()), n_patterns),
+        index,
         filters,
         offsets,
         np.array(filtered, dtype=np.int64),
@@ -254,8 +260,10 @@ def _plan_field(ruleset: RuleSet, field: str) -> _FieldPlan:
         inexact,
         token_patterns,
         literals,
-        incidence(True),
-        incidence(False),
+        positive,
+        unless,
+        sparse.csr_array(index.exact @ positive),
+        sparse.csr_array(index.exact @ unless),
         pipeline=ruleset.task.pipeline,
     )
 
@@ -305,20 +313,21 @@ class _SplitFilter:
         return found
 
 
-def _field_hits(plan: _FieldPlan, column: pd.Series) -> sparse.csr_array:
-    """Return a (n_rows, n_patterns) 0/1 matrix of which pattern occurs in which cell."""
+def _field_hits(plan: _FieldPlan, column: pd.Series) -> tuple[sparse.csr_array, sparse.csr_array]:
+    """Return where the patterns occur in the cells: the (n_rows, n_nodes) counts of keyword
+    trie nodes reached (`plan.keywords.exact` maps them to patterns), and the (n_rows,
+    n_patterns) 0/1 matrix of the other patterns found."""
     # as_text, without its calls for the common case of ASCII strings
     texts = [
         value if type(value) is str and value.isascii() else as_text(value)
         for value in column.tolist()
     ]
-    non_ascii = [row for row, text in enumerate(texts) if not text.isascii()]
-    unsure = [row for row in non_ascii if _has_non_ascii_word_char(texts[row])]
-    joined = join_texts(texts, non_ascii)
-    keyword = _keyword_hits(plan, texts, joined, non_ascii, unsure)
-    rows, cols = [keyword.row], [keyword.col]
+    data, offsets, non_ascii = join_texts(texts)
+    unsure = word_char_rows(data, offsets).tolist() if len(non_ascii) else []
+    nodes, rows, cols = _keyword_hits(plan, texts, (data, offsets), non_ascii, unsure)
+    rows, cols = [rows], [cols]
     if plan.filters:
-        found = _filter_hits(plan, texts, joined, set(unsure))
+        found = _filter_hits(plan, texts, (data, offsets), set(unsure))
         rows.append(found[0])
         cols.append(found[1])
     if plan.token_patterns:
@@ -331,17 +340,18 @@ def _field_hits(plan: _FieldPlan, column: pd.Series) -> sparse.csr_array:
         (np.ones(len(row), dtype=np.int32), (row, col)), shape=(len(texts), n_patterns)
     )
     hits.data[:] = 1  # a pattern may be found both by the index and directly
-    return hits
+    return nodes, hits
 
 
 def _keyword_hits(
     plan: _FieldPlan,
     texts: list[str],
     joined: tuple[bytes, np.ndarray],
-    non_ascii: list[int],
+    non_ascii: np.ndarray,
     unsure: list[int],
-) -> sparse.coo_array:
-    """Return the keyword hits: the index's matches, verified by RE2 where they are candidates.
+) -> tuple[sparse.csr_array, np.ndarray, np.ndarray]:
+    """Return the keyword index's trie nodes reached, and (rows, patterns) of the candidate
+    patterns' matches that RE2 confirms.
 
     Cells with non-ASCII letters or digits (`unsure`) are searched with the long s and the
     Kelvin sign folded. Candidates are the matches of patterns that are not exact keywords
@@ -357,29 +367,31 @@ def _keyword_hits(
         if folded[row] != texts[row]:
             changed.append(row)
     if changed:
-        joined = join_texts(folded, non_ascii)
-    hits = keyword_hits(plan.keywords, *joined).tocoo()
-    candidates = plan.keywords.candidates
-    keep = ~candidates[hits.col]
-    if not keep.all():
-        is_unsure = np.zeros(len(texts), dtype=bool)
-        is_unsure[unsure] = True
-        for at in np.flatnonzero(~keep).tolist():
-            row, regex = hits.row[at], plan.regexes[hits.col[at]]
-            regex = regex if is_unsure[row] else ascii_variant(regex)
-            keep[at] = compile_regex(regex).search(texts[row]) is not None
-    rows, cols = [hits.row[keep]], [hits.col[keep]]
+        joined = join_texts(folded)[:2]
+    nodes, rows, cols = keyword_hits(plan.keywords, *joined)
+    if not len(rows) and not changed:
+        return nodes, rows, cols
+    is_unsure = np.zeros(len(texts), dtype=bool)
+    is_unsure[unsure] = True
+    regexes = [plan.regexes[col] for col in cols.tolist()]
+    keep = np.array(
+        [
+            compile_regex(regex if is_unsure[row] else ascii_variant(regex)).search(texts[row])
+            is not None
+            for row, regex in zip(rows.tolist(), regexes, strict=True)
+        ],
+        dtype=bool,
+    )
+    rows, cols = [rows[keep]], [cols[keep]]
     for row in changed:
         found = [
             pattern
-            for pattern in np.flatnonzero(candidates)
+            for pattern in np.flatnonzero(plan.keywords.candidates)
             if compile_regex(plan.regexes[pattern]).search(texts[row])
         ]
         rows.append(np.full(len(found), row, dtype=np.int64))
         cols.append(np.array(found, dtype=np.int64))
-    kept_rows, kept_cols = np.concatenate(rows), np.concatenate(cols)
-    ones = np.ones(len(kept_rows), dtype=np.int32)
-    return sparse.coo_array((ones, (kept_rows, kept_cols)), shape=hits.shape)
+    return nodes, np.concatenate(rows), np.concatenate(cols)
 
 
 def _filter_hits(
@@ -480,20 +492,6 @@ def _any_regex(regexes: list[str]) -> Any:
 
 
 _MAX_ALTERNATION = 200_000
-
-
-_DROP_ASCII = dict.fromkeys(range(128))
-
-
-def _has_non_ascii_word_char(text: str) -> bool:
-    """Say whether ASCII and Unicode word boundaries may disagree somewhere in this text.
-
-    A keyword regex and its ASCII variant differ only in their boundary classes, and these
-    classify every ASCII character alike, and every non-ASCII one that is no letter, digit or
-    case variant of one (a curly quote, a dash, an emoji) as a boundary. In a text without
-    other non-ASCII characters the variant's matches are therefore exact.
-    """
-    return not text.isascii() and WORD_CHAR_FOLDED.search(text.translate(_DROP_ASCII)) is not None
 
 
 def _token_hits(plan: _FieldPlan, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:

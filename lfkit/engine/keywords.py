@@ -153,13 +153,16 @@ class KeywordIndex:
     """Whether an edge leads to several nodes (None: no edge does)."""
     inner: np.ndarray
     """Whether a node has edges to follow."""
-    complete: sparse.csr_array
-    """(n_nodes, n_patterns): 1 where reaching a node completes a pattern."""
+    exact: sparse.csr_array
+    """(n_nodes, n_patterns): 1 where reaching a node completes an exact pattern."""
+    candidate: sparse.csr_array
+    """(n_nodes, n_patterns): the same for the patterns whose matches are only candidates
+    (verified by the caller; kept even next to a non-ASCII letter, which their regexes may
+    not see as a word character)."""
     terminal: np.ndarray
     """Whether reaching a node completes any pattern."""
     candidates: np.ndarray
-    """Patterns whose matches are only candidates (verified by the caller): their matches are
-    kept even next to a non-ASCII letter, which their regexes may not see as a word character."""
+    """Which patterns are candidates."""
     depth: int
     """The most words in any keyword."""
 
@@ -227,6 +230,7 @@ def build_keyword_index(
     complete.sum_duplicates()
     candidates = np.zeros(n_patterns, dtype=bool)
     candidates[[pattern for pattern, _, exact in keywords if not exact]] = True
+    only = sparse.diags_array(candidates.astype(np.int32), dtype=np.int32)
     return KeywordIndex(
         tiers,
         long_runs,
@@ -238,7 +242,8 @@ def build_keyword_index(
         child[first],
         more if more.any() else None,
         inner,
-        complete,
+        sparse.csr_array(complete - complete @ only),
+        sparse.csr_array(complete @ only),
         np.diff(complete.indptr) > 0,
         candidates,
         depth,
@@ -313,32 +318,78 @@ def _vocabulary(
     return runs, tuple(tiers), long_runs
 
 
-def join_texts(texts: Sequence[str], non_ascii: Sequence[int]) -> tuple[bytes, np.ndarray]:
-    """Return the texts' UTF-8 joined by NUL, and the offset where each text starts.
-
-    `non_ascii` lists the texts that are not ASCII (the others have one byte per character).
-    """
-    sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1
-    for row in non_ascii:
-        sizes[row] = len(texts[row].encode()) + 1
+def join_texts(texts: Sequence[str]) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """Return the texts' UTF-8 joined by NUL, the offset where each text starts and the texts
+    that are not ASCII."""
+    encoded = [text.encode() for text in texts]
+    sizes = np.fromiter(map(len, encoded), dtype=np.int64, count=len(texts))
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     offsets = np.zeros(len(texts), dtype=np.int64)
-    np.cumsum(sizes[:-1], out=offsets[1:])
-    return "\x00".join(texts).encode(), offsets
+    np.cumsum(sizes[:-1] + 1, out=offsets[1:])
+    return b"\x00".join(encoded), offsets, np.flatnonzero(sizes != lengths)
 
 
-def keyword_hits(index: KeywordIndex, data: bytes, offsets: np.ndarray) -> sparse.csr_array:
-    """Return the (n_texts, n_patterns) 0/1 matrix of which keyword occurs in which text.
+def word_char_rows(data: bytes, offsets: np.ndarray) -> np.ndarray:
+    """Return the texts (joined as `join_texts` does) that hold a non-ASCII letter or digit,
+    where ASCII and Unicode word boundaries may disagree (`WORD_CHAR_FOLDED`)."""
+    chars = np.frombuffer(data, dtype=np.uint8)
+    leads = np.flatnonzero(chars >= 0xC0)
+    leads = leads[_is_word_point(_code_points(chars, leads))]
+    return np.unique(np.searchsorted(offsets, leads, side="right") - 1)
 
-    `data` and `offsets` are the texts as `join_texts` gives them, texts with a long s or a
-    Kelvin sign folded with FOLD_TO_ASCII. Exact for the exact keywords; for the candidate
-    patterns (`index.candidates`) a superset of the matches, to verify with their regexes.
+
+CHUNK_BYTES = 1 << 20
+"""Texts are matched in chunks of about this many bytes: the arrays of a chunk stay in cache."""
+
+
+def keyword_hits(
+    index: KeywordIndex, data: bytes, offsets: np.ndarray
+) -> tuple[sparse.csr_array, np.ndarray, np.ndarray]:
+    """Return where the keywords occur in the texts (`data`, `offsets`: as `join_texts` gives
+    them, texts with a long s or a Kelvin sign folded with FOLD_TO_ASCII).
+
+    Returns the (n_texts, n_nodes) counts of the trie nodes that matches reach, exact for the
+    exact patterns (`index.exact` maps nodes to them), and the (rows, patterns) where the
+    candidate patterns may occur, to verify with their regexes.
     """
-    n_texts, n_patterns = len(offsets), index.complete.shape[1]
+    n_texts, n_nodes = len(offsets), index.exact.shape[0]
+    found: list[tuple[np.ndarray, ...]] = [
+        (np.zeros(0, dtype=np.int64),) * 2 + (np.zeros(0, bool),)
+    ]
+    if index.depth:
+        firsts = np.searchsorted(offsets, np.arange(0, max(len(data), 1), CHUNK_BYTES))
+        for first, end in zip(firsts.tolist(), [*firsts[1:].tolist(), n_texts], strict=True):
+            if first < end:
+                begin, stop = offsets[first], offsets[end] - 1 if end < n_texts else len(data)
+                rows, nodes, kept = _matches(index, data[begin:stop], offsets[first:end] - begin)
+                found.append((rows + first, nodes, kept))
+    rows, nodes, kept = (np.concatenate(part) for part in zip(*found, strict=True))
+    reached = sparse.csr_array(
+        (np.ones(int(kept.sum()), dtype=np.int32), (rows[kept], nodes[kept])),
+        shape=(n_texts, n_nodes),
+    )
+    some = np.flatnonzero(np.diff(index.candidate.indptr)[nodes] > 0)
+    if not len(some):
+        return reached, rows[:0], rows[:0]
+    candidates = sparse.coo_array(
+        sparse.csr_array(
+            (np.ones(len(some), dtype=np.int32), (rows[some], nodes[some])),
+            shape=(n_texts, n_nodes),
+        )
+        @ index.candidate
+    )
+    return reached, candidates.row.astype(np.int64), candidates.col.astype(np.int64)
+
+
+def _matches(
+    index: KeywordIndex, data: bytes, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the (row, node) of every keyword match in the texts, and whether the match has
+    word boundaries for the exact patterns (no non-ASCII letter or digit next to it)."""
     chars = _padded(data)
     starts, stops = _runs(chars)
-    if not len(starts) or not index.depth:
-        shape = (n_texts, n_patterns)
-        return sparse.csr_array(shape, shape=shape, dtype=np.int32)
+    if not len(starts):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, bool)
     run_ids = _run_ids(index, data, chars, starts, stops)
     open_before = (starts == 0) | (chars[starts - 1] != _UNDERSCORE)
     open_after = chars[stops] != _UNDERSCORE
@@ -364,24 +415,10 @@ def keyword_hits(index: KeywordIndex, data: bytes, offsets: np.ndarray) -> spars
         first, last = first[going[taken]], last[going[taken]] + 1
         if not len(node):
             break
-
     firsts, lasts = np.concatenate(found_first), np.concatenate(found_last)
-    nodes = np.concatenate(found_node)
-    shut = _next_to_word_char(chars, starts[firsts], stops[lasts])
     rows = np.searchsorted(offsets, starts[firsts], side="right") - 1
-    shape = (n_texts, index.complete.shape[0])
-    hits = _reached(rows[~shut], nodes[~shut], shape) @ index.complete
-    if shut.any():  # a letter next to the match: a word boundary only for candidate patterns
-        only = sparse.diags_array(index.candidates.astype(np.int32), dtype=np.int32)
-        hits = hits + _reached(rows[shut], nodes[shut], shape) @ index.complete @ only
-    hits = sparse.csr_array(hits)
-    hits.eliminate_zeros()
-    hits.data[:] = 1
-    return hits
-
-
-def _reached(rows: np.ndarray, nodes: np.ndarray, shape: tuple[int, int]) -> sparse.csr_array:
-    return sparse.csr_array((np.ones(len(rows), dtype=np.int32), (rows, nodes)), shape=shape)
+    kept = ~_next_to_word_char(chars, starts[firsts], stops[lasts])
+    return rows, np.concatenate(found_node), kept
 
 
 def _follow(index: KeywordIndex, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -414,23 +451,30 @@ def _next_to_word_char(chars: np.ndarray, begin: np.ndarray, end: np.ndarray) ->
     for _ in range(3):  # back over continuation bytes (10xxxxxx) to the character's lead byte
         lead = np.where((chars[lead] & 0xC0 == 0x80) & (lead > 0), lead - 1, lead)
     after = np.flatnonzero(chars[end] >= 0x80)
-    for at, where in ((before, lead), (after, end[after])):
-        points = _code_points(chars, where)
-        for point in np.unique(points).tolist():
-            if point not in _WORD_CODE_POINTS:
-                _WORD_CODE_POINTS[point] = WORD_CHAR_FOLDED.fullmatch(chr(point)) is not None
-        shut[at[np.array([_WORD_CODE_POINTS[p] for p in points.tolist()], dtype=bool)]] = True
+    shut[before] = _is_word_point(_code_points(chars, lead))
+    shut[after] |= _is_word_point(_code_points(chars, end[after]))
     return shut
 
 
-def _code_points(padded: np.ndarray, lead: np.ndarray) -> np.ndarray:
+def _is_word_point(points: np.ndarray) -> np.ndarray:
+    """Say for each non-ASCII code point whether it is a word character (`WORD_CHAR_FOLDED`)."""
+    distinct, where = np.unique(points, return_inverse=True)
+    for point in distinct.tolist():
+        if point not in _WORD_CODE_POINTS:
+            _WORD_CODE_POINTS[point] = WORD_CHAR_FOLDED.fullmatch(chr(point)) is not None
+    known = [_WORD_CODE_POINTS[point] for point in distinct.tolist()]
+    return np.array(known, dtype=bool)[where] if len(points) else np.zeros(0, dtype=bool)
+
+
+def _code_points(chars: np.ndarray, lead: np.ndarray) -> np.ndarray:
     """Decode the UTF-8 characters whose lead bytes are at `lead` (valid UTF-8: Python's)."""
-    first: IntArray = padded[lead].astype(np.int64)
+    first: IntArray = chars[lead].astype(np.int64)
     size = np.where(first >= 0xF0, 4, np.where(first >= 0xE0, 3, 2))
     point = first & np.where(size == 4, 0x07, np.where(size == 3, 0x0F, 0x1F))
     for offset in (1, 2, 3):
         more = offset < size
-        point = np.where(more, (point << 6) | (padded[lead + offset] & 0x3F), point)
+        following = chars[np.minimum(lead + offset, len(chars) - 1)]
+        point = np.where(more, (point << 6) | (following & 0x3F), point)
     return point
 
 
