@@ -394,28 +394,31 @@ def _matches(
     open_before = (starts == 0) | (chars[starts - 1] != _UNDERSCORE)
     open_after = chars[stops] != _UNDERSCORE
 
+    next_start = np.append(starts[1:], len(data) + 1)  # past the last run: a NUL, no gap
+    next_run = np.append(run_ids[1:], index.n_runs)
     root_edges = index.root_edges[run_ids]
     first = np.flatnonzero((root_edges >= 0) & open_before)
     taken, node = _follow(index, root_edges[first])
-    first = last = first[taken]
-    found_first: list[np.ndarray] = []
+    last = first[taken]  # the last run of each position; its first run is `step` runs before
     found_last: list[np.ndarray] = []
     found_node: list[np.ndarray] = []
     for step in range(index.depth):
         done = open_after[last] & index.terminal[node]
-        found_first.append(first[done])
         found_last.append(last[done])
         found_node.append(node[done])
         if step == index.depth - 1:
             break
-        going = np.flatnonzero(index.inner[node] & (last + 1 < len(starts)))
-        going = going[_only_separators(chars, stops[last[going]], starts[last[going] + 1])]
-        codes = node[going] * (index.n_runs + 1) + run_ids[last[going] + 1]
-        taken, node = _follow(index, index.edges.get_indexer(codes))
-        first, last = first[going[taken]], last[going[taken]] + 1
+        going = np.flatnonzero(index.inner[node])
+        going = going[_only_separators(chars, stops[last[going]], next_start[last[going]])]
+        at = last[going]
+        taken, node = _follow(
+            index, index.edges.get_indexer(node[going] * (index.n_runs + 1) + next_run[at])
+        )
+        last = at[taken] + 1
         if not len(node):
             break
-    firsts, lasts = np.concatenate(found_first), np.concatenate(found_last)
+    lasts = np.concatenate(found_last)
+    firsts = lasts - np.repeat(np.arange(len(found_last)), [len(part) for part in found_last])
     rows = np.searchsorted(offsets, starts[firsts], side="right") - 1
     kept = ~_next_to_word_char(chars, starts[firsts], stops[lasts])
     return rows, np.concatenate(found_node), kept
