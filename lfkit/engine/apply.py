@@ -324,14 +324,14 @@ def _field_hits(plan: _FieldPlan, column: pd.Series) -> tuple[sparse.csr_array, 
     ]
     data, offsets, non_ascii = join_texts(texts)
     unsure = word_char_rows(data, offsets).tolist() if len(non_ascii) else []
-    nodes, rows, cols = _keyword_hits(plan, texts, (data, offsets), non_ascii, unsure)
-    rows, cols = [rows], [cols]
+    nodes, *found = _keyword_hits(plan, texts, (data, offsets), non_ascii, unsure)
+    rows, cols = [found[0]], [found[1]]
     if plan.filters:
-        found = _filter_hits(plan, texts, (data, offsets), set(unsure))
+        found = list(_filter_hits(plan, texts, (data, offsets), set(unsure)))
         rows.append(found[0])
         cols.append(found[1])
     if plan.token_patterns:
-        found = _token_hits(plan, texts)
+        found = list(_token_hits(plan, texts))
         rows.append(found[0])
         cols.append(found[1])
     n_patterns = plan.positive.shape[0]
@@ -382,16 +382,16 @@ def _keyword_hits(
         ],
         dtype=bool,
     )
-    rows, cols = [rows[keep]], [cols[keep]]
+    row_parts, col_parts = [rows[keep]], [cols[keep]]
     for row in changed:
         found = [
             pattern
             for pattern in np.flatnonzero(plan.keywords.candidates)
             if compile_regex(plan.regexes[pattern]).search(texts[row])
         ]
-        rows.append(np.full(len(found), row, dtype=np.int64))
-        cols.append(np.array(found, dtype=np.int64))
-    return nodes, np.concatenate(rows), np.concatenate(cols)
+        row_parts.append(np.full(len(found), row, dtype=np.int64))
+        col_parts.append(np.array(found, dtype=np.int64))
+    return nodes, np.concatenate(row_parts), np.concatenate(col_parts)
 
 
 def _filter_hits(

@@ -478,7 +478,7 @@ def _code_points(chars: np.ndarray, lead: np.ndarray) -> np.ndarray:
         more = offset < size
         following = chars[np.minimum(lead + offset, len(chars) - 1)]
         point = np.where(more, (point << 6) | (following & 0x3F), point)
-    return point
+    return np.asarray(point, dtype=np.int64)
 
 
 def _only_separators(chars: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -496,7 +496,7 @@ def _only_separators(chars: np.ndarray, begin: np.ndarray, end: np.ndarray) -> n
         todo = todo[~hard[todo] & (begin[todo] + offset + 1 < end[todo])]
     for gap in todo.tolist():
         hard[gap] = _HARD[chars[begin[gap] : end[gap]]].any()
-    return ~hard
+    return np.asarray(~hard, dtype=bool)
 
 
 _MIXERS = np.array(
