@@ -6,15 +6,17 @@ process; wall time and its peak resident memory (`wait4`) are measured from outs
 
 - `whole`: the file read into one DataFrame, then `lfkit.audit_labels` (which scores it in
   chunks, the evidence fitted on a bounded sample): memory grows with the rows read;
-- `chunked`: the file read partition by partition, twice (`audit_chunks`: pass 1 counts and
+- `chunked`: the file read partition by partition, twice (`audit_source`: pass 1 counts and
   keeps the fit sample, pass 2 scores): memory grows with a partition and the fitted model;
 - `cli`: `lfkit audit DATA --rules R --top 20` (what users run).
 
 The audits keep the 20 best flags (`top=20`) and count all of them. The baseline in the same
 run is the same mode on the smallest size: the ratio of rows per second shows how time scales.
 
-Run: .venv/bin/python benchmarks/bench_scale.py [--rows 100000 1000000] [--modes whole chunked]
-     .venv/bin/python benchmarks/bench_scale.py --rows 10000000 --modes chunked   # once, ~1 h
+Run: .venv/bin/python benchmarks/bench_scale.py [--rows 100000 1000000] [--modes whole chunked cli]
+         [--task tags|classes] [--rules-only]
+     .venv/bin/python benchmarks/bench_scale.py --task classes --rules-only \\
+         --rows 1000000 10000000 --modes chunked             # the 10M run, outside CI
 """
 
 from __future__ import annotations
@@ -29,19 +31,20 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from synthetic import ROOT, synthetic_projects
+from synthetic import ROOT, synthetic_classes, synthetic_projects
 
-RULES = ROOT / "rules" / "madewithml"
+RULES = {"tags": ROOT / "rules" / "madewithml", "classes": ROOT / "rules" / "madewithml-4class"}
+DATA = {"tags": synthetic_projects, "classes": synthetic_classes}
 PIECE = 500_000
 LIMIT_GB = 4.0
 MODES = ("whole", "chunked", "cli")
 
 
-def write_data(path: Path, n_rows: int) -> None:
-    """Write n_rows synthetic projects to one Parquet file, PIECE rows at a time."""
+def write_data(path: Path, task: str, n_rows: int) -> None:
+    """Write n_rows synthetic rows to one Parquet file, PIECE rows at a time."""
     writer = None
     for start in range(0, n_rows, PIECE):
-        piece = synthetic_projects(min(PIECE, n_rows - start), seed=start)
+        piece = DATA[task](min(PIECE, n_rows - start), seed=start)
         piece["id"] += start
         table = pa.Table.from_pandas(piece, preserve_index=False)
         writer = writer or pq.ParquetWriter(path, table.schema)
@@ -50,18 +53,20 @@ def write_data(path: Path, n_rows: int) -> None:
     writer.close()
 
 
-def worker(mode: str, data: str) -> None:
+def worker(mode: str, data: str, options: list[str]) -> None:
     """Run one audit in this process (the parent measures it)."""
     import lfkit
-    from lfkit.audit.partitioned import audit_chunks
-    from lfkit.data import read_data, split_data
+    from lfkit.audit.partitioned import audit_source
+    from lfkit.data import read_data
 
-    ruleset = lfkit.load_rules(RULES)
+    ruleset = lfkit.load_rules(RULES[options[0]])
+    flags = {"neighbours": "--no-neighbours" not in options,
+             "classifier": "--no-classifier" not in options}  # fmt: skip
     if mode == "whole":
-        report = lfkit.audit_labels(ruleset, read_data(data, ruleset.task), top=20)
+        df = read_data(data, ruleset.task)
+        report = lfkit.audit_labels(ruleset, df, top=20, **flags)
     else:
-        parts = split_data(data, ruleset.task)
-        report = audit_chunks(ruleset, lambda: (part() for part in parts), checked=True, top=20)
+        report = audit_source(ruleset, data, top=20, **flags)
     print(f"{report.n_rows} rows, {report.n_flags} flags at >= {report.min_score:.3f}")
 
 
@@ -78,33 +83,36 @@ def run(command: list[str]) -> tuple[float, float, str]:
     return seconds, usage.ru_maxrss / 1024**2, out.strip().splitlines()[-1] if out else ""
 
 
-def command(mode: str, data: Path) -> list[str]:
+def command(mode: str, data: Path, options: list[str]) -> list[str]:
     if mode == "cli":
-        return [sys.executable, "-m", "lfkit", "audit", str(data), "--rules", str(RULES),
-                "--top", "20", "-f", "jsonl"]  # fmt: skip
-    return [sys.executable, __file__, "--worker", mode, str(data)]
+        return [sys.executable, "-m", "lfkit", "audit", str(data), "--rules",
+                str(RULES[options[0]]), "--top", "20", "-f", "jsonl", *options[1:]]  # fmt: skip
+    return [sys.executable, __file__, "--worker", mode, str(data), *options]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--modes", nargs="+", choices=MODES, default=["whole", "chunked"])
-    parser.add_argument("--worker", nargs=2, metavar=("MODE", "DATA"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        worker(*args.worker)
+    parser.add_argument("--task", choices=sorted(RULES), default="tags")
+    parser.add_argument("--rules-only", action="store_true", help="--no-neighbours --no-classifier")
+    if sys.argv[1:2] == ["--worker"]:  # a measured child process
+        worker(sys.argv[2], sys.argv[3], sys.argv[4:])
         return 0
+    args = parser.parse_args()
+    options = [args.task] + (["--no-neighbours", "--no-classifier"] if args.rules_only else [])
     results = []
     with tempfile.TemporaryDirectory() as folder:
         for n_rows in sorted(args.rows):
-            data = Path(folder) / f"projects-{n_rows}.parquet"
-            write_data(data, n_rows)
+            data = Path(folder) / f"{args.task}-{n_rows}.parquet"
+            write_data(data, args.task, n_rows)
             for mode in args.modes:
-                seconds, memory, said = run(command(mode, data))
+                seconds, memory, said = run(command(mode, data, options))
                 results.append((mode, n_rows, seconds, memory))
                 print(f"{mode} {n_rows:,}: {seconds:.1f} s, {memory:.2f} GB ({said})", flush=True)
             data.unlink()
-    print("\n| mode | rows | seconds | rows/s | peak memory | rows/s vs smallest |")
+    print(f"\n{args.task}, {' '.join(options[1:]) or 'all evidence'}")
+    print("| mode | rows | seconds | rows/s | peak memory | rows/s vs smallest |")
     print("|---|---|---|---|---|---|")
     ok = True
     for mode, n_rows, seconds, memory in results:

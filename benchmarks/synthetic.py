@@ -18,19 +18,23 @@ ROOT = Path(__file__).resolve().parents[1]
 def synthetic_projects(n_rows: int, *, seed: int = 0) -> pd.DataFrame:
     """Return n_rows projects (id, title, description, tags) derived from the bundled ones."""
     base = pd.DataFrame(json.loads((ROOT / "examples/madewithml/projects.json").read_text("utf-8")))
+    return resample(base, n_rows, seed=seed)
+
+
+def synthetic_classes(n_rows: int, *, seed: int = 0) -> pd.DataFrame:
+    """Return n_rows rows of the 4-class task (id, created_on, title, description, tag)."""
+    return resample(pd.read_csv(ROOT / "examples/madewithml/dataset.csv"), n_rows, seed=seed)
+
+
+def resample(base: pd.DataFrame, n_rows: int, *, seed: int = 0) -> pd.DataFrame:
+    """Return n_rows rows drawn from `base` with their description words shuffled, ids 0..n-1."""
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(base), n_rows)
-    words = [description.split() for description in base["description"]]
+    words = [str(description).split() for description in base["description"]]
     descriptions = []
     for pick in picks:
         shuffled = list(words[pick])
         rng.shuffle(shuffled)
         descriptions.append(" ".join(shuffled))
-    return pd.DataFrame(
-        {
-            "id": np.arange(n_rows),
-            "title": base["title"].to_numpy()[picks],
-            "description": descriptions,
-            "tags": base["tags"].to_numpy()[picks],
-        }
-    )
+    df = base.iloc[picks].reset_index(drop=True)
+    return df.assign(id=np.arange(n_rows), description=descriptions)

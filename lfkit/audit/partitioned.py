@@ -15,8 +15,9 @@ file) and a Dask cluster (partitions on workers), so both give the same report:
    `merge_partials` merges two (associative), `finish_audit` turns the last into the
    `AuditReport`.
 
-`audit_chunks` runs all of it over chunks read twice from any source. With no more rows than
-the sample, the report equals the audit of the whole data at once.
+`audit_chunks` runs all of it over chunks read twice from any source, `audit_source` over
+the partitions of a data file. With no more rows than the sample, the report equals the
+audit of the whole data at once.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,7 +47,7 @@ from lfkit.audit.scores import (
     smallest_keys,
 )
 from lfkit.audit.suspects import FEW_ROWS, KINDS, AuditReport
-from lfkit.data import check_frame
+from lfkit.data import check_frame, split_data
 from lfkit.engine.votes import Votes
 from lfkit.errors import DataError
 from lfkit.model.naive_bayes import FeatureCounts
@@ -536,3 +538,30 @@ def _offsets(chunks: Iterable[Chunk]) -> Iterator[tuple[int, pd.DataFrame, Votes
 
 def _source(source: str, offset: int, df: pd.DataFrame) -> str:
     return source if offset == 0 else f"{source} (rows from {offset + 1:,})"
+
+
+READ_BYTES = 16 * 2**20
+"""Bytes of the data file read at a time by `audit_source` (about 100,000 short rows)."""
+
+
+def audit_source(
+    ruleset: RuleSet,
+    source: str | Path,
+    *,
+    read_bytes: int = READ_BYTES,
+    **options: Any,
+) -> AuditReport:
+    """Audit a data file (or a glob of files, or a Parquet folder) in two passes over its
+    partitions, reading `read_bytes` at a time: the rows are never all in memory.
+
+    `options` are those of `audit_chunks` (as `audit_labels` takes them).
+
+    Raises
+    ------
+    DataError
+        For a file that cannot be read, or bad rows (naming the file and where).
+    """
+    parts = split_data(source, ruleset.task, blocksize=read_bytes)
+    return audit_chunks(
+        ruleset, lambda: (part() for part in parts), checked=True, source=str(source), **options
+    )

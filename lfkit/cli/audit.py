@@ -80,6 +80,7 @@ def audit(
     lfs: LfsOption = None,
 ) -> None:
     """Find the rows whose existing labels are probably wrong, ranked, with evidence."""
+    from lfkit.audit.partitioned import audit_source
     from lfkit.data import read_data
     from lfkit.output import check_outputs, write_text
     from lfkit.report.html import MAX_FLAGS
@@ -110,6 +111,9 @@ def audit(
         if on_cluster and not decided:
             cluster = (scheduler, local_cluster)
             report, left_out = _audit_on_dask(ruleset, data, *cluster, kept, options)
+        elif not decided:
+            # two passes over the file, a partition at a time: memory bounded by a partition
+            report, left_out = audit_source(ruleset, data, top=kept, **options), 0
         else:
             say("reading data")
             df = read_data(data, ruleset.task)
