@@ -523,8 +523,10 @@ def _check_unique(ruleset: RuleSet, hashes: np.ndarray, source: str) -> None:
     if len(same):
         first, second = sorted(order[same[0] : same[0] + 2])
         raise DataError(
-            f"{source}: rows {first + 1:,} and {second + 1:,} have the same id in column "
-            f"'{ruleset.task.id_column}'; ids must be unique"
+            f"rows {first + 1:,} and {second + 1:,} have the same id in column "
+            f"'{ruleset.task.id_column}'",
+            "ids must be unique",
+            where=source,
         )
 
 
