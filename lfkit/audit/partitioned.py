@@ -546,15 +546,9 @@ READ_BYTES = 16 * 2**20
 """Bytes of the data file read at a time by `audit_source` (about 100,000 short rows)."""
 
 
-def audit_source(
-    ruleset: RuleSet,
-    source: str | Path,
-    *,
-    read_bytes: int = READ_BYTES,
-    **options: Any,
-) -> AuditReport:
+def audit_source(ruleset: RuleSet, source: str | Path, **options: Any) -> AuditReport:
     """Audit a data file (or a glob of files, or a Parquet folder) in two passes over its
-    partitions, reading `read_bytes` at a time: the rows are never all in memory.
+    partitions, reading READ_BYTES at a time: the rows are never all in memory.
 
     `options` are those of `audit_chunks` (as `audit_labels` takes them).
 
@@ -563,7 +557,7 @@ def audit_source(
     DataError
         For a file that cannot be read, or bad rows (naming the file and where).
     """
-    parts = split_data(source, ruleset.task, blocksize=read_bytes)
+    parts = split_data(source, ruleset.task, blocksize=READ_BYTES)
     return audit_chunks(
         ruleset, lambda: (part() for part in parts), checked=True, source=str(source), **options
     )
