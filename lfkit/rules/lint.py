@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from lfkit._types import MatchMode
-from lfkit.errors import OptionError, RuleError, did_you_mean
+from lfkit.errors import OptionError, RuleError, did_you_mean, message
 from lfkit.rules.patterns import keyword_regex, keyword_words
 from lfkit.rules.schema import Label, Rule
 
@@ -145,13 +145,18 @@ def summarize_alias_warnings(labels: Iterable[tuple[str, Label]]) -> tuple[str, 
     warnings = []
     if short:
         warnings.append(
-            f"{len(short)} aliases of at most 2 characters may match unrelated "
-            f"text: {', '.join(short)}; hint: use a case-sensitive rule or 'unless'"
+            message(
+                f"{len(short)} aliases of at most 2 characters may match unrelated "
+                f"text: {', '.join(short)}",
+                "use a case-sensitive rule or 'unless'",
+            )
         )
     if common:
         warnings.append(
-            f"{len(common)} aliases are common English words: {', '.join(common)}; "
-            "hint: set 'match_name: false' or move them into a rule with 'unless'"
+            message(
+                f"{len(common)} aliases are common English words: {', '.join(common)}",
+                "set 'match_name: false' or move them into a rule with 'unless'",
+            )
         )
     return tuple(warnings)
 
