@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from lfkit._types import LabelMethod
+from lfkit._types import FLAG_KINDS, LabelMethod
 from lfkit.audit.evidence import RuleMatch
 from lfkit.audit.findings import Finding
 from lfkit.audit.scores import LabelScores, score_labels
@@ -21,7 +21,7 @@ from lfkit.rules.ruleset import RuleSet
 
 __all__ = ["AuditReport", "Finding", "Flag", "LabelScores", "audit_labels", "score_labels"]
 
-KINDS = ("missing", "spurious", "candidate")
+KINDS: tuple[str, ...] = FLAG_KINDS
 FEW_ROWS = 2
 """A label on fewer rows than this is new or unused: the existing labels cannot teach how
 reliable its rules are, so its rule hits become `candidate` flags instead."""

@@ -14,12 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lfkit._types import DECISION_KINDS
 from lfkit.errors import DataError
 
 if TYPE_CHECKING:
     from lfkit.audit.suspects import Flag
 
-DECISIONS = ("accept", "reject", "relabel", "undo")
+DECISIONS: tuple[str, ...] = DECISION_KINDS
 """What a person can decide about a flag; `undo` cancels their latest decision on it."""
 FIELDS = ("id", "label", "kind", "decision", "value", "score", "rules", "source", "time")
 
