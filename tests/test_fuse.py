@@ -3,6 +3,7 @@ bundled projects (multilabel tags) and the 4-class data (lfkit/model/fuse.py).""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import lfkit
 from lfkit._types import FloatArray
 from lfkit.audit.scores import score_labels
 from lfkit.data import read_data
-from lfkit.model.fuse import MIN_PAIRS, Fusion, fit_fusion
+from lfkit.model.fuse import MIN_PAIRS, Fusion, fit_fusion, sigmoid, softmax
 
 Evidence = tuple[dict[str, FloatArray], np.ndarray, Fusion]
 
@@ -143,3 +144,50 @@ def test_multiclass_fusion_on_too_few_rows_keeps_the_rules(classes: Evidence) ->
     fusion = fit_fusion(few, y[: MIN_PAIRS - 1], multilabel=False, seed=0)
     assert fusion.weights == (1.0, 0.0, 0.0) and not fusion.bias.any()
     assert np.allclose(fusion.apply(few), few["rules"] / few["rules"].sum(axis=1, keepdims=True))
+
+
+def test_softmax_and_sigmoid_stay_finite_on_large_scores() -> None:
+    """Log-scores far apart (a confident classifier, a row far below the others) give exact
+    0/1 probabilities, never inf or NaN from an overflow."""
+    probs = softmax(np.array([[1000.0, 0.0], [0.0, -1000.0], [-1000.0, -1000.0]]))
+    assert np.array_equal(probs, [[1.0, 0.0], [1.0, 0.0], [0.5, 0.5]])
+    assert np.array_equal(sigmoid(np.array([-1000.0, 0.0, 1000.0])), [0.0, 0.5, 1.0])
+
+
+def test_multiclass_weights_are_the_most_likely(classes: Evidence) -> None:
+    """The fitted multiclass fusion is the maximum-likelihood fit of the given classes: any
+    one source alone, equal weights, or any weight or bias moved a little from the fitted one
+    gives the given classes a lower likelihood."""
+    evidence, y, fusion = classes
+    rows, given = np.arange(len(y)), y.argmax(axis=1)
+
+    def nll(weights: tuple[float, ...], bias: np.ndarray) -> float:
+        fitted = dataclasses.replace(fusion, weights=weights, bias=bias)
+        return float(-np.log(fitted.apply(evidence)[rows, given]).mean())
+
+    best = nll(fusion.weights, fusion.bias)
+    n, zeros = len(fusion.sources), np.zeros(y.shape[1])
+    others = [(tuple(float(i == j) for j in range(n)), zeros) for i in range(n)]
+    others.append(((0.5,) * n, zeros))
+    for i, weight in enumerate(fusion.weights):
+        for factor in (0.9, 1.1):
+            moved = (*fusion.weights[:i], weight * factor, *fusion.weights[i + 1 :])
+            others.append((moved, fusion.bias))
+    for c in range(1, y.shape[1]):
+        for step in (-0.1, 0.1):
+            others.append((fusion.weights, fusion.bias + step * (np.arange(y.shape[1]) == c)))
+    assert all(best < nll(weights, bias) for weights, bias in others)
+
+
+@pytest.mark.parametrize("task", ["tags", "classes"])
+def test_a_probability_of_zero_or_one_stays_finite(
+    task: str, request: pytest.FixtureRequest
+) -> None:
+    """A source that says 0 or 1 outright (a label no similar row has) gives finite fused
+    probabilities and scores, also where that source has no weight (0 x log 0 is no NaN)."""
+    evidence, y, fusion = request.getfixturevalue(task)
+    certain = {**evidence, "neighbours": (evidence["neighbours"] > 0.5).astype(np.float64)}
+    ignored = dict(zip(fusion.sources, (1.0,) + (0.0,) * (len(fusion.sources) - 1), strict=True))
+    for weights in (fusion.weights, tuple(ignored.values())):
+        fused = dataclasses.replace(fusion, weights=weights).apply(certain)
+        assert np.isfinite(fused).all() and np.isfinite(fusion.error_scores(fused, y)).all()
