@@ -4,6 +4,7 @@ taxonomy gaps are findings, new labels get candidates."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,11 +12,12 @@ import pytest
 
 from lfkit import DataError
 from lfkit.audit.analysis import analyze_rules
-from lfkit.audit.findings import apply_taxonomy
+from lfkit.audit.findings import add_gaps, apply_taxonomy, collect_findings
 from lfkit.audit.scores import score_labels
 from lfkit.audit.suspects import AuditReport, Flag, audit_labels
 from lfkit.data import check_frame
 from lfkit.engine.apply import apply_rules
+from lfkit.model.targets import given_matrix
 from lfkit.report.render import render_report
 from lfkit.rules.ruleset import RuleSet
 
@@ -128,6 +130,70 @@ def test_child_without_parent_is_one_finding(
     assert not [f for f in report.flags if f.label == "tensorflow" and f.id in expected]
     gaps = {(row_id, f.parent) for f in report.findings for row_id in f.ids}
     assert not [f for f in report.flags if (f.id, f.label) in gaps]
+
+
+def test_findings_are_the_real_gaps_largest_first(
+    tag_report: AuditReport, tag_rules: RuleSet, projects: pd.DataFrame
+) -> None:
+    """The real tags have five child-without-parent gaps, largest first; each finding is
+    exactly the rows with the child and not the parent, its score the mean P(child right) of
+    those rows, and its record names child, parent, ids and the two fixes ('this row' for one
+    row)."""
+    findings = tag_report.findings
+    assert [(f.child, f.parent, f.count) for f in findings] == [
+        ("random-forests", "decision-trees", 12),
+        ("tensorflow-js", "tensorflow", 9),
+        ("music-generation", "audio-generation", 8),
+        ("tensorflow-lite", "tensorflow", 3),
+        ("knowledge-base-question-answering", "question-answering", 1),
+    ]
+    scores = score_labels(tag_rules, projects, apply_rules(tag_rules, projects))
+    right = 1.0 - scores.error_scores()
+    for finding in findings:
+        expected = [
+            i
+            for i, tags in enumerate(projects["tags"])
+            if finding.child in tags and finding.parent not in tags
+        ]
+        assert list(finding.rows) == expected
+        assert list(finding.ids) == projects["id"].iloc[expected].tolist()
+        child = tag_rules.labels.index(finding.child)
+        assert finding.score == pytest.approx(right[expected, child].mean(), abs=1e-9)
+    lite, single = findings[3], findings[4]
+    assert lite.to_dict() == {
+        "type": "finding",
+        "kind": "missing-parent",
+        "child": "tensorflow-lite",
+        "parent": "tensorflow",
+        "label": "tensorflow",
+        "count": 3,
+        "score": round(lite.score, 6),
+        "ids": projects["id"].iloc[list(lite.rows)].tolist(),
+        "fixes": [
+            "add 'tensorflow' to these 3 rows",
+            "or change the taxonomy: 'tensorflow-lite' is not always a kind of 'tensorflow'",
+        ],
+    }
+    assert single.fixes()[0] == "add 'question-answering' to this row"
+    assert 0.4 < single.to_dict()["score"] == round(single.score, 6) < 0.5
+    json.dumps(lite.to_dict())
+
+
+def test_a_gap_of_the_first_label_is_a_finding(tag_rules: RuleSet, projects: pd.DataFrame) -> None:
+    """A child that is the first label of the rules ('3d') still makes a finding when its parent
+    is removed from the real rows that have it (label index 0 is a child like any other)."""
+    assert tag_rules.labels[0] == "3d"
+    (parent,) = tag_rules.descendant_matrix[:, 0].nonzero()[0]
+    given = given_matrix(tag_rules, projects["tags"].tolist()).toarray() > 0
+    rows = np.nonzero(given[:, 0])[0]
+    assert len(rows) > 0
+    given[rows, parent] = False
+    check = apply_taxonomy(tag_rules, given, np.full(given.shape, 0.25))
+    gaps: dict[tuple[int, int], list[tuple[int, Any, float]]] = {}
+    add_gaps(gaps, check, np.arange(len(projects)), projects["id"].tolist())
+    found = [f for f in collect_findings(tag_rules, gaps) if f.child == "3d"]
+    assert [(f.parent, f.rows) for f in found] == [(tag_rules.labels[parent], tuple(rows))]
+    assert found[0].score == pytest.approx(0.75)
 
 
 def test_parent_is_never_more_suspect_than_its_given_child(
