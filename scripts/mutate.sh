@@ -18,7 +18,7 @@ modules=$1
 shift
 repo=$(git rev-parse --show-toplevel)
 bin=$repo/.venv/bin
-"$bin/python" -c "import mutmut" 2>/dev/null || "$bin/pip" install -q "mutmut==3.8.1"
+"$bin/python" -c "import mutmut" 2>/dev/null || "$bin/pip" install -q "mutmut==3.8.1" 2>/dev/null
 
 quote() { printf '"%s", ' "$@"; }
 first=$(basename "${modules%% *}" .py)
