@@ -78,6 +78,12 @@ def test_check_text_lists_all_with_codes_and_exits_1() -> None:
     assert "6 errors, 5 warnings" in err and "Traceback" not in err + out
 
 
+def test_check_counts_one_error_in_the_singular() -> None:
+    """The count line says '1 error', not '1 errors'."""
+    code, _, err = run("check", Path(__file__).parent / "bad_rules" / "alias_twice.yaml")
+    assert code == 1 and err.rstrip().endswith("1 error, 2 warnings")
+
+
 def test_check_json_is_a_list_of_diagnostics() -> None:
     """--format json prints one object per diagnostic on stdout, with location and code."""
     code, out, _ = run("check", MULTI, "--format", "json")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from lfkit._types import MatchMode
+from lfkit.display import plural
 from lfkit.errors import OptionError, RuleError, did_you_mean, message
 from lfkit.rules.patterns import keyword_regex, keyword_words
 from lfkit.rules.schema import Label, Rule
@@ -297,7 +298,7 @@ def render_text(found: Sequence[Diagnostic]) -> str:
     """Return one paragraph per diagnostic and a count line, as a linter prints them."""
     errors = sum(d.severity == "error" for d in found)
     lines = [str(d) for d in found]
-    lines.append(f"{errors} errors, {len(found) - errors} warnings")
+    lines.append(f"{plural(errors, 'error')}, {plural(len(found) - errors, 'warning')}")
     return "\n".join(lines)
 
 
