@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pickle
 from functools import reduce
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import lfkit
+from lfkit.audit.distributed import audit_partitions
 from lfkit.audit.partitioned import (
     audit_chunks,
     audit_partition,
@@ -21,7 +23,7 @@ from lfkit.audit.partitioned import (
 )
 from lfkit.audit.scores import read_rows
 from lfkit.audit.suspects import AuditReport, audit_labels
-from lfkit.data import check_frame
+from lfkit.data import check_frame, split_data
 from lfkit.errors import DataError
 from lfkit.model.classifier import out_of_fold_scores
 from lfkit.model.fit import fit_label_model
@@ -160,3 +162,19 @@ def test_id_repeated_in_two_chunks_is_an_error(class_rules: RuleSet, classes: pd
     df.loc[700, "id"] = df.loc[3, "id"]
     with pytest.raises(DataError, match="rows 4 and 701 have the same id in column 'id'"):
         audit_chunks(class_rules, lambda: (part for _, part in _parts(df, 200)))
+
+
+def test_partitions_of_a_file_check_ids_across_partitions(
+    class_rules: RuleSet, classes: pd.DataFrame, tmp_path: Path
+) -> None:
+    """`audit_partitions` (the Dask path, mapped here in this process) refuses an id repeated
+    in two partitions of a file, as the single-process audit does."""
+    df = classes.copy()
+    df.loc[700, "id"] = df.loc[3, "id"]
+    path = tmp_path / "classes.csv"
+    df.to_csv(path, index=False)
+    parts = split_data(path, class_rules.task, blocksize=30_000)
+    assert len(parts) >= 3
+    with pytest.raises(DataError, match="rows 4 and 701 have the same id") as info:
+        audit_partitions(class_rules, parts)
+    assert info.value.where == parts[0].describe()

@@ -15,9 +15,11 @@ file) and a Dask cluster (partitions on workers), so both give the same report:
    `merge_partials` merges two (associative), `finish_audit` turns the last into the
    `AuditReport`.
 
-`audit_chunks` runs all of it over chunks read twice from any source, `audit_source` over
-the partitions of a data file. With no more rows than the sample, the report equals the
-audit of the whole data at once.
+`audit_pieces` is the one driver of the two passes; how the pieces are reached is its
+argument: `audit_chunks` loops over chunks read twice from any source in this process
+(`audit_source`: the partitions of a data file), `lfkit.audit.distributed.audit_partitions`
+maps them on Dask workers. With no more rows than the sample, the report equals the audit
+of the whole data at once.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, TypeVar, Unpack
 
 import numpy as np
 import pandas as pd
@@ -78,6 +80,9 @@ class Scan:
     """The rows of the fit sample among these rows, by row number."""
     seed: int
     sample_size: int
+    ids: tuple[np.ndarray, ...]
+    """A 64-bit hash of each row's id, in row order (one array per partition): ids must be
+    unique across partitions too (8 bytes per row)."""
 
 
 def scan_partition(
@@ -117,6 +122,7 @@ def scan_partition(
         _sample(ruleset, df, rows, seed, sample_rows),
         seed,
         sample_rows,
+        (pd.util.hash_pandas_object(df[ruleset.task.id_column], index=False).to_numpy(),),
     )
 
 
@@ -134,6 +140,7 @@ def merge_scans(first: Scan, second: Scan) -> Scan:
         sample,
         first.seed,
         first.sample_size,
+        first.ids + second.ids,
     )
 
 
@@ -284,6 +291,7 @@ class Partial:
     gaps: dict[tuple[int, int], list[tuple[int, Any, float]]]
     """Per (child, parent), the (row, id, P(child right)) of rows with the child only."""
     top: int | None
+    n_rows: int
 
 
 def audit_partition(
@@ -327,7 +335,7 @@ def audit_partition(
             found = found.ranked(plan.top)
     found = found.ranked(plan.top)
     facts = row_facts(ruleset, df, batch.votes.fired, batch.y, found.row, offset)
-    return Partial(counts, found, facts, gaps, plan.top)
+    return Partial(counts, found, facts, gaps, plan.top, len(batch))
 
 
 def merge_partials(first: Partial, second: Partial) -> Partial:
@@ -343,6 +351,7 @@ def merge_partials(first: Partial, second: Partial) -> Partial:
         {row: facts[row] for row in np.unique(candidates.row).tolist()},
         gaps,
         first.top,
+        first.n_rows + second.n_rows,
     )
 
 
@@ -431,18 +440,37 @@ def _candidates(
     return Candidates.of(scores, rows, at, label, kind, wrong[at, label], children=children)
 
 
-# One process -----------------------------------------------------------------------------------
+# The driver ------------------------------------------------------------------------------------
 
-Chunk = pd.DataFrame | tuple[pd.DataFrame, Votes | None]
-"""A chunk of consecutive rows, optionally with the rules' votes on them."""
+Piece = tuple[pd.DataFrame, int, Votes | None]
+"""Checked rows (`check_frame`), the row number of the first one in the data, and the rules'
+votes on them (None: the rules are applied where the rows are)."""
 
 
-def audit_chunks(
+class AuditOptions(TypedDict, total=False):
+    """The options of `audit_pieces`, for the functions that pass them on."""
+
+    label_model: LabelMethod
+    neighbours: bool
+    classifier: bool
+    min_score: float | None
+    top: int | None
+    seed: int
+    sample_rows: int
+    progress: Callable[[str], None] | None
+
+
+MapPieces = Callable[..., Iterator[Any]]
+"""``map_pieces(func, *shared)`` yields ``func(piece, *shared)`` for every `Piece` of the
+data, in row order, wherever the pieces are read: a loop in this process (`audit_chunks`)
+or Dask workers (`lfkit.audit.distributed.audit_partitions`)."""
+
+
+def audit_pieces(
     ruleset: RuleSet,
-    chunks: Callable[[], Iterable[Chunk]],
+    map_pieces: MapPieces,
     *,
-    checked: bool = False,
-    source: str = "audit",
+    where: str,
     label_model: LabelMethod = "naive-bayes",
     neighbours: bool = True,
     classifier: bool = True,
@@ -452,41 +480,25 @@ def audit_chunks(
     sample_rows: int = SAMPLE_ROWS,
     progress: Callable[[str], None] | None = None,
 ) -> AuditReport:
-    """Audit the rows that `chunks()` yields, in two passes (it is called twice and must
-    yield the same rows in the same order): memory grows with a chunk and the fitted model,
-    not with the number of rows.
-
-    Options as in `audit_labels`; `checked` says the chunks went through `check_frame`.
+    """Audit the data in two passes over its pieces, each mapped by `map_pieces`: pass 1
+    scans (merged with `merge_scans`), `fit_audit` in this process, pass 2 audits (merged with
+    `merge_partials`), then `finish_audit`. `where` names the data in errors; options as in
+    `audit_labels`.
 
     Raises
     ------
     DataError
-        When a chunk lacks a column, or an id or a label is bad.
-    DataError
-        When there are no rows.
+        When there are no rows, two rows have the same id, or the passes read different
+        numbers of rows.
     OptionError
         For an unknown label model.
     """
     say = progress or (lambda _: None)
     say("applying rules and counting")
-    scan: Scan | None = None
-    hashes = []
-    for offset, df, votes in _offsets(chunks()):
-        part = scan_partition(
-            ruleset,
-            df,
-            offset,
-            seed=seed,
-            sample_rows=sample_rows,
-            votes=votes,
-            checked=checked,
-            source=_source(source, offset, df),
-        )
-        scan = part if scan is None else merge_scans(scan, part)
-        hashes.append(pd.util.hash_pandas_object(df[ruleset.task.id_column], index=False))
-    if scan is None:
-        raise DataError("the data has no rows", where=source)
-    _check_unique(ruleset, np.concatenate(hashes), source)
+    scan = _fold(merge_scans, map_pieces(_scan_piece, ruleset, seed, sample_rows))
+    if scan is None or not scan.n_rows:
+        raise DataError("the data has no rows", where=where)
+    _check_unique(ruleset, np.concatenate(scan.ids), where)
     plan = fit_audit(
         ruleset,
         scan,
@@ -499,24 +511,41 @@ def audit_chunks(
         progress=say,
     )
     say("scoring and ranking")
-    partial: Partial | None = None
-    seen = 0
-    for offset, df, votes in _offsets(chunks()):
-        found = audit_partition(
-            plan, df, offset, votes=votes, checked=checked, source=_source(source, offset, df)
-        )
-        partial = found if partial is None else merge_partials(partial, found)
-        seen = offset + len(df)
+    partial = _fold(merge_partials, map_pieces(_audit_piece, plan))
+    seen = 0 if partial is None else partial.n_rows
     if partial is None or seen != scan.n_rows:
         raise DataError(
             f"the second pass read {seen:,} rows, the first {scan.n_rows:,}",
             "the data changed while it was audited",
-            where=source,
+            where=where,
         )
     return finish_audit(plan, partial)
 
 
-def _check_unique(ruleset: RuleSet, hashes: np.ndarray, source: str) -> None:
+_T = TypeVar("_T")
+
+
+def _fold(merge: Callable[[_T, _T], _T], results: Iterable[_T]) -> _T | None:
+    """Merge results as they come (`functools.reduce` that allows none)."""
+    total: _T | None = None
+    for result in results:
+        total = result if total is None else merge(total, result)
+    return total
+
+
+def _scan_piece(piece: Piece, ruleset: RuleSet, seed: int, sample_rows: int) -> Scan:
+    df, offset, votes = piece
+    return scan_partition(
+        ruleset, df, offset, seed=seed, sample_rows=sample_rows, votes=votes, checked=True
+    )
+
+
+def _audit_piece(piece: Piece, plan: AuditPlan) -> Partial:
+    df, offset, votes = piece
+    return audit_partition(plan, df, offset, votes=votes, checked=True)
+
+
+def _check_unique(ruleset: RuleSet, hashes: np.ndarray, where: str) -> None:
     """Raise when two rows have the same id (by a 64-bit hash of each id: 8 bytes per row)."""
     order = np.argsort(hashes, kind="stable")
     same = np.nonzero(hashes[order[1:]] == hashes[order[:-1]])[0]
@@ -526,31 +555,63 @@ def _check_unique(ruleset: RuleSet, hashes: np.ndarray, source: str) -> None:
             f"rows {first + 1:,} and {second + 1:,} have the same id in column "
             f"'{ruleset.task.id_column}'",
             "ids must be unique",
-            where=source,
+            where=where,
         )
 
 
-def _offsets(chunks: Iterable[Chunk]) -> Iterator[tuple[int, pd.DataFrame, Votes | None]]:
-    offset = 0
-    for chunk in chunks:
-        df, votes = chunk if isinstance(chunk, tuple) else (chunk, None)
-        yield offset, df, votes
-        offset += len(df)
+# One process -----------------------------------------------------------------------------------
+
+Chunk = pd.DataFrame | tuple[pd.DataFrame, Votes | None]
+"""A chunk of consecutive rows, optionally with the rules' votes on them."""
 
 
-def _source(source: str, offset: int, df: pd.DataFrame) -> str:
-    return source if offset == 0 else f"{source} (rows from {offset + 1:,})"
+def audit_chunks(
+    ruleset: RuleSet,
+    chunks: Callable[[], Iterable[Chunk]],
+    *,
+    checked: bool = False,
+    source: str = "audit",
+    **options: Unpack[AuditOptions],
+) -> AuditReport:
+    """Audit the rows that `chunks()` yields, in two passes (it is called twice and must
+    yield the same rows in the same order): memory grows with a chunk and the fitted model,
+    not with the number of rows.
+
+    `checked` says the chunks went through `check_frame`, `source` names them in errors;
+    `options` as in `audit_pieces`.
+
+    Raises
+    ------
+    DataError
+        When a chunk lacks a column, or an id or a label is bad.
+    DataError
+        When there are no rows.
+    OptionError
+        For an unknown label model.
+    """
+
+    def map_pieces(func: Callable[..., _T], *shared: Any) -> Iterator[_T]:
+        offset = 0
+        for chunk in chunks():
+            df, votes = chunk if isinstance(chunk, tuple) else (chunk, None)
+            named = source if offset == 0 else f"{source} (rows from {offset + 1:,})"
+            yield func((_checked(ruleset, df, checked, named), offset, votes), *shared)
+            offset += len(df)
+
+    return audit_pieces(ruleset, map_pieces, where=source, **options)
 
 
 READ_BYTES = 16 * 2**20
 """Bytes of the data file read at a time by `audit_source` (about 100,000 short rows)."""
 
 
-def audit_source(ruleset: RuleSet, source: str | Path, **options: Any) -> AuditReport:
+def audit_source(
+    ruleset: RuleSet, source: str | Path, **options: Unpack[AuditOptions]
+) -> AuditReport:
     """Audit a data file (or a glob of files, or a Parquet folder) in two passes over its
     partitions, reading READ_BYTES at a time: the rows are never all in memory.
 
-    `options` are those of `audit_chunks` (as `audit_labels` takes them).
+    `options` as in `audit_pieces`.
 
     Raises
     ------
