@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -28,6 +28,7 @@ from lfkit.cli.app import (
 from lfkit.display import plural
 
 if TYPE_CHECKING:
+    from lfkit.audit.partitioned import AuditOptions
     from lfkit.audit.suspects import AuditReport
     from lfkit.rules.ruleset import RuleSet
 
@@ -99,21 +100,22 @@ def audit(
         say("loading rules")
         ruleset = load_ruleset(rules, lfs)
         decided = read_decisions(decisions) if decisions is not None else {}
-        options = dict(
-            label_model=label_model,
-            neighbours=neighbours,
-            classifier=classifier,
-            min_score=min_score,
-            seed=seed,
-            progress=say,
-        )
+        options: AuditOptions = {
+            "label_model": label_model,
+            "neighbours": neighbours,
+            "classifier": classifier,
+            "min_score": min_score,
+            "top": kept,
+            "seed": seed,
+            "progress": say,
+        }
         on_cluster = scheduler is not None or local_cluster is not None
         if on_cluster and not decided:
             cluster = (scheduler, local_cluster)
-            report, left_out = _audit_on_dask(ruleset, data, *cluster, kept, options)
+            report, left_out = _audit_on_dask(ruleset, data, *cluster, options)
         elif not decided:
             # two passes over the file, a partition at a time: memory bounded by a partition
-            report, left_out = audit_source(ruleset, data, top=kept, **options), 0
+            report, left_out = audit_source(ruleset, data, **options), 0
         else:
             say("reading data")
             df = read_data(data, ruleset.task)
@@ -122,7 +124,7 @@ def audit(
                 say("applying rules on the Dask cluster")
                 _, votes = apply_on_dask(ruleset, data, scheduler, local_cluster)
             report, left_out, _ = audit_with_decisions(
-                ruleset, df, decided, top=kept, source=str(data), votes=votes, **options
+                ruleset, df, decided, source=str(data), votes=votes, **options
             )
         if decided:
             left = plural(left_out, "flag")
@@ -153,18 +155,18 @@ def _audit_on_dask(
     data: Path,
     scheduler: str | None,
     local_cluster: int | None,
-    top: int | None,
-    options: dict[str, Any],
+    options: AuditOptions,
 ) -> tuple[AuditReport, int]:
     """Audit on a Dask cluster: both passes on the workers, only summaries back here."""
     from lfkit.audit.distributed import audit_partitions
     from lfkit.data import split_data
 
     connect, map_partitions = dask_engine()
-    options["progress"]("starting the Dask cluster" if scheduler is None else "connecting")
+    if say := options.get("progress"):
+        say("starting the Dask cluster" if scheduler is None else "connecting")
     with connect(scheduler, local_cluster):
         parts = split_data(data, ruleset.task)
-        report = audit_partitions(ruleset, parts, map_parts=map_partitions, top=top, **options)
+        report = audit_partitions(ruleset, parts, map_parts=map_partitions, **options)
     return report, 0
 
 
