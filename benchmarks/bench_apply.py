@@ -20,6 +20,7 @@ import json
 import random
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +118,7 @@ def main() -> int:
     ruleset = lfkit.load_rules(RULES)
     load_s = time.perf_counter() - start
     n_regexes = sum(len(plan.regexes) for plan in engine._plans(ruleset))
-    engine._plans.cache_clear()
+    ruleset = replace(ruleset)  # a copy starts with no compiled plans
     keywords.build_keyword_index.cache_clear()
     print(
         f"rules: {len(ruleset)} from {RULES.relative_to(ROOT)} ({n_regexes} distinct regexes "
@@ -139,13 +140,13 @@ def main() -> int:
     for n_rows in sizes:
         df = replicate(n_rows)
         megabytes = text_megabytes(df)
-        engine._plans.cache_clear()  # first call: compile + warm-up on this data
+        ruleset = replace(ruleset)  # first call: compile + warm-up on this data
         keywords.build_keyword_index.cache_clear()
         start = time.perf_counter()
         votes = lfkit.apply_rules(ruleset, df)
         first_s = time.perf_counter() - start
         repeats = 3 if n_rows <= 20_000 else 2
-        steady_s, steady_cpu = best_of(repeats, lambda df=df: lfkit.apply_rules(ruleset, df))
+        steady_s, steady_cpu = best_of(repeats, lambda r=ruleset, df=df: lfkit.apply_rules(r, df))
         matrix = votes.to_dense()
 
         sample = df.iloc[:snorkel_rows] if n_rows > snorkel_rows else df

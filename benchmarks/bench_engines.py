@@ -20,6 +20,7 @@ import re
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import pandas as pd
 import re2
@@ -232,7 +233,7 @@ def main() -> int:
     base_rate = 0.0
     for name, build, must_be_exact, rows in candidates:
         if build is lfkit_engine:
-            engine._plans.cache_clear()
+            ruleset = replace(ruleset)  # a copy compiles its own plans: time a first call
         start = time.perf_counter()
         runs = {plan.field: build(plan) for plan in engine._plans(ruleset)}
         compile_s = time.perf_counter() - start

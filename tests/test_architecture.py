@@ -26,16 +26,6 @@ LAYERS: list[tuple[str, ...]] = [
 # Backward edges not fixed yet, each with the reason. Empty: a new backward import fails.
 ALLOWED: set[tuple[str, str]] = set()
 
-# Functions cached (functools) on an argument that hashes by identity (a dataclass with
-# eq=False, such as RuleSet), each with the reason. Such a cache keeps its arguments alive and
-# misses on every copy; `RuleSet.derived` keeps a compiled form with its rule set. May only
-# shrink.
-IDENTITY_CACHES: set[tuple[str, str]] = {
-    # the engine's compiled plans; benchmarks/bench_apply.py clears this cache to time a
-    # first call (engine's files): move to ruleset.derived("engine.plans", ...) with them.
-    ("lfkit.engine.apply", "_plans"),
-}
-
 
 def layer_of(module: str) -> int:
     """Return the layer index of a module: the longest matching prefix in LAYERS."""
@@ -215,7 +205,8 @@ def _words(text: str) -> list[str]:
 
 
 def test_no_cache_keyed_on_identity() -> None:
-    """No functools cache takes an identity-hashed object (except the listed ones)."""
+    """No functools cache takes an object that hashes by identity (a dataclass with eq=False,
+    such as RuleSet): such a cache keeps its arguments alive and misses on every copy;
+    `RuleSet.derived` keeps a compiled form with its rule set instead."""
     assert "RuleSet" in identity_classes()
-    assert sorted(identity_caches() - IDENTITY_CACHES) == []
-    assert sorted(IDENTITY_CACHES - identity_caches()) == []
+    assert sorted(identity_caches()) == []

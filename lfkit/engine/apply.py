@@ -121,10 +121,13 @@ def _fields(ruleset: RuleSet) -> list[str]:
     return list(dict.fromkeys(column for rule in ruleset.rules for column in rule.columns))
 
 
-@lru_cache(maxsize=8)
 def _plans(ruleset: RuleSet) -> list[_FieldPlan]:
-    """Compile the rule set once per field (cached: a rule set is immutable); fields that the
-    same rules read share one plan."""
+    """Return the rule set's compiled plans, built on first use and kept with the rule set."""
+    return ruleset.derived("engine.plans", _compile_plans)
+
+
+def _compile_plans(ruleset: RuleSet) -> list[_FieldPlan]:
+    """Compile the rule set once per field; fields that the same rules read share one plan."""
     shared: dict[tuple[int, ...], _FieldPlan] = {}
     plans = []
     for field in dict.fromkeys(field for rule in ruleset.rules for field in rule.fields):
