@@ -12,6 +12,7 @@ from conftest import EXAMPLES
 from scipy import sparse
 
 import lfkit
+from lfkit._types import LabelMethod
 from lfkit.audit.findings import apply_taxonomy
 from lfkit.audit.scores import (
     LabelScores,
@@ -27,6 +28,7 @@ from lfkit.audit.scores import (
 )
 from lfkit.data import read_data
 from lfkit.engine.votes import Votes
+from lfkit.errors import OptionError
 from lfkit.model.targets import given_matrix
 from lfkit.rules.ruleset import RuleSet
 
@@ -170,8 +172,7 @@ def test_score_labels_uses_the_votes_and_sources_asked_for(
     class_rules: RuleSet, data: pd.DataFrame
 ) -> None:
     """With no rule firing, the rule evidence is the same for every row of a class (its
-    leave-one-out base rate only); switched-off sources are absent; majority vote is not
-    the naive-Bayes model."""
+    leave-one-out base rate only); each text source can be switched off on its own."""
     votes = lfkit.apply_rules(class_rules, data)
     silent = Votes(sparse.csr_array(votes.fired.shape, dtype=votes.fired.dtype), votes.values)
     quiet = score_labels(class_rules, data, silent, neighbours=False, classifier=False)
@@ -179,12 +180,69 @@ def test_score_labels_uses_the_votes_and_sources_asked_for(
     classes = quiet.given.argmax(axis=1)
     for label in range(4):
         assert np.ptp(quiet.rule_probs[classes == label], axis=0).max() < 1e-12
-    voted = score_labels(class_rules, data, votes, neighbours=False, classifier=False)
+    voted = score_labels(class_rules, data, votes, neighbours=False)
     assert np.ptp(voted.rule_probs[classes == 0], axis=0).max() > 0.1
-    majority = score_labels(
-        class_rules, data, votes, label_model="majority", neighbours=False, classifier=False
+    assert voted.neighbour_probs is None and voted.classifier_scores is not None
+    alone = score_labels(class_rules, data, votes, classifier=False)
+    assert alone.neighbour_probs is not None and alone.classifier_scores is None
+
+
+def test_label_model_choice_reaches_the_rule_evidence(
+    class_rules: RuleSet, data: pd.DataFrame
+) -> None:
+    """`auto` with labels is naive Bayes on classes; EM and majority vote learn other rule
+    evidence; a typo is an error naming the option and the closest choice."""
+    votes = lfkit.apply_rules(class_rules, data)
+
+    def rule_probs(label_model: LabelMethod) -> np.ndarray:
+        return score_labels(
+            class_rules, data, votes, label_model=label_model, neighbours=False, classifier=False
+        ).rule_probs
+
+    naive_bayes = rule_probs("naive-bayes")
+    np.testing.assert_array_equal(rule_probs("auto"), naive_bayes)
+    for other in ("em", "majority"):
+        probs = rule_probs(other)
+        assert np.all((probs >= 0) & (probs <= 1)) and not np.allclose(probs, naive_bayes)
+    with pytest.raises(OptionError, match=r"label_model='naive-bays' is not a label model"):
+        rule_probs("naive-bays")  # type: ignore[arg-type]
+
+
+def test_fit_reports_each_stage(class_rules: RuleSet, rows: Rows) -> None:
+    """The fit says what it is doing, as the CLI shows it: the label model by name, then
+    each text source; without text sources, the rules and the fusion only."""
+    counts, sample = label_counts(class_rules, rows), rows.take(np.arange(200))
+    said: list[str] = []
+    fit_scorer(class_rules, counts, sample, progress=said.append)
+    assert said == [
+        "fitting the naive-bayes label model",
+        "vectorising the text",
+        "indexing similar rows",
+        "training the text classifier (out-of-fold)",
+        "fusing the evidence and estimating the label noise",
+    ]
+    said.clear()
+    fit_scorer(
+        class_rules, counts, sample, neighbours=False, classifier=False, progress=said.append
     )
-    assert not np.allclose(majority.rule_probs, voted.rule_probs)
+    assert said == [
+        "fitting the naive-bayes label model",
+        "fusing the evidence and estimating the label noise",
+    ]
+
+
+def test_tags_are_scored_as_independent_probabilities(tag_rules: RuleSet) -> None:
+    """On 300 real projects (multilabel), every tag's score is a probability of its own: a
+    row's tags need not sum to 1, and the given tags are the data's tags among the rules'."""
+    df = read_data(EXAMPLES / "projects.json", tag_rules.task).iloc[:300]
+    scores = score_labels(tag_rules, df, lfkit.apply_rules(tag_rules, df), classifier=False)
+    known = set(tag_rules.labels)
+    assert scores.multilabel is True
+    assert scores.given.sum() == sum(len(known.intersection(tags)) for tags in df["tags"])
+    for probs in (scores.probs, scores.rule_probs, scores.neighbour_probs, scores.error_scores()):
+        assert probs.shape == (300, len(tag_rules.labels))
+        assert np.all((probs >= 0) & (probs <= 1))
+    assert np.ptp(scores.neighbour_probs.sum(axis=1)) > 0.5
 
 
 @pytest.mark.parametrize(
