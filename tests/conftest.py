@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +22,8 @@ EXAMPLES = ROOT / "examples" / "madewithml"
 TAG_RULES = ROOT / "rules" / "madewithml"
 CLASS_RULES = ROOT / "rules" / "madewithml-4class"
 BAD_RULES = Path(__file__).parent / "bad_rules"
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
 T = TypeVar("T")
 
 
@@ -64,6 +67,41 @@ def cluster() -> Iterator[Any]:
         distributed.Client(local),
     ):
         yield local
+
+
+@pytest.fixture(scope="session")
+def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A headless Chromium with a fresh profile, one per test process (the HTML report's and the
+    review app's tests share it; each test loads its own page); fails (never skips) when it is
+    missing."""
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not shutil.which(p)]
+    if missing:
+        pytest.fail(
+            f"{' and '.join(missing)} not found: run `make browser` to install "
+            "Debian's chromium and chromium-driver for the HTML report tests",
+            pytrace=False,
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,1600",
+        f"--user-data-dir={tmp_path_factory.mktemp('chrome-profile')}",
+    ):
+        options.add_argument(arg)
+    chrome = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield chrome
+    chrome.quit()
 
 
 def write_rules(tmp_path: Path, body: str, *, task: str = "") -> Path:

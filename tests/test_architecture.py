@@ -7,6 +7,7 @@ relative or absolute; a lazy import is still a dependency.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 PACKAGE = Path(__file__).parents[1] / "lfkit"
@@ -87,11 +88,16 @@ def test_allowed_edges_still_exist() -> None:
     assert sorted(ALLOWED - backward_edges()) == []
 
 
+@functools.cache  # several tests walk every file, some once per import statement: walk once
+def nodes_of(path: Path) -> tuple[ast.AST, ...]:
+    """Return every node of the syntax tree of a Python file."""
+    return tuple(ast.walk(ast.parse(path.read_text(encoding="utf-8"))))
+
+
 def defined_and_imported(module: str) -> tuple[set[str], set[str]]:
     """Return the names a module file binds itself and the names it only imports."""
-    tree = ast.parse((PACKAGE.parent / (module.replace(".", "/") + ".py")).read_text("utf-8"))
     defined, imported = set(), set()
-    for node in ast.walk(tree):
+    for node in nodes_of(PACKAGE.parent / (module.replace(".", "/") + ".py")):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             defined.add(node.name)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
@@ -108,7 +114,7 @@ def reexport_imports() -> set[tuple[str, str, str]]:
     files = [*PACKAGE.rglob("*.py"), *(root / "tests").rglob("*.py")]
     files += (root / "benchmarks").rglob("*.py")
     for path in sorted(files):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in nodes_of(path):
             if not isinstance(node, ast.ImportFrom) or node.level:
                 continue
             module = node.module or ""
@@ -167,7 +173,7 @@ def identity_classes() -> set[str]:
     """Return the lfkit classes that hash by identity: dataclasses declared with eq=False."""
     found = set()
     for path in PACKAGE.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in nodes_of(path):
             if isinstance(node, ast.ClassDef) and any(
                 isinstance(decorator, ast.Call)
                 and any(
@@ -188,7 +194,7 @@ def identity_caches() -> set[tuple[str, str]]:
     classes = identity_classes()
     found = set()
     for path in sorted(PACKAGE.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in nodes_of(path):
             if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
             names = {ast.unparse(decorator).split("(")[0] for decorator in node.decorator_list}

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from snorkel.slicing import PandasSFApplier, slice_dataframe
 from typer.testing import CliRunner
 
 import lfkit
@@ -39,6 +38,8 @@ def test_slicing_functions_equal_the_engine(
     class_rules: RuleSet, data: pd.DataFrame, by: str
 ) -> None:
     """Snorkel's PandasSFApplier puts exactly the rows the engine's votes say in each slice."""
+    from snorkel.slicing import PandasSFApplier  # imports torch: only where needed
+
     sample = data.sample(200, random_state=0).reset_index(drop=True)
     sfs = slicing_functions(class_rules, by=by)
     assert [sf.name for sf in sfs] == list(slice_rules(class_rules, by=by))
@@ -53,6 +54,8 @@ def test_slice_dataframe_gives_the_rows_a_rule_fires_on(
     class_rules: RuleSet, data: pd.DataFrame
 ) -> None:
     """slice_dataframe with a rule's slicing function returns the rows where the rule fires."""
+    from snorkel.slicing import slice_dataframe
+
     sample = data.head(150)
     (sf,) = [sf for sf in slicing_functions(class_rules, by="rule") if sf.name == "cv-tasks"]
     column = class_rules.rule_names.index("cv-tasks")
@@ -152,6 +155,8 @@ def lf_graph(row: pd.Series) -> str | int:
 
 def test_own_labeling_function_defines_a_slice(class_rules: RuleSet, data: pd.DataFrame) -> None:
     """A rule set with an own LF has its slice too; Snorkel's applier agrees with the engine."""
+    from snorkel.slicing import PandasSFApplier
+
     ruleset = class_rules.with_lfs({"other": [lf_graph]})
     sample = data.head(120)
     sfs = [sf for sf in slicing_functions(ruleset, by="rule") if sf.name == "lf_graph"]

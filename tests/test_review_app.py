@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 import pandas as pd
 import pytest
 from conftest import EXAMPLES, TAG_RULES
-from test_report_html import driver  # noqa: F401  (the shared headless Chromium fixture)
 
 from lfkit.audit.suspects import AuditReport, audit_labels
 from lfkit.data import read_data
@@ -217,7 +216,7 @@ def test_session_multiclass_accept_records_the_suggested_class(
 # ------------------------------------------------------------------ in a real browser
 
 
-def _open(driver: WebDriver, url: str) -> WebDriver:  # noqa: F811
+def _open(driver: WebDriver, url: str) -> WebDriver:
     """Load the page and wait until the first card is shown."""
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -226,7 +225,7 @@ def _open(driver: WebDriver, url: str) -> WebDriver:  # noqa: F811
     return driver
 
 
-def _press(driver: WebDriver, key: str) -> None:  # noqa: F811
+def _press(driver: WebDriver, key: str) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
 
     ActionChains(driver).send_keys(key).perform()
@@ -253,12 +252,12 @@ def _lines(path: Path, count: int) -> list[dict[str, Any]]:
     return _until(read)
 
 
-def _card(driver: WebDriver) -> str:  # noqa: F811
+def _card(driver: WebDriver) -> str:
     return driver.find_element("id", "card").text
 
 
 @pytest.mark.slow
-def test_browser_keyboard_accept_reject_undo(driver: WebDriver, server: ReviewServer) -> None:  # noqa: F811
+def test_browser_keyboard_accept_reject_undo(driver: WebDriver, server: ReviewServer) -> None:
     """a accepts, x rejects, backspace undoes: the file records each at once, in order."""
     from selenium.webdriver.common.keys import Keys
 
@@ -291,7 +290,7 @@ def test_browser_keyboard_accept_reject_undo(driver: WebDriver, server: ReviewSe
 
 
 @pytest.mark.slow
-def test_browser_space_skips_without_writing(driver: WebDriver, server: ReviewServer) -> None:  # noqa: F811
+def test_browser_space_skips_without_writing(driver: WebDriver, server: ReviewServer) -> None:
     """Space moves on to the next flag and writes nothing."""
     items = server.session.items
     browser = _open(driver, server.url)
@@ -302,7 +301,7 @@ def test_browser_space_skips_without_writing(driver: WebDriver, server: ReviewSe
 
 
 @pytest.mark.slow
-def test_browser_relabel_with_search(driver: WebDriver, server: ReviewServer) -> None:  # noqa: F811
+def test_browser_relabel_with_search(driver: WebDriver, server: ReviewServer) -> None:
     """r opens the label search; typing narrows it; enter relabels with the chosen tag."""
     from selenium.webdriver.common.keys import Keys
 
@@ -322,7 +321,7 @@ def test_browser_relabel_with_search(driver: WebDriver, server: ReviewServer) ->
 
 @pytest.mark.slow
 def test_browser_multiclass_relabel_picks_one_class(
-    driver: WebDriver,  # noqa: F811
+    driver: WebDriver,
     tmp_path: Path,
     class_rules: RuleSet,
 ) -> None:
@@ -348,7 +347,7 @@ def test_browser_multiclass_relabel_picks_one_class(
 
 
 @pytest.mark.slow
-def test_browser_list_view_jumps_to_a_flag(driver: WebDriver, server: ReviewServer) -> None:  # noqa: F811
+def test_browser_list_view_jumps_to_a_flag(driver: WebDriver, server: ReviewServer) -> None:
     """l shows every flag as a row; clicking one shows it as the card."""
     items = server.session.items
     browser = _open(driver, server.url)
@@ -360,8 +359,8 @@ def test_browser_list_view_jumps_to_a_flag(driver: WebDriver, server: ReviewServ
 
 
 @pytest.mark.slow
-def test_browser_shows_data_as_text(  # noqa: F811
-    driver: WebDriver,  # noqa: F811
+def test_browser_shows_data_as_text(
+    driver: WebDriver,
     tmp_path: Path,
     tag_rules: RuleSet,
     projects: pd.DataFrame,
@@ -413,7 +412,7 @@ def _start(data: Path, decisions: Path) -> tuple[subprocess.Popen[str], str, flo
     raise AssertionError(f"no URL printed: {process.stderr.read() if process.stderr else ''}")
 
 
-def _open_flag(browser: WebDriver, rank: int) -> None:  # noqa: F811
+def _open_flag(browser: WebDriver, rank: int) -> None:
     """Show the flag of this rank among the flags (findings, which come first, left aside)
     through the list view: a flag's id cell holds its id, a finding's says 'N rows'."""
     _press(browser, "l")
@@ -430,7 +429,7 @@ def _stop(process: subprocess.Popen[str], sig: signal.Signals) -> None:
 
 
 @pytest.mark.slow
-def test_command_resumes_after_being_killed(driver: WebDriver, tmp_path: Path) -> None:  # noqa: F811
+def test_command_resumes_after_being_killed(driver: WebDriver, tmp_path: Path) -> None:
     """Decisions survive a SIGKILL; a restart leaves them out and says how many were decided."""
     decisions = tmp_path / "decisions.jsonl"
     data = EXAMPLES / "projects.json"
@@ -523,7 +522,7 @@ def test_session_finding_accept_decides_each_row(
 
 @pytest.mark.slow
 def test_browser_shows_a_finding_with_example_rows(
-    driver: WebDriver,  # noqa: F811
+    driver: WebDriver,
     tmp_path: Path,
     tag_rules: RuleSet,
     projects: pd.DataFrame,
