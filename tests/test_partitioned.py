@@ -151,9 +151,13 @@ def test_bad_partition_names_its_rows(class_rules: RuleSet, classes: pd.DataFram
 
 
 def test_library_audit_keeps_its_signature(class_rules: RuleSet, classes: pd.DataFrame) -> None:
-    """`lfkit.audit_labels` is the partitioned audit over chunks of the DataFrame."""
+    """`lfkit.audit_labels` is the partitioned audit over chunks of the DataFrame; its flags
+    compare as a sequence and, equal by value, do not hash."""
     report = lfkit.audit_labels(class_rules, classes, top=3)
     assert len(report.flags) == 3 and report.n_rows == len(classes)
+    assert report.flags == list(report.flags) != report.flags[:2]
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(report.flags)
 
 
 def test_id_repeated_in_two_chunks_is_an_error(class_rules: RuleSet, classes: pd.DataFrame) -> None:

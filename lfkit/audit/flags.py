@@ -87,11 +87,11 @@ class Candidates:
         if len(filled) <= 1:
             return filled[0] if filled else (parts[0] if parts else Candidates.empty())
 
-        def joined(name: str) -> np.ndarray | None:
+        def joined(name: str) -> Any:  # each field's own type: an array, or None for all
             columns = [getattr(part, name) for part in filled]
             return None if columns[0] is None else np.concatenate(columns)
 
-        return Candidates(*(joined(name) for name in _FIELDS))  # type: ignore[arg-type]
+        return Candidates(*(joined(name) for name in _FIELDS))
 
     @staticmethod
     def empty() -> Candidates:
@@ -246,8 +246,6 @@ class Flags(Sequence[Flag]):
         if not isinstance(other, Sequence) or len(other) != len(self):
             return False
         return all(a == b for a, b in zip(self, other, strict=True))
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"<{len(self):,} flags, best first>"

@@ -117,7 +117,8 @@ class RuleSet:
         """
         if key not in self._derived:
             self._derived[key] = build(self)
-        return self._derived[key]  # type: ignore[no-any-return]
+        built: _T = self._derived[key]
+        return built
 
     def __repr__(self) -> str:
         disabled = f", {len(self.disabled)} disabled" if self.disabled else ""
