@@ -159,9 +159,10 @@ def _require(source: str, available: list[str], columns: Sequence[str]) -> None:
     for column in columns:
         if column not in available:
             raise DataError(
-                f"{source}: column '{column}' is not in the data; available: "
+                f"column '{column}' is not in the data; available: "
                 f"{', '.join(map(str, available))}",
                 "set the task's column names in the rules' task section",
+                where=source,
             )
 
 
@@ -176,25 +177,26 @@ def check_frame(
         For a missing column, an empty table, duplicate or missing ids, or bad labels.
     """
     if df.empty:
-        raise DataError(f"{source}: the data has no rows")
+        raise DataError("the data has no rows", where=source)
     _require(source, list(df.columns), columns)
     ids = df[task.id_column]
     if ids.isna().any():
         row = int(ids.isna().to_numpy().argmax())
-        raise DataError(f"{source}: row {row + 1} has no id in column '{task.id_column}'")
+        raise DataError(f"row {row + 1} has no id in column '{task.id_column}'", where=source)
     for row, value in enumerate(ids.tolist()):
         if not isinstance(value, str | int | float | bool | np.generic):
             raise DataError(
-                f"{source}: row {row + 1}: id {quoted(value)} in column '{task.id_column}' "
-                "must be a number or a string"
+                f"id {quoted(value)} in column '{task.id_column}' must be a number or a string",
+                where=f"{source}: row {row + 1}",
             )
     duplicated = ids.duplicated(keep=False)
     if duplicated.any():
         first = ids[duplicated].tolist()[0]
         rows = [str(index + 1) for index in duplicated.to_numpy().nonzero()[0][:5]]
         raise DataError(
-            f"{source}: id {quoted(first)} in column '{task.id_column}' appears more than "
-            f"once (rows {', '.join(rows)}); ids must be unique"
+            f"id {quoted(first)} in column '{task.id_column}' appears more than "
+            f"once (rows {', '.join(rows)}); ids must be unique",
+            where=source,
         )
     df = df.reset_index(drop=True)
     if task.label_column in columns:
@@ -219,8 +221,9 @@ def parse_labels(df: pd.DataFrame, task: Task, *, source: str) -> list[Any]:
             )
         except ValueError as err:
             raise DataError(
-                f"{source}: row {row + 1} (id {quoted(ids[row])}), "
-                f"column '{task.label_column}': {err}"
+                str(err),
+                where=f"{source}: row {row + 1} (id {quoted(ids[row])}), "
+                f"column '{task.label_column}'",
             ) from None
     return parsed
 

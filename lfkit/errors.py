@@ -161,9 +161,9 @@ class OptionError(LfkitError, ValueError):
     """An option (a keyword argument; a flag on the command line) given a value it does not
     take, or two options that cannot go together. `option` is the Python keyword."""
 
-    def __init__(self, option: str, problem: str, hint: str = "") -> None:
+    def __init__(self, option: str, problem: str, hint: str = "", *, where: str = "") -> None:
         self.option = option
-        super().__init__(problem, hint)
+        super().__init__(problem, hint, where=where)
 
 
 class ModelError(LfkitError):

@@ -88,12 +88,14 @@ def check_output(
             "choose another output path",
         )
     if not path.parent.is_dir():
-        raise OutputError(f"{subject}: folder '{path.parent}' does not exist", "create it first")
+        raise OutputError(
+            f"folder '{path.parent}' does not exist", "create it first", where=subject
+        )
     if path.is_dir():
         raise OutputError(f"{subject} is a folder", "give a file name")
     if suffixes and path.suffix.lower() not in suffixes:
         raise OutputError(
-            f"{subject}: unknown output type '{path.suffix}'; use {', '.join(suffixes)}"
+            f"unknown output type '{path.suffix}'; use {', '.join(suffixes)}", where=subject
         )
     if os.path.lexists(path):
         if not force:
@@ -101,8 +103,9 @@ def check_output(
         _check_replaceable(path, option)
     if not os.access(path.parent, os.W_OK):
         raise OutputError(
-            f"{subject}: folder '{path.parent}' is not writable",
+            f"folder '{path.parent}' is not writable",
             "choose a folder you can write to",
+            where=subject,
         )
 
 
@@ -172,7 +175,7 @@ def _write_error(path: Path, option: str, err: OSError) -> OutputError:
         errno.EACCES: "choose a folder you can write to",
         errno.EPERM: "choose a folder you can write to",
     }.get(err.errno or 0, "check the folder and the disk")
-    return OutputError(f"{output_name(path, option)}: cannot write the file ({reason})", hint)
+    return OutputError(f"cannot write the file ({reason})", hint, where=output_name(path, option))
 
 
 @contextlib.contextmanager

@@ -115,9 +115,10 @@ def unshift_csv(df: pd.DataFrame, source: str) -> pd.DataFrame:
     if extra.any():
         row = int(extra.argmax())
         raise DataError(
-            f"{source}: row {row + 1} has {len(df.columns) + 1} fields but the header names "
+            f"row {row + 1} has {len(df.columns) + 1} fields but the header names "
             f"{len(df.columns)} columns",
             "quote fields that hold the delimiter, or name the extra column in the header",
+            where=source,
         )
     fields = df.reset_index().iloc[:, :-1]
     fields.columns = df.columns
@@ -139,8 +140,9 @@ def _suffix(source: str) -> str:
     suffix = Path(source).suffix.lower()
     if suffix not in DATA_SUFFIXES:
         raise DataError(
-            f"{source}: unknown data file type '{suffix or '(none)'}'; expected one "
-            f"of {', '.join(DATA_SUFFIXES)}"
+            f"unknown data file type '{suffix or '(none)'}'; expected one "
+            f"of {', '.join(DATA_SUFFIXES)}",
+            where=source,
         )
     return suffix
 
@@ -157,8 +159,9 @@ def _read_text(path: Path) -> str:
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
         raise DataError(
-            f"{path}:{line}: byte {raw[err.start]:#04x} at offset {err.start} is not UTF-8",
+            f"byte {raw[err.start]:#04x} at offset {err.start} is not UTF-8",
             "convert the file to UTF-8 (e.g. iconv -t utf-8)",
+            where=f"{path}:{line}",
         ) from None
 
 
@@ -170,7 +173,7 @@ def _read_csv(path: Path | str, text: str, sep: str | None, hint: str = "") -> p
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
         raise DataError(
-            f"{path}: not a readable CSV file ({' '.join(str(err).split())})", hint
+            f"not a readable CSV file ({' '.join(str(err).split())})", hint, where=str(path)
         ) from None
     return unshift_csv(df, str(path))
 
@@ -180,17 +183,18 @@ def _parse_json(path: Path, text: str, line: int = 0) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as err:
         where = f"{path}:{line}" if line else f"{path}:{err.lineno}"
-        raise DataError(f"{where}: not valid JSON ({err.msg} at column {err.colno})") from None
+        raise DataError(f"not valid JSON ({err.msg} at column {err.colno})", where=where) from None
     except RecursionError:
-        raise DataError(f"{path}: JSON nested too deeply") from None
+        raise DataError("JSON nested too deeply", where=str(path)) from None
 
 
 def _records(path: Path | str, data: Any, what: str) -> pd.DataFrame:
     rows = data if isinstance(data, list) else None
     if rows is None or not all(isinstance(row, dict) for row in rows):
         raise DataError(
-            f"{path}: expected {what} to hold JSON objects (one per row)"
-            + (", as a JSON array" if what == "the file" else "")
+            f"expected {what} to hold JSON objects (one per row)"
+            + (", as a JSON array" if what == "the file" else ""),
+            where=str(path),
         )
     return pd.DataFrame(rows)
 
@@ -203,9 +207,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         return pd.read_parquet(path)
     except OSError as err:
-        raise DataError(f"{path}: cannot read the Parquet file ({err})") from None
+        raise DataError(f"cannot read the Parquet file ({err})", where=str(path)) from None
     except Exception as err:  # pyarrow raises its own error types for corrupt files
-        raise DataError(f"{path}: not a readable Parquet file ({err})") from None
+        raise DataError(f"not a readable Parquet file ({err})", where=str(path)) from None
 
 
 # Blocks, read where they are called ----------------------------------------------------------
@@ -247,10 +251,10 @@ def _expand(source: str) -> tuple[Any, list[str]]:
     try:
         fs, _, paths = fsspec.core.get_fs_token_paths(source)
     except (OSError, ValueError) as err:
-        raise DataError(f"{source}: cannot read the file ({err})") from None
+        raise DataError(f"cannot read the file ({err})", where=source) from None
     paths = sorted(paths)
     if not paths:
-        raise DataError(f"{source}: cannot read the file (no such file)")
+        raise DataError("cannot read the file (no such file)", where=source)
     for path in paths:
         if fs.protocol in ("file", ("file", "local")):
             try:
@@ -258,7 +262,7 @@ def _expand(source: str) -> tuple[Any, list[str]]:
             except FileProblem as err:
                 raise DataError(err.problem, err.hint, where=f"{path}") from None
         if not fs.isfile(path):
-            raise DataError(f"{path}: cannot read the file (no such file)")
+            raise DataError("cannot read the file (no such file)", where=path)
     return fs, paths
 
 
@@ -341,11 +345,11 @@ class LineBlock:
                 row = json.loads(line)
             except json.JSONDecodeError as err:
                 raise DataError(
-                    f"{self.describe()}, line {number}: not valid JSON "
-                    f"({err.msg} at column {err.colno})"
+                    f"not valid JSON ({err.msg} at column {err.colno})",
+                    where=f"{self.describe()}, line {number}",
                 ) from None
             if not isinstance(row, dict):
-                raise DataError(f"{self.describe()}: expected each line to hold a JSON object")
+                raise DataError("expected each line to hold a JSON object", where=self.describe())
             rows.append(row)
         df = pd.DataFrame(rows)
         extra = [column for column in self.columns if column not in df.columns]
@@ -383,9 +387,11 @@ class ParquetBlock:
             frame: pd.DataFrame = table.to_pandas()  # pyarrow has no type hints
             return frame.reset_index(drop=True)
         except OSError as err:
-            raise DataError(f"{self.describe()}: cannot read the Parquet file ({err})") from None
+            raise DataError(
+                f"cannot read the Parquet file ({err})", where=self.describe()
+            ) from None
         except Exception as err:  # pyarrow raises its own error types for corrupt files
-            raise DataError(f"{self.describe()}: not a readable Parquet file ({err})") from None
+            raise DataError(f"not a readable Parquet file ({err})", where=self.describe()) from None
 
 
 def _read_range(path: str, start: int, end: int) -> bytes:
@@ -395,7 +401,7 @@ def _read_range(path: str, start: int, end: int) -> bytes:
             data: bytes = file.read(end - start)
             return data
     except OSError as err:
-        raise DataError(f"{path}: cannot read the file ({err})") from None
+        raise DataError(f"cannot read the file ({err})", where=path) from None
 
 
 def _decode(data: bytes, path: str, offset: int) -> str:
@@ -403,8 +409,9 @@ def _decode(data: bytes, path: str, offset: int) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise DataError(
-            f"{path}: byte {data[err.start]:#04x} at offset {offset + err.start} is not UTF-8",
+            f"byte {data[err.start]:#04x} at offset {offset + err.start} is not UTF-8",
             "convert the file to UTF-8 (e.g. iconv -t utf-8)",
+            where=path,
         ) from None
 
 
@@ -417,7 +424,7 @@ def _csv_blocks(fs: Any, path: str, sep: str | None, blocksize: int | None) -> l
             file.seek(0)
         splits, balanced = _quoted_splits(file, blocksize)
         if len(splits) < 2 or splits[1] >= size:
-            raise DataError(f"{path}: the data has no rows")
+            raise DataError("the data has no rows", where=path)
         file.seek(0)
         header = file.read(splits[1])
     starts = splits[1:] if balanced and blocksize else splits[1:2]
@@ -489,7 +496,7 @@ def _parquet_blocks(fs: Any, path: str, blocksize: int | None) -> list[ParquetBl
         with fs.open(path, "rb") as file:
             meta = pq.ParquetFile(file).metadata
     except Exception as err:  # pyarrow raises its own error types for corrupt files
-        raise DataError(f"{path}: not a readable Parquet file ({err})") from None
+        raise DataError(f"not a readable Parquet file ({err})", where=path) from None
     if not blocksize or meta.num_row_groups < 2:
         return [ParquetBlock(path)]
     runs: list[list[int]] = [[]]

@@ -124,9 +124,9 @@ def rows_to_label(
     """
     labelled = np.asarray(labelled, dtype=np.int64)
     if len(labelled) != len(given):
-        raise DataError(f"next: {len(given)} labels for {len(labelled)} labelled rows")
+        raise DataError(f"{len(given)} labels for {len(labelled)} labelled rows", where="next")
     if n < 1:
-        raise OptionError("n", f"next: n={n}; it must be at least 1")
+        raise OptionError("n", f"n={n}; it must be at least 1", where="next")
     votes = apply_rules(ruleset, df) if votes is None else votes
     fired = sparse.csr_array(votes.fired)
     pool = np.setdiff1d(np.arange(len(df)), labelled)

@@ -162,7 +162,7 @@ def slice_metrics(
         When `predictions` has another length than `df`.
     """
     if len(predictions) != len(df):
-        raise DataError(f"slices: {len(predictions)} predictions for {len(df)} rows")
+        raise DataError(f"{len(predictions)} predictions for {len(df)} rows", where="slices")
     votes = apply_rules(ruleset, df) if votes is None else votes
     given = given_matrix(ruleset, df[ruleset.task.label_column].tolist()).toarray() > 0
     has_prediction = np.array([_filled(value) for value in predictions], dtype=bool)
@@ -174,8 +174,9 @@ def slice_metrics(
                 predicted[row, index[label]] = True
             elif not ruleset.multilabel:
                 raise DataError(
-                    f"slices: predicted class {label!r} is not a label of the rule set "
-                    f"({', '.join(ruleset.labels)})"
+                    f"predicted class {label!r} is not a label of the rule set "
+                    f"({', '.join(ruleset.labels)})",
+                    where="slices",
                 )
     membership = slice_membership(ruleset, votes, by=by)
     everything = np.ones(len(df), dtype=bool)
@@ -227,19 +228,21 @@ def read_predictions(
     for column in (id_column, PREDICTED):
         if column not in predictions.columns:
             raise DataError(
-                f"{source}: column '{column}' is not in the predictions; available: "
+                f"column '{column}' is not in the predictions; available: "
                 f"{', '.join(map(str, predictions.columns))}",
                 f"the predictions are a table of '{id_column}' and '{PREDICTED}', as "
                 "`lfkit label` writes it",
+                where=source,
             )
     keys = predictions[id_column].map(str)
     if keys.duplicated().any():
-        raise DataError(f"{source}: id {keys[keys.duplicated()].iloc[0]!r} appears twice")
+        raise DataError(f"id {keys[keys.duplicated()].iloc[0]!r} appears twice", where=source)
     unknown = sorted(set(keys) - set(df[id_column].map(str)))
     if unknown:
         raise DataError(
-            f"{source}: {len(unknown)} ids are not in the data (e.g. {unknown[0]!r})",
+            f"{len(unknown)} ids are not in the data (e.g. {unknown[0]!r})",
             "predict on the same data file",
+            where=source,
         )
     filled = predictions[PREDICTED].map(_filled).to_numpy(dtype=bool)
     task = ruleset.task.model_copy(update={"label_column": PREDICTED})

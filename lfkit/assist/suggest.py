@@ -191,8 +191,9 @@ def suggest_rules(
     if unknown:
         raise OptionError(
             "labels",
-            f"suggest: label '{unknown[0]}' is not a label of the rule set",
+            f"label '{unknown[0]}' is not a label of the rule set",
             did_you_mean(unknown[0], ruleset.labels) or "see 'lfkit check' for the labels",
+            where="suggest",
         )
     task = ruleset.task
     if votes is None:

@@ -206,8 +206,9 @@ def audit_labels(
         votes = apply_rules(ruleset, df)
     elif votes.shape != (len(df), len(ruleset)):
         raise DataError(
-            f"audit: votes have shape {votes.shape}, expected {(len(df), len(ruleset))}"
-            " (one row per data row, one column per rule)"
+            f"votes have shape {votes.shape}, expected {(len(df), len(ruleset))}"
+            " (one row per data row, one column per rule)",
+            where="audit",
         )
     known = votes
 

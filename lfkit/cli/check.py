@@ -49,7 +49,7 @@ def check(
             try:
                 check_codes(codes)
             except OptionError as err:
-                raise OptionError(err.option, f"{option}: {err.problem}", err.hint) from None
+                raise OptionError(err.option, err.problem, err.hint, where=option) from None
         report = check_rules(rules, data=data, select=chosen["--select"], ignore=chosen["--ignore"])
     found = report.diagnostics
     if fmt == "json":

@@ -98,8 +98,9 @@ def apply_rules(ruleset: RuleSet, df: pd.DataFrame | dd.DataFrame) -> Votes:
     missing = [field for field in _fields(ruleset) if field not in df.columns]
     if missing:
         raise DataError(
-            f"apply_rules: column '{missing[0]}' is not in the DataFrame; "
-            f"available: {', '.join(map(str, df.columns))}"
+            f"column '{missing[0]}' is not in the DataFrame; "
+            f"available: {', '.join(map(str, df.columns))}",
+            where="apply_rules",
         )
     n_rows, n_rules = len(df), len(ruleset)
     shape = (n_rows, n_rules)

@@ -49,7 +49,7 @@ def label_statistics_dask(ruleset: RuleSet, ddf: dd.DataFrame) -> NaiveBayesLabe
         for index, part in enumerate(ddf.to_delayed())
     ]
     if not counts:
-        raise DataError("label_statistics_dask: the DataFrame has no partitions")
+        raise DataError("the DataFrame has no partitions", where="label_statistics_dask")
     while len(counts) > 1:
         odd = [counts[-1]] if len(counts) % 2 else []
         pairs = zip(counts[::2], counts[1::2], strict=False)

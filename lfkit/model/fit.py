@@ -228,7 +228,7 @@ def fit_label_model(
         )
     votes = _as_votes(ruleset, data)
     if given is not None and len(given) != votes.shape[0]:
-        raise DataError(f"fit_label_model: {len(given)} labels for {votes.shape[0]} rows")
+        raise DataError(f"{len(given)} labels for {votes.shape[0]} rows", where="fit_label_model")
     y = given_matrix(ruleset, given) if given is not None else _no_labels(ruleset, votes)
     if method == "naive-bayes":
         features = model_features(ruleset, votes.fired, y)

@@ -105,14 +105,17 @@ def label_rows(
     clash = [column for column in new_columns if column in df.columns]
     if clash:
         raise DataError(
-            f"label: the data already has a column '{clash[0]}', which labelling would add",
+            f"the data already has a column '{clash[0]}', which labelling would add",
             "rename or drop it first",
+            where="label",
         )
     if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise OptionError("threshold", f"label: threshold={threshold} is not between 0 and 1")
+        raise OptionError(
+            "threshold", f"threshold={threshold} is not between 0 and 1", where="label"
+        )
     votes = apply_rules(ruleset, df) if votes is None else votes
     if votes.shape[0] != len(df):
-        raise DataError(f"label: votes of {votes.shape[0]} rows for {len(df)} rows of data")
+        raise DataError(f"votes of {votes.shape[0]} rows for {len(df)} rows of data", where="label")
     probs = model.predict_proba(votes)
     abstain = np.asarray(votes.fired.sum(axis=1)).ravel() == 0
     labelled = ~abstain if not keep_abstains else np.ones(len(df), dtype=bool)

@@ -155,7 +155,7 @@ def append_decision(path: str | Path, decision: Decision) -> None:
             finally:
                 os.close(folder)
     except OSError as err:
-        raise DataError(f"{path}: cannot append the decision ({err.strerror})") from None
+        raise DataError(f"cannot append the decision ({err.strerror})", where=str(path)) from None
 
 
 def read_log(path: str | Path) -> list[Decision]:
@@ -170,9 +170,10 @@ def read_log(path: str | Path) -> list[Decision]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as err:
-        raise DataError(f"{path}: cannot read the decisions file ({err.strerror})") from None
+        problem = f"cannot read the decisions file ({err.strerror})"
+        raise DataError(problem, where=str(path)) from None
     except UnicodeDecodeError:
-        raise DataError(f"{path}: the decisions file is not UTF-8 text") from None
+        raise DataError("the decisions file is not UTF-8 text", where=str(path)) from None
     log = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -182,8 +183,9 @@ def read_log(path: str | Path) -> list[Decision]:
             record = json.loads(line)
         except json.JSONDecodeError as err:
             raise DataError(
-                f"{where}: not valid JSON ({err.msg} at column {err.colno})",
+                f"not valid JSON ({err.msg} at column {err.colno})",
                 "each line of a decisions file is one JSON object (see docs/review.md)",
+                where=where,
             ) from None
         record = _numbers_as_text(record)
         _check(record, where)
@@ -248,10 +250,11 @@ def _check(record: Any, where: str) -> None:
     problem = _problem(record)
     if problem:
         raise DataError(
-            f"{where}: {problem}",
+            problem,
             f"a decision is a JSON object with id, label, kind, decision "
             f"({' | '.join(DECISIONS)}) and optional value, score, rules, source, time (see "
             "docs/review.md)",
+            where=where,
         )
 
 

@@ -202,8 +202,9 @@ def fix_file(
     suffix = data.suffix.lower()
     if out.suffix.lower() != suffix:
         raise OutputError(
-            f"{output_name(out, option)}: the corrected data keeps the input's format",
+            "the corrected data keeps the input's format",
             f"name it *{suffix}",
+            where=output_name(out, option),
         )
     df = read_data(data, ruleset.task)
     correction = correct_labels(ruleset, df, decisions, source=str(data))
@@ -420,8 +421,8 @@ def _write_parquet(data: Path, temp: Path, ruleset: RuleSet, new: dict[int, Any]
         array = pa.array(values, type=field.type)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
         raise DataError(
-            f"{data}: column '{column}' of type {field.type} cannot hold the corrected labels "
-            f"({err})"
+            f"column '{column}' of type {field.type} cannot hold the corrected labels ({err})",
+            where=str(data),
         ) from None
     pq.write_table(table.set_column(index, field, array), temp)
 

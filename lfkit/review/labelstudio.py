@@ -278,15 +278,19 @@ def read_annotations(path: str | Path) -> list[dict[str, Any]]:
     try:
         tasks = json.loads(path.read_text(encoding="utf-8-sig"))
     except OSError as err:
-        raise DataError(f"{path}: cannot read the Label Studio export ({err.strerror})") from None
+        raise DataError(
+            f"cannot read the Label Studio export ({err.strerror})", where=str(path)
+        ) from None
     except UnicodeDecodeError:
-        raise DataError(f"{path}: the Label Studio export is not UTF-8 text") from None
+        raise DataError("the Label Studio export is not UTF-8 text", where=str(path)) from None
     except json.JSONDecodeError as err:
         raise DataError(
-            f"{path}:{err.lineno}: not valid JSON ({err.msg} at column {err.colno})", hint
+            f"not valid JSON ({err.msg} at column {err.colno})", hint, where=f"{path}:{err.lineno}"
         ) from None
     if not isinstance(tasks, list):
-        raise DataError(f"{path}: expected a JSON list of tasks, got {type(tasks).__name__}", hint)
+        raise DataError(
+            f"expected a JSON list of tasks, got {type(tasks).__name__}", hint, where=str(path)
+        )
     for number, task in enumerate(tasks, start=1):
         where = f"{path}: task {number}"
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
@@ -298,7 +302,7 @@ def read_annotations(path: str | Path) -> list[dict[str, Any]]:
                 hint,
             )
         if not isinstance(task.get("annotations", []), list):
-            raise DataError(f"{where}: 'annotations' must be a list", hint)
+            raise DataError("'annotations' must be a list", hint, where=where)
     return tasks
 
 
@@ -342,8 +346,9 @@ def labelstudio_decisions(
         key = str(data["lfkit_id"])
         if given is not None and key not in given:
             raise DataError(
-                f"{where}: row id {data['lfkit_id']!r} is not in the data",
+                f"row id {data['lfkit_id']!r} is not in the data",
                 "pass the data the tasks were exported from",
+                where=where,
             )
         before = given[key] if given is not None else list(data.get("lfkit_given") or [])
         time = _utc(annotation.get("updated_at") or annotation.get("created_at"))
@@ -395,14 +400,15 @@ def _chosen(ruleset: RuleSet, annotation: dict[str, Any], where: str) -> list[st
     unknown = sorted({str(label) for label in chosen} - set(ruleset.labels))
     if unknown:
         raise DataError(
-            f"{where}: label(s) {', '.join(map(repr, unknown))} are not in the rules",
+            f"label(s) {', '.join(map(repr, unknown))} are not in the rules",
             "annotate with the labelling config lfkit exported for these rules",
+            where=where,
         )
     if not ruleset.multilabel and len(set(chosen)) != 1:
         raise DataError(
-            f"{where}: a multiclass row needs exactly one class, the annotation chose "
-            f"{len(set(chosen))}",
+            f"a multiclass row needs exactly one class, the annotation chose {len(set(chosen))}",
             "use the labelling config lfkit exported for these rules",
+            where=where,
         )
     return list(dict.fromkeys(chosen))
 

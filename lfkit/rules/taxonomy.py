@@ -31,16 +31,19 @@ def read_taxonomy(path: str | Path) -> dict[str, dict[str, list[str]]]:
             f"cannot read a JSON taxonomy ({err.problem})", err.hint, where=f"{path}"
         ) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise DataError(f"{path}: cannot read a JSON taxonomy ({err})") from None
+        raise DataError(f"cannot read a JSON taxonomy ({err})", where=str(path)) from None
     except RecursionError:
-        raise DataError(f"{path}: cannot read a JSON taxonomy (nested too deeply)") from None
+        where = str(path)
+        raise DataError("cannot read a JSON taxonomy (nested too deeply)", where=where) from None
     if not isinstance(data, dict):
-        raise DataError(f"{path}: expected a JSON object of tag -> {{aliases, parents}}")
+        raise DataError("expected a JSON object of tag -> {aliases, parents}", where=str(path))
     taxonomy = {}
     for tag, entry in data.items():
         entry = entry or {}
         if not isinstance(entry, dict):
-            raise DataError(f"{path}: tag '{tag}': expected an object with aliases and parents")
+            raise DataError(
+                "expected an object with aliases and parents", where=f"{path}: tag '{tag}'"
+            )
         taxonomy[tag] = {
             key: _strings(path, tag, key, entry.get(key)) for key in ("aliases", "parents")
         }
@@ -51,7 +54,7 @@ def _strings(path: Path, tag: str, key: str, value: Any) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise DataError(f"{path}: tag '{tag}': '{key}' must be a list of strings")
+        raise DataError(f"'{key}' must be a list of strings", where=f"{path}: tag '{tag}'")
     return value
 
 
@@ -116,9 +119,10 @@ def check_taxonomy(text: str, source: str) -> None:
                 for error in err.errors
             ]
             raise DataError(
-                f"{source}: the labels file would fail 'lfkit check': {'; '.join(problems[:10])}"
+                f"the labels file would fail 'lfkit check': {'; '.join(problems[:10])}"
                 + ("; ..." if len(problems) > 10 else ""),
                 "fix them in the taxonomy and import it again",
+                where=source,
             ) from None
 
 
