@@ -38,7 +38,8 @@ $(LS_VENV)/.installed-$(LABEL_STUDIO_VERSION):
 	touch $@
 
 # Locally `make test` skips tests marked slow (`make test-all` runs them); CI (CI=true) runs all.
-# Two pytest-xdist workers, a test file per worker at a time (its module fixtures built once).
+# Two pytest-xdist workers, a test file per worker at a time (its module fixtures built once); files
+# that share spaCy or the browser run in one worker, costliest first (tests/conftest.py).
 PYTEST = $(BIN)/python -m pytest -q -n $(or $(WORKERS),2) --dist loadfile
 test: install browser labelstudio
 	$(PYTEST) $(if $(CI),,-m "not slow")

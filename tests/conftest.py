@@ -140,6 +140,75 @@ def finishes_within(seconds: float, function: Callable[..., T], *args: Any, **kw
     return cast(T, outcome["value"])
 
 
+# ------------------------------------------------ two workers: `make test` (-n 2 --dist loadfile)
+# pytest-xdist's loadfile runs each file's tests in one process (its module fixtures are built
+# once) and hands out files in the order collected. Two refinements, measured in
+# docs/testing.md "Speed of the quick suite":
+# - files that need the same costly per-process thing run in the same process, so that it is
+#   paid once, not once per worker: spaCy (it imports torch: ~4 s of CPU; Snorkel's slicing and
+#   LabelModel need torch too) and the headless Chromium;
+# - the costliest files go first, so that no worker is handed a big file while the other one
+#   has finished; the rest follow in collection order.
+SAME_PROCESS = {
+    **dict.fromkeys(
+        (
+            "tests/test_hardening.py",
+            "tests/test_check.py",
+            "tests/test_engine.py",
+            "tests/test_rules_kinds.py",
+            "tests/test_fuzz.py",
+            "tests/test_loader.py",
+            "tests/test_assist_slices.py",
+            "lfkit/assist/slices.py",
+            "docs/rules.md",
+        ),
+        "spaCy and torch",
+    ),
+    "tests/test_report_html.py": "Chromium",
+    "tests/test_review_app.py": "Chromium",
+}
+COSTLIEST_FIRST = (  # CPU seconds of the quick suite, most first (2026-12-01)
+    "spaCy and torch",
+    "tests/test_dask.py",
+    "tests/test_audit.py",
+    "Chromium",
+    "tests/test_outputs.py",
+    "tests/test_fuse.py",
+    "tests/test_review_memory.py",
+    "tests/test_cli.py",
+    "tests/test_model.py",
+    "tests/test_review_fix.py",
+    "tests/test_notebook_api.py",
+)
+
+
+def _unit(nodeid: str) -> str:
+    """Return the unit of work of a test: its file, or the group of files sharing a process."""
+    path = nodeid.split("::", 1)[0]
+    return SAME_PROCESS.get(path, path)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put the costliest units first (a stable sort: files and tests otherwise as collected)."""
+    rank = {unit: number for number, unit in enumerate(COSTLIEST_FIRST)}
+    items.sort(key=lambda item: rank.get(_unit(item.nodeid), len(rank)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile`, with the files of SAME_PROCESS as one unit, in collection order."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedLoadFileScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit(nodeid)
+
+    config.option.loadscopereorder = False  # our order, not xdist's (most tests first)
+    return SharedLoadFileScheduling(config, log)
+
+
 settings.register_profile(
     "ci",
     max_examples=40,

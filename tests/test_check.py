@@ -254,10 +254,11 @@ def test_check_refuses_unknown_or_error_codes(
     [
         ("", False),  # the bundled rules (549 rules, no token pattern)
         ("labels: {pytorch: {}}\n", False),
-        (
+        pytest.param(  # the control: spaCy's import costs seconds, so it runs with the slow
             "labels: {pytorch: {}}\nrules:\n"
             "  - {name: t, label: pytorch, patterns: [[{LOWER: x}]]}\n",
             True,
+            marks=pytest.mark.slow,
         ),
     ],
 )

@@ -63,7 +63,8 @@ def by_partitions(
         ("class", "majority", True),
         ("tags", "naive-bayes", True),
         ("tags", "majority", False),
-        ("tags", "em", True),
+        # EM over the 400 tags, fitted twice: seconds; the class cases cover the rows path
+        pytest.param("tags", "em", True, marks=pytest.mark.slow),
     ],
 )
 def test_partitions_label_like_all_rows_at_once(
