@@ -92,11 +92,15 @@ _ERRORS = {"DataError", "ModelError", "FunctionError", "ClusterError", "OutputEr
 
 
 def _starts_with_location(problem: ast.expr) -> bool:
-    """Say whether a problem string starts with `{x}: `, `{x}:{y}: ` or `name: `."""
+    """Say whether a problem string starts with `{x}: `, `{x}:{y}: `, `name: ` or
+    `labeling function '{x}': `."""
     parts = problem.values if isinstance(problem, ast.JoinedStr) else [problem]
     if isinstance(parts[0], ast.FormattedValue):
         return len(parts) > 1 and isinstance(parts[1], ast.Constant) and parts[1].value[:1] == ":"
     head = parts[0].value if isinstance(parts[0], ast.Constant) else None
+    if isinstance(head, str) and re.match(r"[a-z ]+'$", head) and len(parts) > 2:
+        after = parts[2].value if isinstance(parts[2], ast.Constant) else ""
+        return isinstance(after, str) and after.startswith("': ")  # "labeling function '{x}': "
     return isinstance(head, str) and re.match(r"[a-z_]+: ", head) is not None
 
 

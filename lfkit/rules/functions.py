@@ -245,9 +245,10 @@ def function_columns(
     if multilabel:
         if label is None:
             raise FunctionError(
-                f"labeling function '{name}': say which tag it votes on, e.g. "
+                f"say which tag it votes on, e.g. "
                 f"ruleset.with_lfs({{'tag': [{name}]}}) or with_lfs([{name}], label='tag') "
-                "(on the CLI: export a mapping {tag: [lfs]})"
+                "(on the CLI: export a mapping {tag: [lfs]})",
+                where=f"labeling function '{name}'",
             )
         declared = {"positive": (1,), "negative": (0,), "both": (1, 0)}[vote]
         columns = [
@@ -262,8 +263,9 @@ def function_columns(
     for column, column_label, value in columns:
         if column in taken:
             raise FunctionError(
-                f"labeling function '{name}': the rule set already has a column '{column}'",
+                f"the rule set already has a column '{column}'",
                 "rename the function (LabelingFunction(name=...))",
+                where=f"labeling function '{name}'",
             )
         taken.add(column)
         voter = FunctionVote(
