@@ -28,6 +28,7 @@ from bench_apply import RULES, replicate, text_megabytes
 
 import lfkit
 from lfkit.engine import apply as engine
+from lfkit.engine.keywords import join_texts, word_char_rows
 from lfkit.rules.patterns import ascii_variant, compile_regex
 
 Hits = set[tuple[int, int]]
@@ -36,7 +37,7 @@ Runner = Callable[[list[str]], Hits]
 
 def exact_filter(plan: engine._FieldPlan, texts: list[str], found: Hits) -> Hits:
     """Drop candidates in cells with non-ASCII letters that the exact regex rejects."""
-    unsure = {row for row, text in enumerate(texts) if engine._has_non_ascii_word_char(text)}
+    unsure = set(word_char_rows(*join_texts(texts)[:2]).tolist())
     return {
         (row, index)
         for row, index in found
