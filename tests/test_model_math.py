@@ -338,7 +338,8 @@ def test_multiclass_noise_is_the_confident_learning_count() -> None:
     """Per class, the noise is the confident-learning count of wrong rows (a row is wrong when
     the likeliest class that reaches its own average probability is another one), counted
     here row by row, shrunk with SHRINK pseudo-rows toward the pooled share; P(wrong) ranks
-    the really moved rows first and adds up to that count per class."""
+    the really moved rows first and adds up to that count per class, and a row's P(another
+    class is the true one) add up to its P(wrong)."""
     evidence, y, truth = _simulated_classes_evidence([0.25, 0.0, 0.1])
     fusion = fit_fusion(evidence, y, multilabel=False, seed=0)
     p = fusion.apply(evidence)
@@ -355,6 +356,9 @@ def test_multiclass_noise_is_the_confident_learning_count() -> None:
     np.testing.assert_allclose(fusion.missing, np.minimum(shrunk, MAX_NOISE))
     np.testing.assert_array_equal(fusion.spurious, fusion.missing)
     np.testing.assert_array_equal(fusion.spurious_odds, fusion.missing_odds)
-    wrong = (fusion.error_scores(p, y) * y).sum(axis=1)
+    scores = fusion.error_scores(p, y)
+    wrong = (scores * y).sum(axis=1)
     np.testing.assert_allclose((wrong[:, None] * y).sum(axis=0), fusion.missing * y.sum(axis=0))
+    # the other columns: P(that class is the true one), so they add up to P(wrong)
+    np.testing.assert_allclose(np.where(y, 0.0, scores).sum(axis=1), wrong)
     assert average_precision_score(given != truth, wrong) > 0.8
