@@ -46,14 +46,16 @@ def engine_votes(ruleset: RuleSet, df: pd.DataFrame) -> np.ndarray:
 
 
 def test_keywords_of_every_run_length_match(tmp_path: Path) -> None:
-    """Words of 1 to 45 letters (both packed tiers, their edges 16/17 and 32/33 bytes, and
-    the unpacked long runs) match alone, joined to their neighbours, and not when cut."""
+    """Words of 8 to 45 letters (both packed tiers, their edges 16/17 and 32/33 bytes, and
+    the unpacked long runs) match alone, joined to their neighbours, and not when cut or
+    when their last letter differs."""
     words = ["a" * 8, "b" * 15, "c" * 16, "d" * 17, "e" * 31, "f" * 32, "g" * 33, "h" * 45]
     rules = [{"name": f"w{len(word)}", "label": "x", "keywords": [word]} for word in words]
     rules.append({"name": "pair", "label": "x", "keywords": [f"{'c' * 16} {'i' * 16}"]})
     titles = [
         *words,
         *(word[:-1] for word in words),
+        *(word[:-1] + "z" for word in words),
         f"{'c' * 16}-{'i' * 16}",
         "c" * 16 + "i" * 16,
         " ".join(words),
@@ -61,8 +63,8 @@ def test_keywords_of_every_run_length_match(tmp_path: Path) -> None:
     L = engine_votes(load(tmp_path, rules), pd.DataFrame({"title": titles, "description": ""}))
     n = len(words)
     assert (np.diag(L[:n, :n]) == 1).all() and (L[:n, :n] != ABSTAIN).sum() == n
-    assert (L[n : 2 * n] == ABSTAIN).all()
-    assert L[2 * n :, n].tolist() == [1, 1, ABSTAIN]
+    assert (L[n : 3 * n] == ABSTAIN).all()
+    assert L[3 * n :, n].tolist() == [1, 1, ABSTAIN]
     assert L[-1, :n].tolist() == [1] * n
 
 
@@ -125,3 +127,40 @@ def test_keyword_boundaries_at_the_start_of_the_column(tmp_path: Path) -> None:
     titles = ["_tf", "tf", "é-stop", "é stop", "ü-stop", "éstop"]
     L = engine_votes(load(tmp_path, rules), pd.DataFrame({"title": titles, "description": ""}))
     assert L[:, 0].tolist() == [ABSTAIN, 1, 1, 1, 1, ABSTAIN]
+
+
+def test_keywords_next_to_characters_of_every_utf8_size(tmp_path: Path) -> None:
+    """Letters of 2, 3 and 4 UTF-8 bytes next to a keyword make it part of a word (no match);
+    symbols of the same sizes do not."""
+    rules = [{"name": "stop", "label": "x", "keywords": ["stop"]}]
+    letters, symbols = ["é", "中", "\U0001d400"], ["\u00a7", "€", "\U0001f600"]
+    titles = [t for c in letters + symbols for t in (f"{c}stop", f"stop{c}", f"a{c}stop")]
+    L = engine_votes(load(tmp_path, rules), pd.DataFrame({"title": titles, "description": ""}))
+    assert L[:, 0].tolist() == [ABSTAIN] * 9 + [1] * 9
+
+
+def test_token_patterns_prefilter_skips_only_rows_that_cannot_match(tmp_path: Path) -> None:
+    """Rows without a word a token pattern requires are skipped, the rows after them are not,
+    and a pattern that requires no word (a number) runs on every row."""
+    worded = {"name": "detect", "label": "x", "patterns": [[{"LOWER": "detect"}]]}
+    number = {"name": "number", "label": "x", "patterns": [[{"LIKE_NUM": True}]]}
+    titles = ["nothing here", "we detect it", "draw 3 boxes", "detect 3"]
+    df = pd.DataFrame({"title": titles, "description": ""})
+    assert engine_votes(load(tmp_path, [worded]), df)[:, 0].tolist() == [-1, 1, -1, 1]
+    assert engine_votes(load(tmp_path, [worded, number]), df)[:, 1].tolist() == [-1, -1, 1, 1]
+
+
+def short_title(row: Any) -> int:
+    """Vote 1 for a title of at most two words."""
+    return 1 if len(str(row["title"]).split()) <= 2 else ABSTAIN
+
+
+def test_function_rules_on_empty_and_one_row_frames(tmp_path: Path) -> None:
+    """A rule set with a function column votes on frames of zero, one and two rows."""
+    ruleset = load(tmp_path, [{"name": "kw", "label": "x", "keywords": ["gan"]}])
+    ruleset = ruleset.with_lfs({"x": short_title})
+    df = pd.DataFrame({"title": ["GAN art", "a long title here"], "description": ""})
+    for rows in (0, 1, 2):
+        L = engine_votes(ruleset, df.head(rows))
+        assert L.shape == (rows, 2)
+    assert L.tolist() == [[1, 1], [ABSTAIN, ABSTAIN]]
