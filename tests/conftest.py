@@ -168,6 +168,7 @@ SAME_PROCESS = {
             "tests/test_hardening.py",
             "tests/test_check.py",
             "tests/test_engine.py",
+            "tests/test_engine_exact.py",
             "tests/test_rules_kinds.py",
             "tests/test_fuzz.py",
             "tests/test_loader.py",
