@@ -62,7 +62,7 @@ def test_sample_keys_are_distinct_seeded_and_spread() -> None:
     samples = []
     for seed in range(5):
         keys = sample_keys(numbers, seed)
-        assert len(np.unique(keys)) == len(numbers)
+        assert np.all(np.diff(np.sort(keys)) > 0)
         chosen = np.sort(np.argpartition(keys, 999)[:1000])
         per_block = np.bincount(chosen // 10_000, minlength=10)
         assert per_block.min() >= 60 and per_block.max() <= 140
@@ -75,12 +75,15 @@ def test_sample_keys_are_distinct_seeded_and_spread() -> None:
 def test_sample_of_sorted_data_keeps_the_class_shares(
     class_rules: RuleSet, data: pd.DataFrame
 ) -> None:
-    """Rows sorted by class, the 300-row sample still has every class in about its share."""
+    """The sample is the 300 rows with the smallest keys, in row order; with rows sorted by
+    class it still has every class in about its share."""
     ordered = data.sort_values("tag", kind="stable").reset_index(drop=True)
     sample = smallest_keys(read_rows(class_rules, ordered, texts=False), 0, SAMPLE)
     shares = sample.y.toarray().mean(axis=0)
     expected = read_rows(class_rules, ordered, texts=False).y.toarray().mean(axis=0)
     assert len(sample) == SAMPLE and np.all(np.diff(sample.rows) > 0)
+    keys = sample_keys(np.arange(len(ordered)), 0)
+    assert sample.rows.tolist() == sorted(np.argsort(keys)[:SAMPLE].tolist())
     np.testing.assert_allclose(shares, expected, atol=0.08)
 
 
@@ -151,14 +154,30 @@ def test_a_copy_of_a_sample_row_is_its_nearest_neighbour(
         assert copied > own + 0.01
 
 
+def test_a_row_like_no_other_gets_the_base_rates_of_all_rows(
+    fitted: tuple[Scorer, LabelScores], rows: Rows
+) -> None:
+    """A row outside the sample sharing no word with it has no neighbours to learn from: its
+    neighbour estimate is the base rate of each class among all 764 rows (not only the 300
+    of the sample), its own class left out."""
+    scorer, _ = fitted
+    outside = int(np.setdiff1d(rows.rows, scorer.evidence.sample_rows)[0])
+    row = rows.take(np.array([outside]))
+    blank = Rows(row.rows, [""], row.votes, row.y)
+    present = rows.y.toarray().sum(axis=0)
+    expected = (present + 1.0 - row.y.toarray()[0]) / (len(rows) + len(present) - 1.0)
+    np.testing.assert_allclose(scorer.evidence.of(blank)["neighbours"][0], expected)
+
+
 def test_scores_are_probabilities_fitted_to_the_given_seed(
     class_rules: RuleSet, data: pd.DataFrame
 ) -> None:
     """Fused scores and error scores are probabilities (classes summing to 1); the same seed
-    gives the same scores, another seed other out-of-fold folds."""
+    (0 by default, as the audit's) gives the same scores, another seed other out-of-fold
+    folds."""
     votes = lfkit.apply_rules(class_rules, data)
-    one = score_labels(class_rules, data, votes, seed=3)
-    again = score_labels(class_rules, data, votes, seed=3)
+    one = score_labels(class_rules, data, votes)
+    again = score_labels(class_rules, data, votes, seed=0)
     other = score_labels(class_rules, data, votes, seed=4)
     np.testing.assert_array_equal(one.probs, again.probs)
     assert not np.allclose(one.classifier_scores, other.classifier_scores)
@@ -252,6 +271,7 @@ def test_tags_are_scored_as_independent_probabilities(tag_rules: RuleSet) -> Non
         ([0.01, 0.6, 0.05, 0.9, 0.2, 0.95, 0.1], 0.6),  # in any order
         ([[0.95, 0.9], [0.6, 0.2], [0.1, 0.05]], 0.6),  # any shape
         ([0.7, 0.3, 0.2], 0.7),  # sum 1.2: one flag
+        ([0.9, 0.8, 0.3, 0.2], 0.8),  # sum 2.2: two flags
         ([0.4, 0.01], 1.0),  # sum 0.41: no flag
         ([], 1.0),
         ([0.04] * 100, 0.05),  # 4 flags, but never below the floor
