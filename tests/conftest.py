@@ -202,8 +202,18 @@ def _unit(nodeid: str) -> str:
     return SAME_PROCESS.get(path, path)
 
 
+SLOW_FIXTURES = {"cluster", "driver"}
+"""A test that starts a Dask LocalCluster or a headless Chromium is slow: `make test-all` and CI
+run it, `make test` does not (each costs seconds of start-up and most of a core)."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m "not slow"` deselects
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put the costliest units first (a stable sort: files and tests otherwise as collected)."""
+    """Mark the tests using SLOW_FIXTURES slow, and put the costliest units first (a stable
+    sort: files and tests otherwise as collected)."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
     rank = {unit: number for number, unit in enumerate(COSTLIEST_FIRST)}
     items.sort(key=lambda item: rank.get(_unit(item.nodeid), len(rank)))
 

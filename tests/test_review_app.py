@@ -67,7 +67,7 @@ def _session(ruleset: RuleSet, df: pd.DataFrame, report: AuditReport, path: Path
 def serving(session: ReviewSession) -> Iterator[ReviewServer]:
     """Run a review server in a thread for the duration of the block."""
     server = ReviewServer(session)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:
         yield server
