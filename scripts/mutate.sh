@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Mutation testing of lfkit modules against chosen tests: a development tool, never run by CI.
 #
-#   scripts/mutate.sh "lfkit/model/fuse.py" tests/test_fuse.py
-#   scripts/mutate.sh "lfkit/engine/keywords.py lfkit/engine/apply.py" tests/test_engine.py
+#   scripts/mutate.sh "lfkit/model/fuse.py" -m "not slow" tests/test_fuse.py
+#   scripts/mutate.sh "lfkit/engine/keywords.py lfkit/engine/apply.py" -m "not slow" tests/test_engine.py
+# (its pytest options replace the project's, so pass -m "not slow" to leave slow tests out)
 #
 # mutmut (installed into .venv on first use) works in a copy of the committed tree
 # (git archive HEAD) in $MUT_DIR, default /tmp/mut-<first module>, so its mutants/ folder and
