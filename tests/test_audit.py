@@ -266,7 +266,9 @@ def test_unused_label_gets_candidate_flags(tag_rules: RuleSet, projects: pd.Data
     flags = [flag for flag in report.flags if flag.label == label]
     assert flags and {flag.kind for flag in flags} == {"candidate"}
     assert all(flag.rules_for for flag in flags)
-    assert f"{label} (0 rows" in " ".join(render_report(report, fmt="table").split())
+    text = " ".join(render_report(report, fmt="table").split())
+    assert f"{label} (0 rows" in text and "(1 rows" not in text
+    assert any(rows == 1 for _, rows, _ in report.new_labels[:8]) == ("(1 row," in text)
 
 
 def test_reasons_name_each_evidence_source() -> None:

@@ -6,7 +6,7 @@ import shutil
 import textwrap
 
 from lfkit.audit.suspects import FEW_ROWS, AuditReport
-from lfkit.display import column_width, terminal_safe
+from lfkit.display import column_width, plural, terminal_safe
 
 SHOWN_FINDINGS = 10
 SHOWN_IDS = 6
@@ -46,7 +46,7 @@ def new_labels_line(report: AuditReport) -> str:
     if not report.unused_labels:
         return ""
     named = ", ".join(
-        f"{label} ({rows} rows, rules fire on {hits})"
+        f"{label} ({plural(rows, 'row')}, rules fire on {hits})"
         for label, rows, hits in report.new_labels[:8]
     )
     more = len(report.new_labels) - 8
