@@ -85,6 +85,19 @@ def brief_repr(obj: Any) -> str:
     return f"{type(obj).__name__}({shown})"
 
 
+def plain(value: Any) -> Any:
+    """Return a numpy scalar as the Python value it holds (anything else as it is), for JSON
+    and for showing ids: `np.int64(7)` -> `7`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> plain(np.int64(7)), plain(np.float32(0.5)), plain("a-7")
+    (7, 0.5, 'a-7')
+    """
+    return value.item() if hasattr(value, "item") else value
+
+
 def plural(count: int, noun: str, many: str = "") -> str:
     """Return a count with its noun, singular for exactly one (`many` for irregular plurals).
 

@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import sparse
 
 from lfkit._types import LIST_FORMATS, FloatArray, IntArray, ListFormat
-from lfkit.display import column_width
+from lfkit.display import column_width, plain
 from lfkit.engine.apply import apply_rules
 from lfkit.engine.votes import Votes
 from lfkit.errors import DataError, OptionError, check_choice
@@ -160,7 +160,7 @@ def rows_to_label(
         scores = (uncertainty[index], disagreement[index], novelty[index])
         result.append(
             NextRow(
-                id=_plain(ids[pool[index]]),
+                id=plain(ids[pool[index]]),
                 row=int(pool[index]),
                 value=float(value[index]),
                 uncertainty=float(scores[0]),
@@ -277,10 +277,6 @@ def _reason(
     if not rules:
         parts.append((0.0, "no rule fires"))
     return "; ".join(text for _, text in parts)
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
 
 
 def render_next(rows: list[NextRow], *, fmt: ListFormat = "table") -> str:

@@ -24,7 +24,7 @@ from scipy import sparse
 
 from lfkit._types import LIST_FORMATS, ListFormat
 from lfkit.audit.analysis import analyze_rules
-from lfkit.display import column_width
+from lfkit.display import column_width, plain
 from lfkit.engine.apply import apply_rules
 from lfkit.engine.votes import Votes
 from lfkit.errors import OptionError, check_choice, did_you_mean
@@ -361,7 +361,7 @@ def _choose(
                     coverage=float(rows.mean()),
                     hits=int((rows & is_label).sum()),
                     new=len(new_rows),
-                    examples=tuple(_plain(ids[row]) for row in new_rows[:EXAMPLES]),
+                    examples=tuple(plain(ids[row]) for row in new_rows[:EXAMPLES]),
                 )
             )
     return result
@@ -422,7 +422,7 @@ def _hurting_rules(
         stat.precision for stat in stats.values() if stat.precision is not None and stat.fired
     ]
     median = float(np.median(precisions)) if precisions else 0.0
-    row_of = {_plain(row_id): row for row, row_id in enumerate(ids)}
+    row_of = {plain(row_id): row for row, row_id in enumerate(ids)}
     texts = _texts(ruleset, df)
     found = []
     for column, rule in enumerate(ruleset.rules):
@@ -467,10 +467,6 @@ def _free_name(name: str, taken: set[str]) -> str:
         candidate, n = f"{name}-{n}", n + 1
     taken.add(candidate)
     return candidate
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
 
 
 def render_suggestions(result: Suggestions, *, fmt: ListFormat = "table") -> str:

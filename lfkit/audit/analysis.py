@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from lfkit._types import ANALYSIS_FORMATS, AnalysisFormat, IntArray
-from lfkit.display import column_width, csv_cell, terminal_safe
+from lfkit.display import column_width, csv_cell, plain, terminal_safe
 from lfkit.engine.votes import Votes
 from lfkit.errors import check_choice
 from lfkit.model.targets import given_matrix
@@ -109,7 +109,7 @@ def count_rules(
             described = y[:, label]
         wrong = rows[~agrees]
         columns.append((len(rows), same.sum(), other.sum(), agrees.sum(), described.sum()))
-        examples.append(tuple(_plain(ids[row]) for row in wrong[:EXAMPLES]))
+        examples.append(tuple(plain(ids[row]) for row in wrong[:EXAMPLES]))
     table = np.array(columns, dtype=np.int64).reshape(len(columns), 5).T
     return RuleCounts(n_rows, table[0], table[1], table[2], table[3], table[4], tuple(examples))
 
@@ -136,10 +136,6 @@ def rule_stats(ruleset: RuleSet, counts: RuleCounts) -> list[RuleStats]:
             )
         )
     return sorted(stats, key=lambda s: (s.fired == 0, -s.disagreements, s.precision or 0.0))
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
 
 
 def render_analysis(stats: list[RuleStats], *, fmt: AnalysisFormat = "table") -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from lfkit._types import FloatArray
+from lfkit.display import plain
 from lfkit.rules.ruleset import RuleSet
 
 
@@ -53,7 +54,7 @@ class Finding:
             "label": self.parent,
             "count": self.count,
             "score": round(self.score, 6),
-            "ids": [row_id.item() if hasattr(row_id, "item") else row_id for row_id in self.ids],
+            "ids": [plain(row_id) for row_id in self.ids],
             "fixes": self.fixes(),
         }
 

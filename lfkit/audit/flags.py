@@ -22,6 +22,7 @@ from lfkit._types import FloatArray, IntArray
 from lfkit.audit.evidence import RuleMatch, rule_match
 from lfkit.audit.scores import LabelScores
 from lfkit.audit.suspects import KINDS, Flag
+from lfkit.display import plain
 from lfkit.model.fuse import Fusion
 from lfkit.rules.ruleset import RuleSet
 from lfkit.rules.text import as_text
@@ -262,7 +263,7 @@ class Flags(Sequence[Flag]):
     def keys(self) -> list[tuple[str, str]]:
         """Return each flag's (str(id), label): what a decision about it names."""
         labels, facts = self.ruleset.labels, self.facts
-        ids = {row: str(_plain(facts[row].id)) for row in np.unique(self.candidates.row).tolist()}
+        ids = {row: str(plain(facts[row].id)) for row in np.unique(self.candidates.row).tolist()}
         return [
             (ids[row], labels[label])
             for row, label in zip(
@@ -319,7 +320,7 @@ class Flags(Sequence[Flag]):
         suggested = int(c.suggested[i])
         children = c.children[i]
         return Flag(
-            id=_plain(facts.id),
+            id=plain(facts.id),
             row=row,
             label=labels[label],
             kind=KINDS[kind],
@@ -338,10 +339,6 @@ class Flags(Sequence[Flag]):
             noise=self.noise(kind, label),
             numeric_labels=bool(self.ruleset.numeric_labels),
         )
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
 
 
 def _optional(column: FloatArray | None, i: int) -> float | None:

@@ -14,6 +14,7 @@ from lfkit.audit.evidence import RuleMatch
 from lfkit.audit.findings import Finding
 from lfkit.audit.scores import LabelScores, score_labels
 from lfkit.data import check_frame
+from lfkit.display import plain
 from lfkit.engine.apply import apply_rules
 from lfkit.engine.votes import Votes
 from lfkit.errors import DataError
@@ -95,7 +96,7 @@ class Flag:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON Lines record of this flag (documented in docs/audit.md)."""
-        row_id = self.id.item() if hasattr(self.id, "item") else self.id
+        row_id = plain(self.id)
 
         def rounded(value: float | None) -> float | None:
             return None if value is None else round(value, 6)

@@ -14,6 +14,7 @@ from typing import Any
 
 from lfkit.audit.evidence import RuleMatch
 from lfkit.audit.suspects import KINDS, AuditReport, Flag
+from lfkit.display import plain
 from lfkit.report.table import describe, new_labels_line
 
 SHOWN_IDS = 30
@@ -370,9 +371,9 @@ def _spans(flag: Flag, field: str) -> dict[str, list[tuple[int, int, str]]]:
     }
 
 
-def _plain(value: Any) -> Any:
+def _json_id(value: Any) -> Any:
     """Return a JSON-ready id: ints, floats and strings as they are, anything else as text."""
-    value = value.item() if hasattr(value, "item") else value
+    value = plain(value)
     return value if isinstance(value, int | float | str) else str(value)
 
 
@@ -410,7 +411,7 @@ def report_data(report: AuditReport, *, limit: int = MAX_FLAGS) -> dict[str, Any
     for flag in report.flags[:limit]:
         if flag.row not in rows:
             rows[flag.row] = len(row_data)
-            row_data.append([_plain(flag.id), [flag.texts.get(field, "") for field in fields]])
+            row_data.append([_json_id(flag.id), [flag.texts.get(field, "") for field in fields]])
         marks = [
             [k, start, end, SIDES.index(side), title]
             for k, field in enumerate(fields)

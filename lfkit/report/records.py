@@ -15,7 +15,7 @@ import numpy as np
 from lfkit._types import FloatArray
 from lfkit.audit.flags import NO_SUGGESTION, Candidates, Flags
 from lfkit.audit.suspects import KINDS, AuditReport, Flag
-from lfkit.display import csv_cell
+from lfkit.display import csv_cell, plain
 
 BATCH = 20_000
 """Records joined into one string at a time while streaming."""
@@ -186,7 +186,7 @@ def _flag_lines(flags: Flags) -> Iterator[list[str]]:
 def _row_parts(flags: Flags, row: int) -> _Row:
     ruleset = flags.ruleset
     facts, texts = flags.facts[row], flags.texts(row)
-    row_id = facts.id.item() if hasattr(facts.id, "item") else facts.id
+    row_id = plain(facts.id)
     given = _dumps([ruleset.label_value(ruleset.labels[g]) for g in facts.given])
     matches = {column: _dumps(flags.match(row, column).to_dict(texts)) for column in facts.fired}
     sides: dict[int, tuple[list[int], list[int]]] = {}

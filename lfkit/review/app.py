@@ -26,6 +26,7 @@ import pandas as pd
 
 from lfkit._types import REVIEW_CHOICES
 from lfkit.audit.suspects import AuditReport, Flag
+from lfkit.display import plain
 from lfkit.errors import DataError, LfkitError, OptionError, check_choice
 from lfkit.review.decisions import Decision, append_decision, decision_for, read_decisions
 from lfkit.review.memory import audit_with_decisions
@@ -169,22 +170,18 @@ class ReviewSession:
             record = {**item.flag.to_dict(), "type": "flag"}
         else:
             record = {**item.finding.to_dict(), "type": "finding", "examples": self._examples(item)}
-            record["ids"] = [_plain(row_id) for row_id in record.get("ids", [])]
+            record["ids"] = [plain(row_id) for row_id in record.get("ids", [])]
         return {**record, "index": item.index, "state": item.state, "value": item.value}
 
     def _examples(self, item: Item) -> list[dict[str, Any]]:
         task = self.ruleset.task
         return [
             {
-                "id": _plain(self.df.at[row, task.id_column]),
+                "id": plain(self.df.at[row, task.id_column]),
                 "text": {column: as_text(self.df.at[row, column]) for column in task.text_columns},
             }
             for row in item.finding.rows[:EXAMPLES]
         ]
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
 
 
 def open_session(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lfkit._types import DECISION_KINDS
+from lfkit.display import plain
 from lfkit.errors import DataError
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON object of this decision, as written to the log."""
-        row_id = self.id.item() if hasattr(self.id, "item") else self.id
+        row_id = plain(self.id)
         value = list(self.value) if isinstance(self.value, tuple) else self.value
         return {
             "id": row_id,
@@ -96,7 +97,7 @@ def decision_key(row_id: Any, label: str) -> tuple[str, str]:
     >>> decision_key(7, "nlp") == decision_key("7", "nlp")
     True
     """
-    row_id = row_id.item() if hasattr(row_id, "item") else row_id
+    row_id = plain(row_id)
     return (str(row_id), label)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from lfkit.data import check_frame, read_data
-from lfkit.display import csv_cell, plural
+from lfkit.display import csv_cell, plain, plural
 from lfkit.errors import DataError, OutputError
 from lfkit.output import atomic_path, output_name
 from lfkit.readers import json_lines, sniff_delimiter
@@ -96,7 +96,7 @@ def correct_labels(
     """
     task = ruleset.task
     check_decisions(ruleset, df, decisions.values(), source=source)
-    rows = {str(_plain(row_id)): row for row, row_id in enumerate(df[task.id_column].tolist())}
+    rows = {str(plain(row_id)): row for row, row_id in enumerate(df[task.id_column].tolist())}
     labels = [
         list(value) if ruleset.multilabel else value for value in df[task.label_column].tolist()
     ]
@@ -105,7 +105,7 @@ def correct_labels(
         if decision.decision == "reject":
             rejected += 1
             continue
-        row = rows[str(_plain(decision.id))]
+        row = rows[str(plain(decision.id))]
         before = labels[row]
         after = _decide(before, decision, multilabel=ruleset.multilabel)
         if after == before:
@@ -144,12 +144,12 @@ def check_decisions(
     DataError
         One paragraph listing the first few such decisions, each with its file line.
     """
-    ids = {str(_plain(row_id)) for row_id in df[ruleset.task.id_column].tolist()}
+    ids = {str(plain(row_id)) for row_id in df[ruleset.task.id_column].tolist()}
     known = set(ruleset.labels)
     problems = []
     for decision in decisions:
         where = f"line {decision.line}: " if decision.line else ""
-        if str(_plain(decision.id)) not in ids:
+        if str(plain(decision.id)) not in ids:
             problems.append(f"{where}id {decision.id!r} is not in {source}")
         for label in (decision.label, *_values(decision)):
             if label not in known:
@@ -235,7 +235,7 @@ def changes_csv(changes: Iterable[Change]) -> str:
         writer.writerow(  # no formulas: ids and labels come from data (docs/errors.md)
             csv_cell(cell)
             for cell in [
-                _plain(change.id),
+                plain(change.id),
                 decision.label,
                 decision.kind,
                 decision.decision,
@@ -271,10 +271,6 @@ def _values(decision: Decision) -> tuple[str, ...]:
 
 def _tuple(labels: Any) -> tuple[str, ...]:
     return (labels,) if isinstance(labels, str) else tuple(labels)
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
 
 
 def _encode(old: Any, labels: Any, like: Any, ruleset: RuleSet) -> Any:

@@ -22,6 +22,7 @@ from xml.sax.saxutils import quoteattr
 import pandas as pd
 
 from lfkit.audit.suspects import AuditReport, Flag
+from lfkit.display import plain
 from lfkit.errors import DataError
 from lfkit.review.decisions import Decision, flag_rules
 from lfkit.rules.ruleset import RuleSet
@@ -168,7 +169,7 @@ def _row_of(ruleset: RuleSet, df: pd.DataFrame, index: int) -> _Row:
     cell: Any = df.at[index, task.label_column]
     labels = cell if isinstance(cell, list | tuple) else [cell]
     return _Row(
-        row_id.item() if hasattr(row_id, "item") else row_id,
+        plain(row_id),
         {column: as_text(df.at[index, column]) for column in task.text_columns},
         [label for label in ruleset.labels if label in set(labels) & known],
     )
@@ -365,7 +366,7 @@ def given_labels(ruleset: RuleSet, df: pd.DataFrame) -> dict[str, list[str]]:
     given = {}
     for row_id, labels in zip(df[task.id_column], df[task.label_column], strict=True):
         labels = labels if isinstance(labels, list | tuple) else [labels]
-        key = str(row_id.item() if hasattr(row_id, "item") else row_id)
+        key = str(plain(row_id))
         given[key] = [label for label in labels if label in known]
     return given
 
