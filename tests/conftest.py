@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -113,6 +114,32 @@ def write_rules(tmp_path: Path, body: str, *, task: str = "") -> Path:
     path = tmp_path / "rules.yaml"
     path.write_text(f"{task}\n{body}", encoding="utf-8")
     return path
+
+
+def write_parts(df: pd.DataFrame, folder: Path, rows: int, suffix: str = ".csv") -> str:
+    """Write the frame as files part-0, part-1, ... of `rows` rows each in `folder` (CSV, JSON
+    Lines or Parquet, by `suffix`) and return their glob."""
+    for number, start in enumerate(range(0, len(df), rows)):
+        part, path = df.iloc[start : start + rows], folder / f"part-{number}{suffix}"
+        if suffix == ".jsonl":
+            part.to_json(path, orient="records", lines=True)
+        elif suffix == ".parquet":
+            part.to_parquet(path, index=False)
+        else:
+            part.to_csv(path, index=False)
+    return str(folder / f"part-*{suffix}")
+
+
+def description_ngrams(projects: pd.DataFrame, rows: int, limit: int) -> list[str]:
+    """Return the word 1- to 3-grams of the first `rows` project descriptions, lower case, in
+    the order first seen, at most `limit` (real keyword phrases sharing many prefixes)."""
+    grams: dict[str, None] = {}
+    for text in projects["description"].head(rows):
+        words = re.findall(r"[a-z][a-z0-9]+", text.lower())
+        for n in (1, 2, 3):
+            for i in range(len(words) - n + 1):
+                grams.setdefault(" ".join(words[i : i + n]))
+    return list(grams)[:limit]
 
 
 def finishes_within(seconds: float, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:

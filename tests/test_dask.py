@@ -12,7 +12,7 @@ import distributed  # noqa: E402
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import EXAMPLES
+from conftest import EXAMPLES, write_parts
 
 import lfkit
 from lfkit.engine.distributed import (  # noqa: E402
@@ -105,9 +105,7 @@ def test_parquet_folder_read_file_by_file(
     """A folder of 4 Parquet files reads as 4 partitions with the local engine's votes."""
     folder = tmp_path / "projects"
     folder.mkdir()
-    for number, start in enumerate(range(0, len(projects), 508)):
-        part = projects.iloc[start : start + 508]
-        part.to_parquet(folder / f"part-{number}.parquet", index=False)
+    write_parts(projects, folder, 508, ".parquet")
     ddf = read_data_dask(folder, tag_rules.task)
     assert ddf.npartitions == 4
     projects.to_parquet(tmp_path / "whole.parquet", index=False)
@@ -274,15 +272,10 @@ def test_cli_label_on_a_local_cluster_equals_one_process(
     from lfkit.cli import app
 
     if rules == "madewithml":
-        for number, start in enumerate(range(0, len(projects), 700)):
-            part = projects.iloc[start : start + 700]
-            part.to_json(tmp_path / f"part-{number}.jsonl", orient="records", lines=True)
-        data = str(tmp_path / "part-*.jsonl")
+        data = write_parts(projects, tmp_path, 700, ".jsonl")
     else:
         classes = pd.read_csv(EXAMPLES / "dataset.csv")
-        for number, start in enumerate(range(0, len(classes), 300)):
-            classes.iloc[start : start + 300].to_csv(tmp_path / f"part-{number}.csv", index=False)
-        data = str(tmp_path / "part-*.csv")
+        data = write_parts(classes, tmp_path, 300)
     runner = CliRunner()
     outputs = {}
     for name, extra in (("local", []), ("dask", ["--local-cluster", "2"])):
@@ -330,8 +323,7 @@ def test_cli_audit_on_a_local_cluster_equals_one_process(tmp_path: Path) -> None
     from lfkit.cli import app
 
     classes = pd.read_csv(EXAMPLES / "dataset.csv")
-    for number, start in enumerate(range(0, len(classes), 200)):
-        classes.iloc[start : start + 200].to_csv(tmp_path / f"part-{number}.csv", index=False)
+    write_parts(classes, tmp_path, 200)
     rules = EXAMPLES.parents[1] / "rules" / "madewithml-4class"
     outputs = {}
     for name, extra in (("local", []), ("dask", ["--local-cluster", "2"])):
@@ -372,8 +364,7 @@ def test_cli_analyze_on_a_local_cluster_equals_one_process(tmp_path: Path) -> No
     from lfkit.cli import app
 
     classes = pd.read_csv(EXAMPLES / "dataset.csv")
-    for number, start in enumerate(range(0, len(classes), 250)):
-        classes.iloc[start : start + 250].to_csv(tmp_path / f"part-{number}.csv", index=False)
+    write_parts(classes, tmp_path, 250)
     rules = EXAMPLES.parents[1] / "rules" / "madewithml-4class"
     printed = []
     for extra in ([], ["--local-cluster", "2"]):

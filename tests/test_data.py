@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import EXAMPLES
+from conftest import EXAMPLES, write_parts
 
 import lfkit
 from lfkit import DataError
@@ -184,8 +184,7 @@ def test_split_data_partitions_in_a_loop_equal_read_data(
 
 def test_read_data_reads_a_glob_in_file_order(tmp_path: Path, classes: pd.DataFrame) -> None:
     """A glob of CSV files reads as their rows in file-name order, like its partitions."""
-    for number, start in enumerate(range(0, len(classes), 300)):
-        classes.iloc[start : start + 300].to_csv(tmp_path / f"part-{number}.csv", index=False)
+    write_parts(classes, tmp_path, 300)
     df = read_data(tmp_path / "part-*.csv", CLASSES)
     assert df["id"].tolist() == classes["id"].tolist()
     parts = split_data(tmp_path / "part-*.csv", CLASSES, blocksize=None)

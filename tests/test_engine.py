@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import re
 import tempfile
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pandas as pd
 import pytest
 import re2
 import yaml
-from conftest import write_rules
+from conftest import description_ngrams, write_rules
 from hypothesis import given
 from hypothesis import strategies as st
 from snorkel.labeling import PandasLFApplier
@@ -444,13 +443,7 @@ def test_keyword_index_equals_rule_votes(
 @pytest.mark.slow
 def test_many_keywords_equal_rule_votes(projects: pd.DataFrame, tmp_path: Path) -> None:
     """2,000 word n-grams of the projects as keywords vote as the rules' own LFs."""
-    grams: dict[str, None] = {}
-    for text in projects["description"].head(300):
-        words = re.findall(r"[A-Za-z][A-Za-z0-9]+", text.lower())
-        for n in (1, 2, 3):
-            for i in range(len(words) - n + 1):
-                grams.setdefault(" ".join(words[i : i + n]))
-    phrases = list(grams)[:2000]
+    phrases = description_ngrams(projects, 300, 2000)
     rules = [
         {"name": f"r{i}", "label": "x", "keywords": phrases[start : start + 20]}
         for i, start in enumerate(range(0, len(phrases), 20))

@@ -6,13 +6,13 @@ docs/testing.md "Mutation testing")."""
 from __future__ import annotations
 
 import itertools
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import yaml
+from conftest import description_ngrams
 
 import lfkit
 from lfkit import ABSTAIN
@@ -73,13 +73,7 @@ def test_real_ngrams_as_keywords_vote_as_their_rules(
 ) -> None:
     """Word 1- to 3-grams of real descriptions as keywords (shared prefixes, many trie nodes
     per word) vote on real projects as the rules' own LFs, ASCII or not."""
-    grams: dict[str, None] = {}
-    for text in projects["description"].head(20):
-        words = re.findall(r"[a-z][a-z0-9]+", text.lower())
-        for n in (1, 2, 3):
-            for i in range(len(words) - n + 1):
-                grams.setdefault(" ".join(words[i : i + n]))
-    phrases = list(grams)[:240]
+    phrases = description_ngrams(projects, 20, 240)
     rules = [
         {"name": f"r{i}", "label": "x", "keywords": phrases[start : start + 30]}
         for i, start in enumerate(range(0, len(phrases), 30))
